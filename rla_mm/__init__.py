@@ -1,0 +1,8 @@
+"""rla_mm: Recurrent Layer Aggregation backbones for MMDetection and MMPretrain."""
+from .checkpoint import install_safe_globals
+from .models import RLAMobileNetV2, RLAResNet, RLAResNetV1d
+from .version import __version__
+
+install_safe_globals()
+
+__all__ = ['RLAResNet', 'RLAResNetV1d', 'RLAMobileNetV2', '__version__']

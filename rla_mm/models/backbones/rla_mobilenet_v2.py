@@ -1,0 +1,275 @@
+"""RLA-MobileNetV2 (paper Table 3, Appendix B.2.1) for MMPretrain and MMDetection."""
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
+from mmengine.model import BaseModule
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ...registry import register_model
+from ..layers import ECALayer, RLAStage, init_hidden
+from ..layers.rla_stage import RLA_SOURCES
+
+
+def make_divisible(value: float, divisor: int) -> int:
+    """Round ``value`` to the nearest multiple of ``divisor``, losing at most 10%.
+
+    Args:
+        value (float): Channel count before rounding.
+        divisor (int): The result is a multiple of it.
+    """
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+class RLAInvertedResidual(BaseModule):
+    """Inverted residual that concatenates h after its expansion 1x1 conv.
+
+    Args:
+        in_channels (int): Input channels of x.
+        out_channels (int): Output channels.
+        stride (int): Stride of the depthwise conv (1 or 2).
+        expand_ratio (int): Expansion of the hidden width.
+        rla_channel (int): Hidden-state channels k.
+        eca_kernel (int, optional): ECA kernel size after the projection.
+        conv_cfg (dict, optional): Conv config.
+        norm_cfg (dict): Norm config. Default: BN.
+        act_cfg (dict): Activation config. Default: ReLU6.
+        init_cfg (dict, optional): Initialization config.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 stride: int,
+                 expand_ratio: int,
+                 rla_channel: int,
+                 eca_kernel: Optional[int] = None,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU6'),
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if stride not in (1, 2):
+            raise ValueError(f'stride must be 1 or 2, got {stride!r}')
+        self.use_res_connect = stride == 1 and in_channels == out_channels
+        hidden = int(round(in_channels * expand_ratio))
+        common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)
+        self.expand = None
+        if expand_ratio != 1:
+            self.expand = ConvModule(
+                in_channels, hidden, 1, act_cfg=act_cfg, **common)
+        width = hidden + rla_channel
+        self.depthwise = ConvModule(
+            width, width, 3, stride=stride, padding=1, groups=width,
+            act_cfg=act_cfg, **common)
+        self.project = ConvModule(width, out_channels, 1, act_cfg=None, **common)
+        self.eca = ECALayer(eca_kernel) if eca_kernel else None
+
+    def forward(self, x: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
+        out = x if self.expand is None else self.expand(x)
+        out = self.project(self.depthwise(torch.cat([out, h], dim=1)))
+        if self.eca is not None:
+            out = self.eca(out)
+        return (x + out if self.use_res_connect else out), out
+
+
+@register_model()
+class RLAMobileNetV2(BaseModule):
+    """MobileNetV2 with Recurrent Layer Aggregation.
+
+    The seven block groups (``layer1`` .. ``layer7``) are RLA stages, each with its
+    own ``conv_out``. Groups at the same resolution share one 3x3 depthwise
+    recurrent conv (five resolutions). Before the last 1x1 conv (``conv2``),
+    relu6(norm(h)) is concatenated to x (320 + k -> 1280 channels).
+
+    Args:
+        rla_channel (int): Hidden channels k. Default: 32.
+        widen_factor (float): Width multiplier. Default: 1.0.
+        out_indices (Sequence[int]): Outputs, 0-6 for ``layer1``..``layer7``
+            and 7 for ``conv2``. Default: (7, ).
+        eca (bool | Sequence[int], optional): ECA after every block. True uses
+            the reference's kernel sizes (1 below 96 channels, else 3); a sequence
+            gives one odd kernel size per block group. Default: None (off).
+        share_recurrent (bool): One recurrent conv shared by all five
+            resolution stages, as in the authors' code and weights (3,624,168
+            parameters); False builds one per resolution. Default: True.
+        rla_source (str): 'branch' (Eq. 11 and the authors' MobileNetV2 code)
+            or 'output'. Default: 'branch'.
+        frozen_stages (int): Freeze the stem and this many of
+            ``layer1``..``layer7``, ``conv2`` (-1: nothing). Default: -1.
+        conv_cfg (dict, optional): Conv config. Default: None.
+        norm_cfg (dict): Norm config, RLA norms included. Default: BN.
+        act_cfg (dict): Activation config. Default: ReLU6.
+        norm_eval (bool): Keep norms in eval mode while training. Default: False.
+        with_cp (bool): Activation checkpointing per block. Default: False.
+        init_cfg (dict | list[dict], optional): Initialization config.
+
+    Example:
+        >>> import torch
+        >>> from rla_mm.models import RLAMobileNetV2
+        >>> model = RLAMobileNetV2(out_indices=(2, 4, 7)).eval()
+        >>> for out in model(torch.rand(1, 3, 64, 64)):
+        ...     print(tuple(out.shape))
+        (1, 32, 8, 8)
+        (1, 96, 4, 4)
+        (1, 1280, 2, 2)
+    """
+
+    # expand_ratio, channels, num_blocks, stride of the first block
+    arch_settings = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2],
+                     [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2],
+                     [6, 320, 1, 1]]
+
+    def __init__(self,
+                 rla_channel: int = 32,
+                 widen_factor: float = 1.0,
+                 out_indices: Sequence[int] = (7, ),
+                 eca: Union[bool, Sequence[int], None] = None,
+                 share_recurrent: bool = True,
+                 rla_source: str = 'branch',
+                 frozen_stages: int = -1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU6'),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 init_cfg=None):
+        if init_cfg is None:
+            init_cfg = [
+                dict(type='Kaiming', layer='Conv2d'),
+                dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+            ]
+        super().__init__(init_cfg=init_cfg)
+        num_groups = len(self.arch_settings)
+        if isinstance(rla_channel, bool) or not isinstance(
+                rla_channel, int) or rla_channel < 1:
+            raise ValueError(f'rla_channel must be an int >= 1, '
+                             f'got {rla_channel!r}')
+        if not isinstance(widen_factor, (int, float)) or widen_factor <= 0:
+            raise ValueError(f'widen_factor must be > 0, got {widen_factor!r}')
+        out_indices = tuple(out_indices)
+        if not out_indices or any(
+                isinstance(i, bool) or not isinstance(i, int)
+                or not 0 <= i <= num_groups for i in out_indices):
+            raise ValueError(f'out_indices must be a non-empty sequence of '
+                             f'ints in [0, {num_groups}], got {out_indices!r}')
+        if isinstance(frozen_stages, bool) or not isinstance(
+                frozen_stages, int) or not -1 <= frozen_stages <= num_groups + 1:
+            raise ValueError(f'frozen_stages must be an int in [-1, '
+                             f'{num_groups + 1}], got {frozen_stages!r}')
+        if rla_source not in RLA_SOURCES:
+            raise ValueError(f'rla_source must be one of {RLA_SOURCES}, '
+                             f'got {rla_source!r}')
+        eca_kernels = self._eca_kernels(eca)
+
+        self.rla_channel = rla_channel
+        self.out_indices = out_indices
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)
+
+        in_channels = make_divisible(32 * widen_factor, 8)
+        self.conv1 = ConvModule(
+            3, in_channels, 3, stride=2, padding=1, act_cfg=act_cfg, **common)
+
+        recurrent = None
+        self.layers: List[str] = []
+        for i, (ratio, channels, num_blocks, stride) in enumerate(
+                self.arch_settings):
+            out_channels = make_divisible(channels * widen_factor, 8)
+            # A new resolution starts at the first group and at every stride 2.
+            if recurrent is None or (stride != 1 and not share_recurrent):
+                recurrent = build_conv_layer(
+                    conv_cfg, rla_channel, rla_channel, 3, padding=1,
+                    groups=rla_channel, bias=False)
+            blocks = [
+                RLAInvertedResidual(
+                    in_channels if j == 0 else out_channels, out_channels,
+                    stride if j == 0 else 1, ratio, rla_channel,
+                    eca_kernel=eca_kernels[i], act_cfg=act_cfg, **common)
+                for j in range(num_blocks)
+            ]
+            stage = RLAStage(blocks, out_channels, rla_channel,
+                             recurrent_conv=recurrent, rla_source=rla_source,
+                             with_cp=with_cp, **common)
+            in_channels = out_channels
+            self.add_module(f'layer{i + 1}', stage)
+            self.layers.append(f'layer{i + 1}')
+
+        self.hidden_norm_name, hidden_norm = build_norm_layer(
+            norm_cfg, rla_channel, postfix='_hidden')
+        self.add_module(self.hidden_norm_name, hidden_norm)
+        self.out_channel = make_divisible(1280 * max(1.0, widen_factor), 8)
+        self.conv2 = ConvModule(in_channels + rla_channel, self.out_channel, 1,
+                                act_cfg=act_cfg, **common)
+        self._freeze_stages()
+
+    def _eca_kernels(self, eca) -> Tuple[Optional[int], ...]:
+        num_groups = len(self.arch_settings)
+        if eca is None or eca is False:
+            return (None, ) * num_groups
+        if eca is True:
+            return tuple(1 if c < 96 else 3 for _, c, _, _ in self.arch_settings)
+        if isinstance(eca, (str, bytes)) or not hasattr(eca, '__len__') \
+                or len(eca) != num_groups:
+            raise ValueError(f'eca must be None, True or a sequence of '
+                             f'{num_groups} odd kernel sizes (one per block '
+                             f'group), got {eca!r}')
+        for k in eca:
+            if isinstance(k, bool) or not isinstance(k, int) or k < 1 \
+                    or k % 2 == 0:
+                raise ValueError(f'eca kernel sizes must be positive odd '
+                                 f'ints, got {tuple(eca)!r}')
+        return tuple(eca)
+
+    @property
+    def hidden_norm(self) -> nn.Module:
+        """Norm applied to the hidden state before ``conv2``."""
+        return getattr(self, self.hidden_norm_name)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """Return the features of ``out_indices``."""
+        if x.dim() != 4:
+            raise ValueError(f'RLAMobileNetV2 expects a 4-D (N, C, H, W) '
+                             f'input, got shape {tuple(x.shape)}')
+        x = self.conv1(x)
+        h = init_hidden(x, self.rla_channel)
+        outs = []
+        for i, name in enumerate(self.layers):
+            x, h = getattr(self, name)(x, h)
+            if i in self.out_indices:
+                outs.append(x)
+        if len(self.layers) in self.out_indices:
+            hidden = F.relu6(self.hidden_norm(h))
+            outs.append(self.conv2(torch.cat([x, hidden], dim=1)))
+        return tuple(outs)
+
+    def _freeze_stages(self) -> None:
+        frozen = []
+        if self.frozen_stages >= 0:
+            frozen.append(self.conv1)
+        names = self.layers + ['conv2']
+        for i in range(self.frozen_stages):
+            frozen.append(getattr(self, names[i]))
+            if names[i] == 'conv2':
+                frozen.append(self.hidden_norm)
+        for m in frozen:
+            m.eval()
+            for param in m.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'RLAMobileNetV2':
+        """Set train mode, keeping frozen stages and (with norm_eval) norms in eval."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self

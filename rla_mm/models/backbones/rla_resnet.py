@@ -1,0 +1,562 @@
+"""RLA-ResNet backbones (paper Sec. 3.3, Table 3) for MMDetection and MMPretrain."""
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import build_conv_layer, build_norm_layer
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import constant_init
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ...registry import register_model
+from ..layers import ECALayer, RLAStage, SELayer, init_hidden
+from ..layers.rla_stage import RLA_SOURCES
+
+DEFAULT_ECA_KERNELS = (5, 5, 5, 7)
+DEFAULT_SE_REDUCTION = 16
+
+
+class _RLAResidualBlock(BaseModule):
+    """Shared tail of the RLA residual blocks: attention, then the residual sum.
+
+    Args:
+        out_channels (int): Channels of the branch output.
+        se (int, optional): SE reduction, or None for no SE.
+        eca_kernel (int, optional): ECA kernel size, or None for no ECA.
+        init_cfg (dict, optional): Initialization config.
+    """
+
+    def __init__(self, out_channels: int, se: Optional[int],
+                 eca_kernel: Optional[int], init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.se = SELayer(out_channels, se) if se else None
+        self.eca = ECALayer(eca_kernel) if eca_kernel else None
+
+    def _finish(self, out: Tensor, identity: Tensor) -> Tuple[Tensor, Tensor]:
+        if self.se is not None:
+            out = self.se(out)
+        if self.eca is not None:
+            out = self.eca(out)
+        return F.relu(out + identity), out
+
+
+class RLABasicBlock(_RLAResidualBlock):
+    """Post-activation basic block whose first conv also reads the hidden state.
+
+    Args:
+        inplanes (int): Input channels of x.
+        planes (int): Output channels.
+        rla_channel (int): Hidden channels k, concatenated to x.
+        stride (int): Stride of the first conv. Default: 1.
+        dilation (int): Dilation of the convs. Default: 1.
+        downsample (nn.Module, optional): Shortcut projection.
+        style (str): Unused by basic blocks ('pytorch' or 'caffe').
+        groups (int): Must be 1 for basic blocks.
+        base_width (int): Must be 64 for basic blocks.
+        conv_cfg (dict, optional): Conv config.
+        norm_cfg (dict): Norm config. Default: BN.
+        se (int, optional): SE reduction, None for no SE.
+        eca_kernel (int, optional): ECA kernel size, None for no ECA.
+        init_cfg (dict, optional): Initialization config.
+    """
+    expansion = 1
+
+    def __init__(self,
+                 inplanes: int,
+                 planes: int,
+                 rla_channel: int,
+                 stride: int = 1,
+                 dilation: int = 1,
+                 downsample: Optional[nn.Module] = None,
+                 style: str = 'pytorch',
+                 groups: int = 1,
+                 base_width: int = 64,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 se: Optional[int] = None,
+                 eca_kernel: Optional[int] = None,
+                 init_cfg=None):
+        super().__init__(planes, se, eca_kernel, init_cfg=init_cfg)
+        if groups != 1 or base_width != 64:
+            raise ValueError('RLABasicBlock supports only groups=1 and '
+                             f'base_width=64, got groups={groups}, '
+                             f'base_width={base_width}')
+        self.norm1_name, norm1 = build_norm_layer(norm_cfg, planes, postfix=1)
+        self.norm2_name, norm2 = build_norm_layer(norm_cfg, planes, postfix=2)
+        self.conv1 = build_conv_layer(
+            conv_cfg, inplanes + rla_channel, planes, 3, stride=stride,
+            padding=dilation, dilation=dilation, bias=False)
+        self.add_module(self.norm1_name, norm1)
+        self.conv2 = build_conv_layer(
+            conv_cfg, planes, planes, 3, padding=1, bias=False)
+        self.add_module(self.norm2_name, norm2)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    @property
+    def norm1(self) -> nn.Module:
+        return getattr(self, self.norm1_name)
+
+    @property
+    def norm2(self) -> nn.Module:
+        return getattr(self, self.norm2_name)
+
+    @property
+    def last_norm(self) -> nn.Module:
+        """The norm that closes the residual branch (zero-initialised)."""
+        return self.norm2
+
+    def forward(self, x: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.norm1(self.conv1(torch.cat([x, h], dim=1))))
+        out = self.norm2(self.conv2(out))
+        return self._finish(out, identity)
+
+
+class RLABottleneck(_RLAResidualBlock):
+    """Post-activation bottleneck whose first 1x1 conv also reads the hidden state.
+
+    Args:
+        inplanes (int): Input channels of x.
+        planes (int): Base channels; the output has ``planes * 4``.
+        rla_channel (int): Hidden channels k, concatenated to x.
+        stride (int): Stride of the block. Default: 1.
+        dilation (int): Dilation of the 3x3 conv. Default: 1.
+        downsample (nn.Module, optional): Shortcut projection.
+        style (str): 'pytorch' puts the stride on the 3x3 conv (the paper's),
+            'caffe' on the first 1x1 conv.
+        groups (int): Groups of the 3x3 conv (ResNeXt). Default: 1.
+        base_width (int): Width per group (ResNeXt). Default: 64.
+        conv_cfg (dict, optional): Conv config.
+        norm_cfg (dict): Norm config. Default: BN.
+        se (int, optional): SE reduction, None for no SE.
+        eca_kernel (int, optional): ECA kernel size, None for no ECA.
+        init_cfg (dict, optional): Initialization config.
+    """
+    expansion = 4
+
+    def __init__(self,
+                 inplanes: int,
+                 planes: int,
+                 rla_channel: int,
+                 stride: int = 1,
+                 dilation: int = 1,
+                 downsample: Optional[nn.Module] = None,
+                 style: str = 'pytorch',
+                 groups: int = 1,
+                 base_width: int = 64,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 se: Optional[int] = None,
+                 eca_kernel: Optional[int] = None,
+                 init_cfg=None):
+        out_channels = planes * self.expansion
+        super().__init__(out_channels, se, eca_kernel, init_cfg=init_cfg)
+        width = int(planes * (base_width / 64.)) * groups
+        stride1, stride2 = (1, stride) if style == 'pytorch' else (stride, 1)
+        self.norm1_name, norm1 = build_norm_layer(norm_cfg, width, postfix=1)
+        self.norm2_name, norm2 = build_norm_layer(norm_cfg, width, postfix=2)
+        self.norm3_name, norm3 = build_norm_layer(
+            norm_cfg, out_channels, postfix=3)
+        self.conv1 = build_conv_layer(
+            conv_cfg, inplanes + rla_channel, width, 1, stride=stride1,
+            bias=False)
+        self.add_module(self.norm1_name, norm1)
+        self.conv2 = build_conv_layer(
+            conv_cfg, width, width, 3, stride=stride2, padding=dilation,
+            dilation=dilation, groups=groups, bias=False)
+        self.add_module(self.norm2_name, norm2)
+        self.conv3 = build_conv_layer(
+            conv_cfg, width, out_channels, 1, bias=False)
+        self.add_module(self.norm3_name, norm3)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    @property
+    def norm1(self) -> nn.Module:
+        return getattr(self, self.norm1_name)
+
+    @property
+    def norm2(self) -> nn.Module:
+        return getattr(self, self.norm2_name)
+
+    @property
+    def norm3(self) -> nn.Module:
+        return getattr(self, self.norm3_name)
+
+    @property
+    def last_norm(self) -> nn.Module:
+        """The norm that closes the residual branch (zero-initialised)."""
+        return self.norm3
+
+    def forward(self, x: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.norm1(self.conv1(torch.cat([x, h], dim=1))))
+        out = self.relu(self.norm2(self.conv2(out)))
+        out = self.norm3(self.conv3(out))
+        return self._finish(out, identity)
+
+
+def _check_int(name: str, value, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f'{name} must be an int >= {low}, got {value!r}')
+
+
+@register_model()
+class RLAResNet(BaseModule):
+    """ResNet with Recurrent Layer Aggregation (Zhao, Fang & Li, NeurIPS 2021).
+
+    Each of the four stages is an :class:`RLAStage`: the blocks read the hidden
+    state h (``rla_channel`` channels) through their first conv, and the stage
+    updates h after every block with its shared 1x1 ``conv_out``, one norm per
+    block, tanh and its shared 3x3 ``recurrent_conv``.
+
+    For detection the outputs are the main-path features of ``out_indices``
+    (256, 512, 1024, 2048 channels for depth >= 50); the hidden state is dropped.
+    For classification set ``cat_hidden=True``: the last stage output becomes
+    ``cat(x, relu(norm(h)))`` (2048 + k channels), the paper's classifier input.
+
+    Args:
+        depth (int): 18, 34 (basic blocks) or 50, 101, 152 (bottlenecks).
+        rla_channel (int): Hidden channels k. Default: 32.
+        in_channels (int): Input image channels. Default: 3.
+        stem_channels (int): Stem output channels. Default: 64.
+        base_channels (int): Channels of the first stage. Default: 64.
+        strides (Sequence[int]): Stride of each stage. Default: (1, 2, 2, 2).
+        dilations (Sequence[int]): Dilation of each stage. Default: (1, 1, 1, 1).
+        out_indices (Sequence[int]): Stages to output, in [0, 3].
+            Default: (0, 1, 2, 3).
+        style (str): 'pytorch' (stride on the 3x3 conv, the paper's) or 'caffe'.
+        deep_stem (bool): Three 3x3 convs instead of the 7x7 stem (ResNet-D).
+        avg_down (bool): Average-pool then 1x1 conv in downsampling shortcuts
+            (ResNet-D).
+        groups (int): Groups of the 3x3 convs (ResNeXt). Default: 1.
+        base_width (int): Width per group (ResNeXt). Default: 64.
+        eca (bool | Sequence[int], optional): ECA after the last norm of every
+            block; True uses the paper's kernel sizes (5, 5, 5, 7), a sequence
+            gives one odd kernel size per stage. Default: None (off).
+        se (bool | int, optional): SE with this reduction (True: 16) after the
+            last norm of every block. Default: None (off).
+        rla_source (str): 'output' feeds the block output x_t to the RLA update,
+            as the authors' ResNet code (and so their published weights) does;
+            'branch' feeds the residual branch output of Eq. 11.
+            Default: 'output'.
+        cat_hidden (bool): Concatenate relu(norm(h)) to the last stage output
+            (classification). Default: False.
+        frozen_stages (int): Freeze the stem and this many stages, RLA parts
+            included (-1: nothing). Default: -1.
+        conv_cfg (dict, optional): Conv config. Default: None.
+        norm_cfg (dict): Norm config of every norm, RLA norms included.
+            Default: dict(type='BN', requires_grad=True).
+        norm_eval (bool): Keep norms in eval mode while training. Default: False.
+        with_cp (bool): Activation checkpointing per block. Default: False.
+        zero_init_residual (bool): Zero-init the last norm of each residual
+            branch, unless loading pretrained weights. Default: True.
+        init_cfg (dict | list[dict], optional): Initialization config.
+
+    Example:
+        >>> import torch
+        >>> from rla_mm.models import RLAResNet
+        >>> model = RLAResNet(depth=50).eval()
+        >>> for out in model(torch.rand(1, 3, 64, 64)):
+        ...     print(tuple(out.shape))
+        (1, 256, 16, 16)
+        (1, 512, 8, 8)
+        (1, 1024, 4, 4)
+        (1, 2048, 2, 2)
+    """
+
+    arch_settings = {
+        18: (RLABasicBlock, (2, 2, 2, 2)),
+        34: (RLABasicBlock, (3, 4, 6, 3)),
+        50: (RLABottleneck, (3, 4, 6, 3)),
+        101: (RLABottleneck, (3, 4, 23, 3)),
+        152: (RLABottleneck, (3, 8, 36, 3)),
+    }
+
+    def __init__(self,
+                 depth: int,
+                 rla_channel: int = 32,
+                 in_channels: int = 3,
+                 stem_channels: int = 64,
+                 base_channels: int = 64,
+                 strides: Sequence[int] = (1, 2, 2, 2),
+                 dilations: Sequence[int] = (1, 1, 1, 1),
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 style: str = 'pytorch',
+                 deep_stem: bool = False,
+                 avg_down: bool = False,
+                 groups: int = 1,
+                 base_width: int = 64,
+                 eca: Union[bool, Sequence[int], None] = None,
+                 se: Union[bool, int, None] = None,
+                 rla_source: str = 'output',
+                 cat_hidden: bool = False,
+                 frozen_stages: int = -1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 zero_init_residual: bool = True,
+                 init_cfg=None):
+        if init_cfg is None:
+            init_cfg = [
+                dict(type='Kaiming', layer='Conv2d'),
+                dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+            ]
+        super().__init__(init_cfg=init_cfg)
+        if depth not in self.arch_settings:
+            raise ValueError(f'invalid depth {depth!r} for RLAResNet, expected '
+                             f'one of {tuple(self.arch_settings)}')
+        block, stage_blocks = self.arch_settings[depth]
+        num_stages = len(stage_blocks)
+        _check_int('rla_channel', rla_channel, 1)
+        _check_int('in_channels', in_channels, 1)
+        _check_int('stem_channels', stem_channels, 1)
+        _check_int('base_channels', base_channels, 1)
+        if style not in ('pytorch', 'caffe'):
+            raise ValueError(
+                f"style must be 'pytorch' or 'caffe', got {style!r}")
+        if rla_source not in RLA_SOURCES:
+            raise ValueError(f'rla_source must be one of {RLA_SOURCES}, '
+                             f'got {rla_source!r}')
+        for name, values in (('strides', strides), ('dilations', dilations)):
+            if len(values) != num_stages:
+                raise ValueError(f'{name} must have {num_stages} entries, '
+                                 f'got {tuple(values)!r}')
+            for v in values:
+                _check_int(name, v, 1)
+        out_indices = tuple(out_indices)
+        if not out_indices or any(
+                isinstance(i, bool) or not isinstance(i, int)
+                or not 0 <= i < num_stages for i in out_indices):
+            raise ValueError(f'out_indices must be a non-empty sequence of '
+                             f'ints in [0, {num_stages - 1}], got '
+                             f'{out_indices!r}')
+        if cat_hidden and num_stages - 1 not in out_indices:
+            raise ValueError(f'cat_hidden=True concatenates the hidden state '
+                             f'to the last stage, so out_indices must contain '
+                             f'{num_stages - 1}, got {out_indices!r}')
+        if isinstance(frozen_stages, bool) or not isinstance(
+                frozen_stages, int) or not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'frozen_stages must be an int in [-1, '
+                             f'{num_stages}], got {frozen_stages!r}')
+        eca_kernels = self._eca_kernels(eca, num_stages)
+        se_reduction = self._se_reduction(se)
+
+        self.depth = depth
+        self.rla_channel = rla_channel
+        self.out_indices = out_indices
+        self.style = style
+        self.deep_stem = deep_stem
+        self.avg_down = avg_down
+        self.cat_hidden = cat_hidden
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.zero_init_residual = zero_init_residual
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+
+        self._make_stem_layer(in_channels, stem_channels)
+        inplanes = stem_channels
+        self.res_layers = []
+        for i, num_blocks in enumerate(stage_blocks):
+            planes = base_channels * 2**i
+            stage = self.make_res_layer(
+                block=block,
+                num_blocks=num_blocks,
+                inplanes=inplanes,
+                planes=planes,
+                stride=strides[i],
+                dilation=dilations[i],
+                groups=groups,
+                base_width=base_width,
+                se=se_reduction,
+                eca_kernel=eca_kernels[i],
+                rla_source=rla_source,
+                with_cp=with_cp)
+            inplanes = planes * block.expansion
+            layer_name = f'layer{i + 1}'
+            self.add_module(layer_name, stage)
+            self.res_layers.append(layer_name)
+        self.feat_dim = inplanes
+        if cat_hidden:
+            self.hidden_norm_name, hidden_norm = build_norm_layer(
+                norm_cfg, rla_channel, postfix='_hidden')
+            self.add_module(self.hidden_norm_name, hidden_norm)
+        self._freeze_stages()
+
+    @staticmethod
+    def _eca_kernels(eca, num_stages: int) -> Tuple[Optional[int], ...]:
+        if eca is None or eca is False:
+            return (None, ) * num_stages
+        if eca is True:
+            return DEFAULT_ECA_KERNELS
+        if isinstance(eca, (str, bytes)) or not hasattr(eca, '__len__') \
+                or len(eca) != num_stages:
+            raise ValueError(f'eca must be None, True or a sequence of '
+                             f'{num_stages} odd kernel sizes (one per stage), '
+                             f'got {eca!r}')
+        for k in eca:
+            if isinstance(k, bool) or not isinstance(k, int) or k < 1 \
+                    or k % 2 == 0:
+                raise ValueError(f'eca kernel sizes must be positive odd '
+                                 f'ints, got {tuple(eca)!r}')
+        return tuple(eca)
+
+    @staticmethod
+    def _se_reduction(se) -> Optional[int]:
+        if se is None or se is False:
+            return None
+        if se is True:
+            return DEFAULT_SE_REDUCTION
+        _check_int('se (the SE reduction)', se, 1)
+        return se
+
+    def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
+        if self.deep_stem:
+            half = stem_channels // 2
+            layers = []
+            for i, (cin, cout) in enumerate(((in_channels, half), (half, half),
+                                             (half, stem_channels))):
+                layers += [
+                    build_conv_layer(self.conv_cfg, cin, cout, 3,
+                                     stride=2 if i == 0 else 1, padding=1,
+                                     bias=False),
+                    build_norm_layer(self.norm_cfg, cout)[1],
+                    nn.ReLU(inplace=True)
+                ]
+            self.stem = nn.Sequential(*layers)
+        else:
+            self.conv1 = build_conv_layer(
+                self.conv_cfg, in_channels, stem_channels, 7, stride=2,
+                padding=3, bias=False)
+            self.norm1_name, norm1 = build_norm_layer(
+                self.norm_cfg, stem_channels, postfix=1)
+            self.add_module(self.norm1_name, norm1)
+            self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+    @property
+    def norm1(self) -> nn.Module:
+        return getattr(self, self.norm1_name)
+
+    @property
+    def hidden_norm(self) -> nn.Module:
+        """Norm applied to the hidden state before it joins the classifier."""
+        return getattr(self, self.hidden_norm_name)
+
+    def _make_downsample(self, inplanes: int, out_channels: int,
+                         stride: int) -> Optional[nn.Module]:
+        if stride == 1 and inplanes == out_channels:
+            return None
+        layers = []
+        conv_stride = stride
+        if self.avg_down and stride != 1:
+            conv_stride = 1
+            layers.append(
+                nn.AvgPool2d(kernel_size=stride, stride=stride,
+                             ceil_mode=True, count_include_pad=False))
+        layers += [
+            build_conv_layer(self.conv_cfg, inplanes, out_channels, 1,
+                             stride=conv_stride, bias=False),
+            build_norm_layer(self.norm_cfg, out_channels)[1]
+        ]
+        return nn.Sequential(*layers)
+
+    def make_res_layer(self, block: type, num_blocks: int, inplanes: int,
+                       planes: int, stride: int, dilation: int,
+                       rla_source: str, with_cp: bool, **block_kwargs) -> RLAStage:
+        """Build one stage: ``num_blocks`` blocks wrapped in an RLAStage."""
+        out_channels = planes * block.expansion
+        blocks = []
+        for i in range(num_blocks):
+            blocks.append(
+                block(
+                    inplanes=inplanes if i == 0 else out_channels,
+                    planes=planes,
+                    rla_channel=self.rla_channel,
+                    stride=stride if i == 0 else 1,
+                    dilation=dilation,
+                    downsample=self._make_downsample(inplanes, out_channels,
+                                                     stride) if i == 0 else None,
+                    style=self.style,
+                    conv_cfg=self.conv_cfg,
+                    norm_cfg=self.norm_cfg,
+                    **block_kwargs))
+        return RLAStage(
+            blocks,
+            out_channels=out_channels,
+            rla_channels=self.rla_channel,
+            conv_cfg=self.conv_cfg,
+            norm_cfg=self.norm_cfg,
+            rla_source=rla_source,
+            with_cp=with_cp)
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages >= 0:
+            stem = [self.stem] if self.deep_stem else [self.conv1, self.norm1]
+            for m in stem:
+                m.eval()
+                for param in m.parameters():
+                    param.requires_grad = False
+        for i in range(1, self.frozen_stages + 1):
+            m = getattr(self, f'layer{i}')
+            m.eval()
+            for param in m.parameters():
+                param.requires_grad = False
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        pretrained = isinstance(self.init_cfg, dict) \
+            and self.init_cfg.get('type') == 'Pretrained'
+        if self.zero_init_residual and not pretrained:
+            for name in self.res_layers:
+                for block in getattr(self, name).blocks:
+                    constant_init(block.last_norm, 0)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """Return the features of ``out_indices`` (see the class docstring)."""
+        if x.dim() != 4:
+            raise ValueError(f'RLAResNet expects a 4-D (N, C, H, W) input, '
+                             f'got shape {tuple(x.shape)}')
+        if self.deep_stem:
+            x = self.stem(x)
+        else:
+            x = self.relu(self.norm1(self.conv1(x)))
+        x = self.maxpool(x)
+        h = init_hidden(x, self.rla_channel)
+        outs = []
+        for i, name in enumerate(self.res_layers):
+            x, h = getattr(self, name)(x, h)
+            if i in self.out_indices:
+                if self.cat_hidden and i == len(self.res_layers) - 1:
+                    hidden = F.relu(self.hidden_norm(h))
+                    outs.append(torch.cat([x, hidden], dim=1))
+                else:
+                    outs.append(x)
+        return tuple(outs)
+
+    def train(self, mode: bool = True) -> 'RLAResNet':
+        """Set train mode, keeping frozen stages and (with norm_eval) norms in eval."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+
+@register_model()
+class RLAResNetV1d(RLAResNet):
+    """RLA-ResNet-D: deep 3x(3x3) stem and average-pool shortcuts (paper's † models).
+
+    Args:
+        **kwargs: Arguments of :class:`RLAResNet`.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(deep_stem=True, avg_down=True, **kwargs)

@@ -1,0 +1,39 @@
+"""Install rla_mm: `make setup` (pinned environment) or `pip install -e .`."""
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+
+def read_version() -> str:
+    namespace = {}
+    with open(osp.join('rla_mm', 'version.py')) as f:
+        exec(f.read(), namespace)
+    return namespace['__version__']
+
+
+setup(
+    name='rla_mm',
+    version=read_version(),
+    description='Recurrent Layer Aggregation (RLA) backbones for MMDetection '
+    'and MMPretrain',
+    long_description=open('README.md').read() if osp.exists('README.md') else '',
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    packages=find_packages(include=['rla_mm', 'rla_mm.*']),
+    include_package_data=True,
+    package_data={'rla_mm': ['.mim/configs/*.py', '.mim/configs/**/*.py']},
+    python_requires='>=3.9',
+    # The ranges we support; requirements/*.txt pin what `make setup` installs.
+    install_requires=[
+        'torch>=2.6',
+        'torchvision',
+        'mmengine>=0.10.4,<0.11',
+        'mmcv>=2.0.0,<2.2.0',
+        'mmdet>=3.1.0,<3.4.0',
+        'mmpretrain>=1.1.0,<1.3.0',
+        'pycocotools',
+        'numpy',
+    ],
+    extras_require={'tests': ['pytest', 'scikit-learn']},
+    zip_safe=False,
+)
