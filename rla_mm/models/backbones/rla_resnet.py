@@ -217,6 +217,10 @@ class RLAResNet(BaseModule):
     (256, 512, 1024, 2048 channels for depth >= 50); the hidden state is dropped.
     For classification set ``cat_hidden=True``: the last stage output becomes
     ``cat(x, relu(norm(h)))`` (2048 + k channels), the paper's classifier input.
+    Without ``cat_hidden`` nothing reads the hidden state after the last block, so
+    that update and its norm are not built: every parameter gets a gradient (DDP
+    needs no ``find_unused_parameters``), and a classifier checkpoint loads with
+    those few keys reported as unexpected.
 
     Args:
         depth (int): 18, 34 (basic blocks) or 50, 101, 152 (bottlenecks).
@@ -376,6 +380,9 @@ class RLAResNet(BaseModule):
                 se=se_reduction,
                 eca_kernel=eca_kernels[i],
                 rla_source=rla_source,
+                # Nothing reads the final hidden state unless it joins the
+                # classifier: skip that update (no unused parameters in DDP).
+                update_last=cat_hidden or i < num_stages - 1,
                 with_cp=with_cp)
             inplanes = planes * block.expansion
             layer_name = f'layer{i + 1}'
@@ -468,7 +475,8 @@ class RLAResNet(BaseModule):
 
     def make_res_layer(self, block: type, num_blocks: int, inplanes: int,
                        planes: int, stride: int, dilation: int,
-                       rla_source: str, with_cp: bool, **block_kwargs) -> RLAStage:
+                       rla_source: str, update_last: bool, with_cp: bool,
+                       **block_kwargs) -> RLAStage:
         """Build one stage: ``num_blocks`` blocks wrapped in an RLAStage."""
         out_channels = planes * block.expansion
         blocks = []
@@ -493,6 +501,7 @@ class RLAResNet(BaseModule):
             conv_cfg=self.conv_cfg,
             norm_cfg=self.norm_cfg,
             rla_source=rla_source,
+            update_last=update_last,
             with_cp=with_cp)
 
     def _freeze_stages(self) -> None:

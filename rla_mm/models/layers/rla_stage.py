@@ -84,6 +84,10 @@ class RLAStage(BaseModule):
         rla_source (str): 'branch' feeds the branch output y_t to the RLA
             update (Eq. 11); 'output' feeds the block output x_t, as the
             authors' ResNet code does. Default: 'branch'.
+        update_last (bool): Update h after the last block. False skips that
+            update (and its norm) when nothing reads the final hidden state, as
+            in detection, so no parameter goes without a gradient under DDP;
+            the stage then returns ``(x, None)``. Default: True.
         with_cp (bool): Run each block and its RLA update under activation
             checkpointing to save memory. Default: False.
         init_cfg (dict | list[dict], optional): Initialization config.
@@ -97,6 +101,7 @@ class RLAStage(BaseModule):
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  rla_source: str = 'branch',
+                 update_last: bool = True,
                  with_cp: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
@@ -107,15 +112,21 @@ class RLAStage(BaseModule):
                              f'got {rla_source!r}')
         self.rla_source = rla_source
         self.blocks = nn.ModuleList(blocks)
+        self.update_last = update_last
+        num_updates = len(blocks) if update_last else len(blocks) - 1
         self.norms = nn.ModuleList(
-            build_norm_layer(norm_cfg, rla_channels)[1] for _ in blocks)
-        self.conv_out = build_conv_layer(
-            conv_cfg, out_channels, rla_channels, kernel_size=1, bias=False)
-        if recurrent_conv is None:
-            recurrent_conv = build_conv_layer(
-                conv_cfg, rla_channels, rla_channels, kernel_size=3,
-                padding=1, bias=False)
-        self.recurrent_conv = recurrent_conv
+            build_norm_layer(norm_cfg, rla_channels)[1]
+            for _ in range(num_updates))
+        self.conv_out = self.recurrent_conv = None
+        if num_updates > 0:
+            self.conv_out = build_conv_layer(
+                conv_cfg, out_channels, rla_channels, kernel_size=1,
+                bias=False)
+            if recurrent_conv is None:
+                recurrent_conv = build_conv_layer(
+                    conv_cfg, rla_channels, rla_channels, kernel_size=3,
+                    padding=1, bias=False)
+            self.recurrent_conv = recurrent_conv
         self.with_cp = with_cp
 
     def _step(self, block: nn.Module, norm: nn.Module, x: Tensor,
@@ -128,7 +139,8 @@ class RLAStage(BaseModule):
         h = self.recurrent_conv(torch.tanh(norm(h + self.conv_out(y))))
         return x, h
 
-    def forward(self, x: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor,
+                h: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
         """Run the stage.
 
         Args:
@@ -136,7 +148,8 @@ class RLAStage(BaseModule):
             h (Tensor): Hidden state (N, k, H, W).
 
         Returns:
-            tuple[Tensor, Tensor]: The stage output and the new hidden state.
+            tuple[Tensor, Tensor | None]: The stage output and the new hidden
+            state (None when ``update_last`` is False).
         """
         for block, norm in zip(self.blocks, self.norms):
             if self.with_cp and x.requires_grad:
@@ -144,4 +157,11 @@ class RLAStage(BaseModule):
                     self._step, block, norm, x, h, use_reentrant=False)
             else:
                 x, h = self._step(block, norm, x, h)
+        if not self.update_last:
+            block = self.blocks[-1]
+            if self.with_cp and x.requires_grad:
+                x, _ = cp.checkpoint(block, x, h, use_reentrant=False)
+            else:
+                x, _ = block(x, h)
+            h = None
         return x, h

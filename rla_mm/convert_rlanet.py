@@ -1,0 +1,197 @@
+"""Key mapping from the authors' RLANet checkpoints to rla_mm classifiers.
+
+The reference checkpoints are ``torch.save`` dicts with ``state_dict`` (keys prefixed
+by ``module.``), ``arch``, ``epoch``, ``best_acc1`` and ``optimizer``. The converted
+checkpoint holds ``backbone.*`` and ``head.*`` keys for an MMPretrain
+``ImageClassifier``; detection configs load it with ``prefix='backbone.'``.
+"""
+import re
+from collections import OrderedDict
+from typing import Dict, List, Tuple
+
+import torch
+from torch import Tensor
+
+from .models import RLAMobileNetV2, RLAResNet
+
+# Reference arch name -> (backbone type, keyword arguments of the backbone).
+RESNET_ARCHS = {
+    f'rla_{name}{suffix}': dict(
+        depth=depth, **extra, **dict(_eca=dict(eca=True), _se=dict(se=True),
+                                     **{'': {}})[suffix])
+    for name, depth, extra in (
+        ('resnet50', 50, {}), ('resnet101', 101, {}), ('resnet152', 152, {}),
+        ('resnext50_32x4d', 50, dict(groups=32, base_width=4)),
+        ('resnext101_32x4d', 101, dict(groups=32, base_width=4)))
+    for suffix in ('', '_eca', '_se')
+}
+MOBILENET_ARCHS = {
+    f'rla_mobilenetv2{k_name}{suffix}': dict(
+        rla_channel=k, eca=True if suffix else None)
+    for k_name, k in (('', 32), ('_k6', 6), ('_k12', 12), ('_k24', 24),
+                      ('_k32', 32))
+    for suffix in ('', '_eca')
+}
+ARCHS = sorted(RESNET_ARCHS) + sorted(MOBILENET_ARCHS)
+
+_BN = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
+
+RESNET_RULES: List[Tuple[str, str]] = [
+    (r'conv1\.weight', r'backbone.conv1.weight'),
+    (rf'bn1\.{_BN}', r'backbone.bn1.\1'),
+    (r'stages\.(\d+)\.(\d+)\.conv([123])\.weight',
+     r'backbone.layer{s}.blocks.\2.conv\3.weight'),
+    (rf'stages\.(\d+)\.(\d+)\.bn([123])\.{_BN}',
+     r'backbone.layer{s}.blocks.\2.bn\3.\4'),
+    (r'stages\.(\d+)\.0\.downsample\.0\.weight',
+     r'backbone.layer{s}.blocks.0.downsample.0.weight'),
+    (rf'stages\.(\d+)\.0\.downsample\.1\.{_BN}',
+     r'backbone.layer{s}.blocks.0.downsample.1.\2'),
+    (r'stages\.(\d+)\.(\d+)\.eca\.conv\.weight',
+     r'backbone.layer{s}.blocks.\2.eca.conv.weight'),
+    (r'stages\.(\d+)\.(\d+)\.se\.fc\.0\.weight',
+     r'backbone.layer{s}.blocks.\2.se.fc1.weight'),
+    (r'stages\.(\d+)\.(\d+)\.se\.fc\.2\.weight',
+     r'backbone.layer{s}.blocks.\2.se.fc2.weight'),
+    (rf'stage_bns\.(\d+)\.(\d+)\.{_BN}', r'backbone.layer{s}.norms.\2.\3'),
+    (r'conv_outs\.(\d+)\.weight', r'backbone.layer{s}.conv_out.weight'),
+    (r'recurrent_convs\.(\d+)\.weight',
+     r'backbone.layer{s}.recurrent_conv.weight'),
+    (rf'bn2\.{_BN}', r'backbone.bn_hidden.\1'),
+    (r'fc\.(weight|bias)', r'head.fc.\1'),
+]
+
+MOBILENET_RULES: List[Tuple[str, str]] = [
+    (r'conv1\.0\.weight', r'backbone.conv1.conv.weight'),
+    (rf'conv1\.1\.{_BN}', r'backbone.conv1.bn.\1'),
+    (r'stages\.(\d+)\.(\d+)\.conv1x1\.0\.weight',
+     r'backbone.layer{s}.blocks.\2.expand.conv.weight'),
+    (rf'stages\.(\d+)\.(\d+)\.conv1x1\.1\.{_BN}',
+     r'backbone.layer{s}.blocks.\2.expand.bn.\3'),
+    (r'stages\.(\d+)\.(\d+)\.conv\.0\.0\.weight',
+     r'backbone.layer{s}.blocks.\2.depthwise.conv.weight'),
+    (rf'stages\.(\d+)\.(\d+)\.conv\.0\.1\.{_BN}',
+     r'backbone.layer{s}.blocks.\2.depthwise.bn.\3'),
+    (r'stages\.(\d+)\.(\d+)\.conv\.1\.weight',
+     r'backbone.layer{s}.blocks.\2.project.conv.weight'),
+    (rf'stages\.(\d+)\.(\d+)\.conv\.2\.{_BN}',
+     r'backbone.layer{s}.blocks.\2.project.bn.\3'),
+    (r'stages\.(\d+)\.(\d+)\.conv\.3\.conv\.weight',
+     r'backbone.layer{s}.blocks.\2.eca.conv.weight'),
+    (rf'stage_bns\.(\d+)\.(\d+)\.{_BN}', r'backbone.layer{s}.norms.\2.\3'),
+    (r'conv_outs\.(\d+)\.weight', r'backbone.layer{s}.conv_out.weight'),
+    (r'conv2\.0\.weight', r'backbone.conv2.conv.weight'),
+    (rf'conv2\.1\.{_BN}', r'backbone.conv2.bn.\1'),
+    (rf'bn2\.{_BN}', r'backbone.bn_hidden.\1'),
+    (r'classifier\.1\.(weight|bias)', r'head.fc.\1'),
+]
+
+# RLA-MobileNetV2: reference recurrent conv r (one per resolution) -> our layers.
+MOBILENET_RECURRENT = {0: (1, ), 1: (2, ), 2: (3, ), 3: (4, 5), 4: (6, 7)}
+
+
+class ConversionError(ValueError):
+    """The checkpoint does not fit the architecture it claims."""
+
+
+def build_reference_backbone(arch: str):
+    """Build the rla_mm backbone (classification form) of a reference ``arch``.
+
+    Args:
+        arch (str): A reference architecture name, e.g. ``'rla_resnet50_eca'``.
+    """
+    if arch in RESNET_ARCHS:
+        return RLAResNet(out_indices=(3, ), cat_hidden=True,
+                         **RESNET_ARCHS[arch])
+    if arch in MOBILENET_ARCHS:
+        return RLAMobileNetV2(**MOBILENET_ARCHS[arch])
+    raise ConversionError(
+        f'unknown reference arch {arch!r}; expected one of {ARCHS}')
+
+
+def _map_key(key: str, mobilenet: bool) -> List[str]:
+    """Target keys of one reference key (empty when no rule maps it)."""
+    if mobilenet:
+        match = re.fullmatch(r'recurrent_convs\.(\d+)\.weight', key)
+        if match:
+            return [f'backbone.layer{i}.recurrent_conv.weight'
+                    for i in MOBILENET_RECURRENT.get(int(match.group(1)), ())]
+    for pattern, target in (MOBILENET_RULES if mobilenet else RESNET_RULES):
+        match = re.fullmatch(pattern, key)
+        if match:
+            if '{s}' in target:
+                target = target.replace('{s}', str(int(match.group(1)) + 1))
+            return [match.expand(target)]
+    return []
+
+
+def classifier_in_channels(backbone) -> int:
+    """Input channels of the linear classifier on top of ``backbone``."""
+    if isinstance(backbone, RLAMobileNetV2):
+        return backbone.out_channel
+    return backbone.feat_dim + backbone.rla_channel
+
+
+def strip_wrapper(checkpoint) -> Tuple[Dict[str, Tensor], str]:
+    """Return the bare state dict (no ``module.`` prefix) and the arch name, if any.
+
+    Args:
+        checkpoint (dict): A loaded reference checkpoint or a bare state dict.
+    """
+    if not isinstance(checkpoint, dict):
+        raise ConversionError(
+            f'expected a dict checkpoint, got {type(checkpoint).__name__}')
+    arch = checkpoint.get('arch', '') if 'state_dict' in checkpoint else ''
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        out[key[len('module.'):] if key.startswith('module.') else key] = value
+    return out, arch
+
+
+def convert_state_dict(state_dict: Dict[str, Tensor],
+                       arch: str) -> 'OrderedDict[str, Tensor]':
+    """Map a reference state dict to rla_mm classifier keys and check it whole.
+
+    Args:
+        state_dict (dict): Reference weights without the ``module.`` prefix.
+        arch (str): The reference architecture name.
+
+    Raises:
+        ConversionError: listing unmapped source keys, missing target keys and
+            shape mismatches.
+    """
+    backbone = build_reference_backbone(arch)
+    mobilenet = arch in MOBILENET_ARCHS
+    expected = {f'backbone.{k}': v.shape
+                for k, v in backbone.state_dict().items()}
+    fc_weight = state_dict.get('fc.weight', state_dict.get('classifier.1.weight'))
+    if fc_weight is not None:
+        num_classes = fc_weight.shape[0]
+        expected['head.fc.weight'] = torch.Size(
+            (num_classes, classifier_in_channels(backbone)))
+        expected['head.fc.bias'] = torch.Size((num_classes, ))
+
+    converted = OrderedDict()
+    unmapped, mismatched = [], []
+    for key, value in state_dict.items():
+        targets = _map_key(key, mobilenet)
+        if not targets or any(t not in expected for t in targets):
+            unmapped.append(key)
+            continue
+        for target in targets:
+            if tuple(value.shape) != tuple(expected[target]):
+                mismatched.append(f'{key} {tuple(value.shape)} -> {target} '
+                                  f'{tuple(expected[target])}')
+            converted[target] = value
+    missing = sorted(set(expected) - set(converted))
+    if unmapped or missing or mismatched:
+        lines = [f'checkpoint does not match reference arch {arch!r}:']
+        for title, keys in (('unmapped source keys', unmapped),
+                            ('missing target keys', missing),
+                            ('shape mismatches', mismatched)):
+            if keys:
+                lines.append(f'  {title} ({len(keys)}): ' + ', '.join(keys[:20])
+                             + (' ...' if len(keys) > 20 else ''))
+        raise ConversionError('\n'.join(lines))
+    return converted

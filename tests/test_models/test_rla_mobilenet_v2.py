@@ -1,0 +1,82 @@
+import pytest
+import torch
+
+from rla_mm.models import RLAInvertedResidual, RLAMobileNetV2
+
+
+def test_inverted_residual_concatenates_h_after_expansion():
+    block = RLAInvertedResidual(16, 16, 1, expand_ratio=6, rla_channel=8)
+    assert block.expand.conv.in_channels == 16
+    assert block.depthwise.conv.in_channels == 96 + 8
+    assert block.depthwise.conv.groups == 96 + 8
+    x = torch.randn(1, 16, 8, 8)
+    out, y = block.eval()(x, torch.randn(1, 8, 8, 8))
+    assert torch.allclose(out, x + y)
+    strided = RLAInvertedResidual(16, 24, 2, expand_ratio=6, rla_channel=8)
+    out, y = strided(x, torch.randn(1, 8, 8, 8))
+    assert out.shape == (1, 24, 4, 4) and out is y
+    # only strides 1 and 2
+    with pytest.raises(ValueError, match='stride'):
+        RLAInvertedResidual(16, 16, 3, expand_ratio=6, rla_channel=8)
+
+
+def test_outputs_and_shared_recurrent_conv():
+    model = RLAMobileNetV2(out_indices=tuple(range(8))).eval()
+    feats = model(torch.randn(1, 3, 64, 64))
+    assert [f.shape[1] for f in feats] == [16, 24, 32, 64, 96, 160, 320, 1280]
+    assert [f.shape[-1] for f in feats] == [32, 16, 8, 4, 4, 2, 2, 2]
+    convs = {id(getattr(model, f'layer{i}').recurrent_conv) for i in range(1, 8)}
+    assert len(convs) == 1
+    assert model.layer1.recurrent_conv.groups == 32
+
+
+def test_one_recurrent_conv_per_resolution():
+    model = RLAMobileNetV2(share_recurrent=False)
+    convs = [getattr(model, f'layer{i}').recurrent_conv for i in range(1, 8)]
+    assert len({id(c) for c in convs}) == 5
+    assert convs[3] is convs[4] and convs[5] is convs[6]
+    shared = RLAMobileNetV2()
+    n = sum(p.numel() for p in model.parameters())
+    n_shared = sum(p.numel() for p in shared.parameters())
+    assert n - n_shared == 4 * 288
+
+
+@pytest.mark.parametrize('size', [(97, 131), (33, 65)])
+def test_odd_input_sizes(size):
+    model = RLAMobileNetV2(rla_channel=8).eval()
+    out, = model(torch.randn(1, 3, *size))
+    h, w = size
+    for _ in range(5):
+        h, w = -(-h // 2), -(-w // 2)
+    assert out.shape == (1, 1280, h, w)
+
+
+def test_eca_kernel_rule():
+    model = RLAMobileNetV2(eca=True)
+    sizes = [getattr(model, f'layer{i}').blocks[0].eca.conv.kernel_size[0]
+             for i in range(1, 8)]
+    assert sizes == [1, 1, 1, 1, 3, 3, 3]
+
+
+def test_frozen_stages_and_norm_eval():
+    model = RLAMobileNetV2(rla_channel=8, frozen_stages=2, norm_eval=True)
+    model.train()
+    assert not any(p.requires_grad for p in model.conv1.parameters())
+    assert not any(p.requires_grad for p in model.layer2.parameters())
+    assert not any(p.requires_grad for p in model.layer2.norms.parameters())
+    assert all(p.requires_grad for p in model.layer3.blocks.parameters())
+    assert not any(m.training for m in model.modules()
+                   if isinstance(m, torch.nn.BatchNorm2d))
+
+
+@pytest.mark.parametrize('kwargs,name', [
+    (dict(rla_channel=0), 'rla_channel'),
+    (dict(out_indices=(8, )), 'out_indices'),
+    (dict(frozen_stages=9), 'frozen_stages'),
+    (dict(eca=(3, 3)), 'eca'),
+    (dict(widen_factor=0), 'widen_factor'),
+    (dict(rla_source='x'), 'rla_source'),
+])
+def test_bad_arguments_name_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        RLAMobileNetV2(**kwargs)

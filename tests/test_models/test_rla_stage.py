@@ -1,0 +1,117 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from rla_mm.models.layers import RLAStage, init_hidden, match_hidden
+
+
+class _ToyBlock(nn.Module):
+    """Adds a scaled h to x through a 1x1 conv; strides with an avg pool."""
+
+    def __init__(self, c, k, stride=1):
+        super().__init__()
+        self.conv = nn.Conv2d(c + k, c, 1, bias=False)
+        self.stride = stride
+
+    def forward(self, x, h):
+        y = self.conv(torch.cat([x, h], 1))
+        if self.stride == 2:
+            y = nn.functional.avg_pool2d(y, 2, ceil_mode=True)
+            x = nn.functional.avg_pool2d(x, 2, ceil_mode=True)
+        return torch.relu(x + y), y
+
+
+def test_init_hidden_follows_input():
+    x = torch.randn(2, 8, 5, 7, dtype=torch.float64)
+    h = init_hidden(x, 3)
+    assert h.shape == (2, 3, 5, 7)
+    assert h.dtype == torch.float64 and h.device == x.device
+    assert torch.count_nonzero(h) == 0
+    x_cl = torch.randn(2, 8, 5, 7).contiguous(memory_format=torch.channels_last)
+    assert init_hidden(x_cl, 3).is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize('size,target', [((8, 8), (4, 4)), ((7, 9), (4, 5)),
+                                         ((33, 65), (9, 17))])
+def test_match_hidden_pools_to_any_size(size, target):
+    h = torch.randn(1, 4, *size)
+    x = torch.randn(1, 2, *target)
+    out = match_hidden(h, x)
+    assert out.shape[-2:] == target
+    if size == (8, 8):
+        # On even sizes it is the reference's floor-mode 2x2 average pool.
+        assert torch.allclose(out, nn.functional.avg_pool2d(h, 2))
+
+
+def test_match_hidden_refuses_a_larger_target():
+    with pytest.raises(ValueError, match='cannot be pooled'):
+        match_hidden(torch.randn(1, 4, 4, 4), torch.randn(1, 2, 8, 8))
+
+
+def test_stage_applies_the_rla_update():
+    torch.manual_seed(0)
+    stage = RLAStage([_ToyBlock(6, 3), _ToyBlock(6, 3, stride=2)], 6, 3).eval()
+    x, h = torch.randn(2, 6, 9, 9), torch.randn(2, 3, 9, 9)
+    out_x, out_h = stage(x, h)
+    # The same recurrence, step by step.
+    ex, eh = x, h
+    for block, norm in zip(stage.blocks, stage.norms):
+        ex, y = block(ex, eh)
+        eh = match_hidden(eh, ex)
+        eh = stage.recurrent_conv(torch.tanh(norm(eh + stage.conv_out(y))))
+    assert out_x.shape == (2, 6, 5, 5) and out_h.shape == (2, 3, 5, 5)
+    assert torch.allclose(out_x, ex) and torch.allclose(out_h, eh)
+
+
+def test_stage_rla_source_output_feeds_block_output():
+    torch.manual_seed(0)
+    blocks = [_ToyBlock(4, 2)]
+    a = RLAStage(blocks, 4, 2, rla_source='branch').eval()
+    b = RLAStage(blocks, 4, 2, rla_source='output').eval()
+    b.load_state_dict(a.state_dict())
+    x, h = torch.randn(1, 4, 6, 6), torch.randn(1, 2, 6, 6)
+    xa, ha = a(x, h)
+    xb, hb = b(x, h)
+    assert torch.equal(xa, xb)
+    assert not torch.allclose(ha, hb)
+    expected = b.recurrent_conv(torch.tanh(b.norms[0](h + b.conv_out(xb))))
+    assert torch.allclose(hb, expected)
+
+
+def test_stage_shares_parts_and_keeps_one_norm_per_block():
+    stage = RLAStage([_ToyBlock(4, 2) for _ in range(3)], 4, 2)
+    assert len(stage.norms) == 3
+    assert stage.conv_out.weight.shape == (2, 4, 1, 1)
+    assert stage.recurrent_conv.weight.shape == (2, 2, 3, 3)
+    shared = nn.Conv2d(2, 2, 3, padding=1, groups=2, bias=False)
+    s1 = RLAStage([_ToyBlock(4, 2)], 4, 2, recurrent_conv=shared)
+    s2 = RLAStage([_ToyBlock(4, 2)], 4, 2, recurrent_conv=shared)
+    assert s1.recurrent_conv is s2.recurrent_conv
+
+
+def test_stage_rejects_bad_arguments():
+    # a stage needs blocks
+    with pytest.raises(ValueError, match='at least one block'):
+        RLAStage([], 4, 2)
+    # rla_source is 'branch' or 'output'
+    with pytest.raises(ValueError, match='rla_source'):
+        RLAStage([_ToyBlock(4, 2)], 4, 2, rla_source='input')
+
+
+def test_stage_with_cp_matches_plain_forward_and_gradients():
+    torch.manual_seed(0)
+    plain = RLAStage([_ToyBlock(4, 2), _ToyBlock(4, 2)], 4, 2)
+    ckpt = RLAStage([_ToyBlock(4, 2), _ToyBlock(4, 2)], 4, 2, with_cp=True)
+    ckpt.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 4, 6, 6, requires_grad=True)
+    h = torch.randn(2, 2, 6, 6)
+    outs = [m(x, h) for m in (plain, ckpt)]
+    grads = []
+    for (ox, oh), m in zip(outs, (plain, ckpt)):
+        gx, = torch.autograd.grad((ox.sum() + oh.sum()), [x], retain_graph=True)
+        grads.append((gx, torch.autograd.grad(ox.sum() + oh.sum(),
+                                              m.conv_out.weight)[0]))
+    assert torch.allclose(outs[0][0], outs[1][0])
+    assert torch.allclose(outs[0][1], outs[1][1])
+    assert torch.allclose(grads[0][0], grads[1][0])
+    assert torch.allclose(grads[0][1], grads[1][1])
