@@ -3,7 +3,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rla_mm-setup
 
-.PHONY: setup test clean-venv
+DEMO_CONFIG := configs/demo/faster_rcnn_rla_r18_fpn_digits.py
+DEMO_DATA := data/digits_coco
+DEMO_DIR := work_dirs/demo
+
+.PHONY: setup test demo demo-data clean-venv
 
 setup: $(STAMP)
 
@@ -14,6 +18,19 @@ $(STAMP): requirements/*.txt setup.py tools/setup/setup_env.sh tools/setup/build
 
 test: $(STAMP)
 	$(PY) -m pytest tests
+
+demo-data: $(STAMP)
+	$(PY) tools/data/make_digits_coco.py --out $(DEMO_DATA)
+
+# Train Faster R-CNN with an RLA backbone on the embedded digits set, evaluate it
+# with COCO metrics, and draw the training curves and some predictions.
+demo: demo-data
+	rm -rf $(DEMO_DIR)
+	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR)
+	$(PY) tools/test.py $(DEMO_CONFIG) $$(cat $(DEMO_DIR)/last_checkpoint) \
+		--work-dir $(DEMO_DIR) --show-dir predictions
+	$(PY) tools/analysis_tools/plot_curves.py $(DEMO_DIR) --out $(DEMO_DIR)/curves.png
+	@echo "demo done: curves in $(DEMO_DIR)/curves.png, predictions in $(DEMO_DIR)/*/predictions/"
 
 clean-venv:
 	rm -rf $(VENV)

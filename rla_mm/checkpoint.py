@@ -11,8 +11,9 @@ refuses. :func:`install_safe_globals` allow-lists exactly those types, so
 crafted file reach any attribute of any allowed object, so a stand-in registered
 under the name ``builtins.getattr`` resolves only those methods.
 """
+import os.path as osp
 import pickle
-from typing import Any, List
+from typing import Any, List, Optional
 
 import numpy as np
 import torch
@@ -58,3 +59,25 @@ def safe_globals() -> List[Any]:
 def install_safe_globals() -> None:
     """Allow-list the runner checkpoint types for ``torch.load(weights_only=True)``."""
     torch.serialization.add_safe_globals(safe_globals())
+
+
+def check_pretrained_file(init_cfg: Optional[dict]) -> None:
+    """Fail early, and helpfully, when a local ``Pretrained`` checkpoint is missing.
+
+    Args:
+        init_cfg (dict, optional): A backbone's ``init_cfg``.
+
+    Raises:
+        FileNotFoundError: naming the file and the converter command.
+    """
+    if not isinstance(init_cfg, dict) or init_cfg.get('type') != 'Pretrained':
+        return
+    path = init_cfg.get('checkpoint') or ''
+    if '://' in path or osp.isfile(path):
+        return
+    raise FileNotFoundError(
+        f'pretrained backbone checkpoint {path!r} does not exist. Convert the '
+        f"paper's ImageNet weights with\n  python tools/model_converters/"
+        f'rlanet_to_rla_mm.py SRC.pth.tar {path}\n(see README.md, "ImageNet '
+        f'weights"), or train from scratch with --cfg-options '
+        f'model.backbone.init_cfg=None')

@@ -1,5 +1,18 @@
+import importlib.util
 import os.path as osp
 import sys
 
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
 # Let tests import the helpers that sit beside them (rla_functional).
-sys.path.insert(0, osp.dirname(__file__))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+
+def load_tool(relpath: str):
+    """Import a script under tools/ (not a package) as a module."""
+    path = osp.join(REPO_ROOT, 'tools', relpath)
+    name = 'tool_' + relpath.replace('/', '_').replace('.py', '')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ...checkpoint import check_pretrained_file
 from ...registry import register_model
 from ..layers import ECALayer, RLAStage, init_hidden
 from ..layers.rla_stage import RLA_SOURCES
@@ -249,6 +250,10 @@ class RLAMobileNetV2(BaseModule):
             hidden = F.relu6(self.hidden_norm(h))
             outs.append(self.conv2(torch.cat([x, hidden], dim=1)))
         return tuple(outs)
+
+    def init_weights(self) -> None:
+        check_pretrained_file(self.init_cfg)
+        super().init_weights()
 
     def _freeze_stages(self) -> None:
         frozen = []

@@ -10,6 +10,7 @@ from mmengine.model.weight_init import constant_init
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ...checkpoint import check_pretrained_file
 from ...registry import register_model
 from ..layers import ECALayer, RLAStage, SELayer, init_hidden
 from ..layers.rla_stage import RLA_SOURCES
@@ -518,6 +519,7 @@ class RLAResNet(BaseModule):
                 param.requires_grad = False
 
     def init_weights(self) -> None:
+        check_pretrained_file(self.init_cfg)
         super().init_weights()
         pretrained = isinstance(self.init_cfg, dict) \
             and self.init_cfg.get('type') == 'Pretrained'

@@ -1,0 +1,171 @@
+"""The converter for the authors' checkpoints, checked against a functional forward."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+import rla_functional as ref
+from conftest import REPO_ROOT, load_tool
+from rla_mm.convert_rlanet import ConversionError, convert_state_dict
+
+convert_main = load_tool('model_converters/rlanet_to_rla_mm.py').main
+CONFIGS = osp.join(REPO_ROOT, 'configs')
+
+
+def write_reference_checkpoint(path, state_dict, arch):
+    """Save weights the way the authors' training script does."""
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(1, 2)).sum().backward()
+    optimizer.step()
+    torch.save(
+        dict(epoch=120, arch=arch, best_acc1=torch.tensor(77.17),
+             state_dict={f'module.{k}': v for k, v in state_dict.items()},
+             optimizer=optimizer.state_dict()), path)
+
+
+def build_classifier(config, num_classes, checkpoint):
+    from mmpretrain import get_model
+    cfg = Config.fromfile(osp.join(CONFIGS, config))
+    cfg.model.head.num_classes = num_classes
+    return get_model(cfg, pretrained=checkpoint).eval()
+
+
+CASES = [
+    ('rla_resnet50', 'rla_resnet50_4xb64_in1k.py', {}),
+    ('rla_resnet50_eca', 'rla_eca_resnet50_4xb64_in1k.py',
+     dict(eca=(5, 5, 5, 7))),
+    ('rla_resnext50_32x4d_se', 'rla_resnet50_4xb64_in1k.py',
+     dict(se=16, groups=32, width_per_group=4)),
+    ('rla_mobilenetv2', 'rla_mobilenet_v2_2xb48_in1k.py', {}),
+    ('rla_mobilenetv2_eca', 'rla_eca_mobilenet_v2_2xb48_in1k.py',
+     dict(eca=True)),
+]
+
+
+@pytest.mark.parametrize('arch,config,kwargs', CASES)
+def test_converted_classifier_matches_the_functional_forward(
+        tmp_path, capsys, arch, config, kwargs):
+    mobilenet = 'mobilenet' in arch
+    if mobilenet:
+        sd = ref.random_mobilenet_state_dict(num_classes=10, **kwargs)
+    else:
+        sd = ref.random_resnet_state_dict(50, num_classes=10, **kwargs)
+    src, dst = tmp_path / 'ref.pth.tar', tmp_path / 'rla_mm.pth'
+    write_reference_checkpoint(src, sd, arch)
+    assert convert_main([str(src), str(dst)]) == 0
+    assert f'converted {arch}' in capsys.readouterr().out
+
+    model = build_classifier(config, 10, str(dst))
+    if 'resnext' in arch:  # no config of ours: adjust the backbone in place
+        from mmpretrain import get_model
+        cfg = Config.fromfile(osp.join(CONFIGS, config))
+        cfg.model.head.num_classes = 10
+        cfg.model.backbone.update(groups=32, base_width=4, se=16)
+        model = get_model(cfg, pretrained=str(dst)).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        logits = model(x, mode='tensor')
+        expected = (ref.mobilenet_forward(sd, x) if mobilenet else
+                    ref.resnet_forward(sd, x, 50, groups=kwargs.get('groups', 1)))
+    assert (logits - expected['logits']).abs().max() <= 1e-5
+    assert expected['logits'].abs().max() > 0.1  # not a vacuous comparison
+
+
+def test_detection_backbone_matches_the_functional_stage_outputs(tmp_path):
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    sd = ref.random_resnet_state_dict(50, num_classes=1000, eca=(5, 5, 5, 7))
+    src, dst = tmp_path / 'ref.pth.tar', tmp_path / 'rla_mm.pth'
+    write_reference_checkpoint(src, sd, 'rla_resnet50_eca')
+    assert convert_main([str(src), str(dst)]) == 0
+    backbone = MODELS.build(
+        dict(type='RLAResNet', depth=50, eca=True, frozen_stages=1,
+             norm_eval=True,
+             init_cfg=dict(type='Pretrained', checkpoint=str(dst),
+                           prefix='backbone.')))
+    backbone.init_weights()
+    backbone.eval()
+    x = torch.randn(1, 3, 96, 64)
+    with torch.no_grad():
+        feats = backbone(x)
+        expected = ref.resnet_forward(sd, x, 50)['feats']
+    assert [f.shape[1] for f in feats] == [256, 512, 1024, 2048]
+    for f, e in zip(feats, expected):
+        assert (f - e).abs().max() <= 1e-5
+
+
+def test_branch_source_matches_eq_11(tmp_path):
+    # rla_source='branch' is Eq. 11 read literally; it differs from 'output'.
+    sd = ref.random_resnet_state_dict(50, num_classes=10)
+    conv = convert_state_dict(sd, 'rla_resnet50')
+    from rla_mm.models import RLAResNet
+    model = RLAResNet(50, rla_source='branch').eval()
+    model.load_state_dict(
+        {k[9:]: v for k, v in conv.items()
+         if k.startswith('backbone.') and 'bn_hidden' not in k
+         and 'layer4.norms.2' not in k})
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        feats = model(x)
+        branch = ref.resnet_forward(sd, x, 50, source='branch')['feats']
+        output = ref.resnet_forward(sd, x, 50, source='output')['feats']
+    assert (feats[3] - branch[3]).abs().max() <= 1e-5
+    assert (feats[3] - output[3]).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize('arch,depth', [('rla_resnet101_eca', 101),
+                                        ('rla_resnet152', 152)])
+def test_deep_models_map_every_key(arch, depth):
+    sd = ref.random_resnet_state_dict(
+        depth, eca=(5, 5, 5, 7) if 'eca' in arch else None)
+    converted = convert_state_dict(sd, arch)
+    assert len(converted) == len(sd)
+
+
+def test_missing_and_unmapped_keys_are_listed(tmp_path, capsys):
+    sd = ref.random_resnet_state_dict(50)
+    del sd['stages.2.3.bn2.running_var']
+    sd['stages.2.3.extra.weight'] = torch.zeros(1)
+    with pytest.raises(ConversionError) as err:
+        convert_state_dict(sd, 'rla_resnet50')
+    message = str(err.value)
+    assert 'unmapped source keys (1): stages.2.3.extra.weight' in message
+    assert 'backbone.layer3.blocks.3.bn2.running_var' in message
+    # the command line says the same and writes nothing
+    src, dst = tmp_path / 'ref.pth.tar', tmp_path / 'out.pth'
+    write_reference_checkpoint(src, sd, 'rla_resnet50')
+    assert convert_main([str(src), str(dst)]) == 1
+    assert 'stages.2.3.extra.weight' in capsys.readouterr().err
+    assert not dst.exists()
+
+
+def test_wrong_arch_and_shape_mismatch(tmp_path, capsys):
+    sd = ref.random_resnet_state_dict(50)
+    with pytest.raises(ConversionError, match='shape mismatches'):
+        convert_state_dict(sd, 'rla_resnext50_32x4d')
+    with pytest.raises(ConversionError, match="unknown reference arch 'resnet50'"):
+        convert_state_dict(sd, 'resnet50')
+    src = tmp_path / 'bare.pth'
+    torch.save(sd, src)  # a bare state dict has no arch
+    assert convert_main([str(src), str(tmp_path / 'o.pth')]) == 1
+    assert '--arch' in capsys.readouterr().err
+    assert convert_main([str(src), str(tmp_path / 'o.pth'),
+                         '--arch', 'rla_resnet50']) == 0
+
+
+def test_converter_refuses_a_pickle_with_code(tmp_path):
+    import pickle
+
+    class Payload:
+
+        def __reduce__(self):
+            import os
+            return os.system, ('echo pwned',)
+
+    src = tmp_path / 'evil.pth'
+    torch.save(dict(state_dict={}, arch='rla_resnet50', x=Payload()), src)
+    with pytest.raises(pickle.UnpicklingError, match='system'):
+        convert_main([str(src), str(tmp_path / 'o.pth')])

@@ -1,0 +1,97 @@
+"""Plot training curves (loss, lr, validation mAP) from MMEngine's JSON logs.
+
+Usage:
+    python tools/analysis_tools/plot_curves.py WORK_DIR_OR_JSON [--out curves.png]
+
+WORK_DIR may hold several runs (timestamp folders); the newest one with a
+``vis_data/*.json`` scalar log is used (a resumed run continues the same curves).
+"""
+import argparse
+import glob
+import json
+import os.path as osp
+import sys
+from typing import Dict, List
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def find_log(path: str) -> str:
+    """Return the scalar JSON log of a work dir (or ``path`` if it is one)."""
+    if osp.isfile(path):
+        return path
+    logs = sorted(glob.glob(osp.join(path, '*', 'vis_data', '*.json')))
+    logs = [p for p in logs if not p.endswith('scalars.json')] or logs
+    if not logs:
+        raise FileNotFoundError(f'no MMEngine JSON log under {path!r} '
+                                f'(expected {path}/TIMESTAMP/vis_data/*.json)')
+    return logs[-1]
+
+
+def read_log(path: str) -> Dict[str, List[dict]]:
+    """Split the log's lines into training and validation records."""
+    train, val = [], []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            record = json.loads(line)
+            if any(k.endswith('mAP') or k.startswith('accuracy/')
+                   for k in record):
+                val.append(record)
+            elif 'loss' in record:
+                train.append(record)
+    if not train:
+        raise ValueError(f'{path} has no training records with a "loss"')
+    return dict(train=train, val=val)
+
+
+def plot(records: Dict[str, List[dict]], out: str, title: str = '') -> None:
+    train, val = records['train'], records['val']
+    metric = next((k for k in ('coco/bbox_mAP_50', 'coco/bbox_mAP',
+                               'accuracy/top1') if val and k in val[-1]), None)
+    panels = 3 if metric else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6))
+    steps = [r.get('iter', r.get('step')) for r in train]
+    for key in sorted(k for k in train[-1] if k.startswith('loss')):
+        axes[0].plot(steps, [r.get(key) for r in train], label=key,
+                     linewidth=2 if key == 'loss' else 1)
+    axes[0].set(xlabel='iteration', ylabel='loss', title='training loss')
+    axes[0].legend(fontsize=7)
+    axes[1].plot(steps, [r['lr'] for r in train])
+    axes[1].set(xlabel='iteration', ylabel='lr', title='learning rate')
+    if metric:
+        keys = [k for k in ('coco/bbox_mAP', 'coco/bbox_mAP_50',
+                            'accuracy/top1') if k in val[-1]]
+        for key in keys:
+            axes[2].plot([r['step'] for r in val], [r[key] for r in val],
+                         marker='o', label=key)
+        axes[2].set(xlabel='epoch', title='validation')
+        axes[2].legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('path', help='work dir or scalar JSON log')
+    parser.add_argument('--out', default=None,
+                        help='PNG to write (default: WORK_DIR/curves.png)')
+    args = parser.parse_args(argv)
+    log = find_log(args.path)
+    out = args.out or osp.join(
+        args.path if osp.isdir(args.path) else osp.dirname(log), 'curves.png')
+    plot(read_log(log), out, title=osp.basename(osp.dirname(osp.dirname(log))))
+    print(f'wrote {out} (from {log})')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
