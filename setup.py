@@ -1,7 +1,21 @@
 """Install rla_mm: `make setup` (pinned environment) or `pip install -e .`."""
 import os.path as osp
 
+import shutil
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+
+class BuildWithConfigs(build_py):
+    """Copy configs/ into the built package as rla_mm/.mim/configs (wheels)."""
+
+    def run(self):
+        super().run()
+        target = osp.join(self.build_lib, 'rla_mm', '.mim', 'configs')
+        if osp.isdir('configs') and not self.editable_mode:
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree('configs', target)
 
 
 def read_version() -> str:
@@ -20,8 +34,7 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=find_packages(include=['rla_mm', 'rla_mm.*']),
-    include_package_data=True,
-    package_data={'rla_mm': ['.mim/configs/*.py', '.mim/configs/**/*.py']},
+    cmdclass={'build_py': BuildWithConfigs},
     python_requires='>=3.9',
     # The ranges we support; requirements/*.txt pin what `make setup` installs.
     install_requires=[
