@@ -34,10 +34,24 @@ def data_options(root, epochs=1):
             'train_dataloader.num_workers=0',
             'train_dataloader.persistent_workers=False',
             'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
+            'val_dataloader.persistent_workers=False',
+            'test_dataloader.persistent_workers=False',
             f'val_evaluator.ann_file={ann.format("val")}',
             f'test_evaluator.ann_file={ann.format("val")}']
     for split in ('train', 'val', 'test'):
         opts.append(f'{split}_dataloader.dataset.data_root={root}/')
+    return opts
+
+
+def real_config_options(root):
+    """Extra --cfg-options for the 1x COCO configs (their file names differ)."""
+    opts = data_options(root)
+    for split, name in (('train', 'train'), ('val', 'val'), ('test', 'val')):
+        opts += [f'{split}_dataloader.dataset.ann_file='
+                 f'annotations/instances_{name}.json',
+                 f'{split}_dataloader.dataset.data_prefix.img={name}/',
+                 f'{split}_dataloader.dataset.metainfo.classes=[zero,one,two,'
+                 'three,four,five,six,seven,eight,nine]']
     return opts
 
 
@@ -103,14 +117,10 @@ def test_downstream_config_outside_the_repository(tiny_data, tmp_path):
     configs = run([sys.executable, '-m', 'rla_mm.configs'], cwd=tmp_path)
     assert configs.returncode == 0, configs.stderr
     env = dict(RLA_MM_CONFIGS=configs.stdout.strip())
-    options = [o for o in data_options(tiny_data)] + [
+    options = real_config_options(tiny_data) + [
         'model.backbone.init_cfg=None',
         'train_dataloader.batch_size=4',
-        'train_dataloader.dataset.metainfo.classes=[0,1,2,3,4,5,6,7,8,9]',
-        'train_dataloader.dataset.ann_file=annotations/instances_train.json',
-        'train_dataloader.dataset.data_prefix.img=train/',
-        'train_dataloader.dataset.pipeline.2.scale=(128,128)',
-        'train_cfg.max_epochs=1']
+        'train_dataloader.dataset.pipeline.2.scale=(128,128)']
     proc = run([sys.executable, tool('train.py'), 'my_faster_rcnn.py',
                 '--work-dir', 'work', '--cfg-options', *options],
                cwd=tmp_path, env=env)
@@ -150,14 +160,37 @@ def test_broken_annotation_file_is_named(tiny_data, tmp_path):
 def test_missing_pretrained_checkpoint_names_the_converter(tiny_data, tmp_path):
     # The real 1x config points at checkpoints/rla_resnet50_in1k.pth.
     config = osp.join(REPO_ROOT, 'configs', 'faster_rcnn_rla_r50_fpn_1x_coco.py')
-    options = data_options(tiny_data) + [
-        'train_dataloader.dataset.ann_file=annotations/instances_train.json',
-        'train_dataloader.dataset.data_prefix.img=train/',
-        'val_dataloader.dataset.ann_file=annotations/instances_val.json',
-        'test_dataloader.dataset.ann_file=annotations/instances_val.json']
+    options = real_config_options(tiny_data)
     proc = run([sys.executable, tool('train.py'), config, '--work-dir',
                 str(tmp_path / 'w'), '--cfg-options', *options], cwd=tmp_path)
     assert proc.returncode != 0
     assert ("pretrained backbone checkpoint 'checkpoints/rla_resnet50_in1k.pth'"
             ' does not exist') in proc.stderr
     assert 'tools/model_converters/rlanet_to_rla_mm.py' in proc.stderr
+
+
+def test_digits_generator_is_deterministic_and_consistent(tmp_path):
+    gen = load_tool('data/make_digits_coco.py')
+    outs = []
+    for name in ('a', 'b'):
+        files = gen.make_dataset(str(tmp_path / name), num_train=3, num_val=2,
+                                 size=64, seed=7)
+        with open(files['train']) as f:
+            outs.append(json.load(f))
+    assert outs[0] == outs[1]
+    a = (tmp_path / 'a' / 'train' / '00001.png').read_bytes()
+    assert a == (tmp_path / 'b' / 'train' / '00001.png').read_bytes()
+    coco = outs[0]
+    assert [c['name'] for c in coco['categories']] == list(gen.CLASSES)
+    assert len(coco['images']) == 3 and coco['annotations']
+    for ann in coco['annotations']:
+        x, y, w, h = ann['bbox']
+        assert 0 <= x and 0 <= y and x + w <= 64 and y + h <= 64
+        xs = [v for poly in ann['segmentation'] for v in poly[0::2]]
+        ys = [v for poly in ann['segmentation'] for v in poly[1::2]]
+        # the polygons lie in the box (contour points sit on pixel centres)
+        assert x <= min(xs) and max(xs) <= x + w
+        assert y <= min(ys) and max(ys) <= y + h
+        assert 0 < ann['area'] <= w * h
+    with pytest.raises(ValueError, match='size'):
+        gen.make_dataset(str(tmp_path / 'c'), size=20)

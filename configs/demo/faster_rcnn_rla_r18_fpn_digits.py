@@ -7,7 +7,8 @@
 _base_ = '../faster_rcnn_rla_r50_fpn_1x_coco.py'
 
 data_root = 'data/digits_coco/'
-metainfo = dict(classes=tuple(str(i) for i in range(10)))
+metainfo = dict(classes=('zero', 'one', 'two', 'three', 'four', 'five', 'six',
+                         'seven', 'eight', 'nine'))
 image_size = 160
 
 model = dict(
@@ -65,14 +66,14 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
-max_epochs = 3
-train_cfg = dict(max_epochs=max_epochs, val_interval=1)
+max_epochs = 4
+train_cfg = dict(max_epochs=max_epochs, val_interval=2)
 optim_wrapper = dict(
     optimizer=dict(lr=0.02), clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
     dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True,
-         milestones=[2], gamma=0.1)
+         milestones=[3], gamma=0.1)
 ]
 default_hooks = dict(
     logger=dict(interval=20),
