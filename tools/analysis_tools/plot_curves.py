@@ -19,16 +19,16 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def find_log(path: str) -> str:
-    """Return the scalar JSON log of a work dir (or ``path`` if it is one)."""
+def find_logs(path: str) -> List[str]:
+    """Scalar JSON logs of a work dir, newest first (or ``[path]`` for a file)."""
     if osp.isfile(path):
-        return path
+        return [path]
     logs = sorted(glob.glob(osp.join(path, '*', 'vis_data', '*.json')))
     logs = [p for p in logs if not p.endswith('scalars.json')] or logs
     if not logs:
         raise FileNotFoundError(f'no MMEngine JSON log under {path!r} '
                                 f'(expected {path}/TIMESTAMP/vis_data/*.json)')
-    return logs[-1]
+    return logs[::-1]
 
 
 def read_log(path: str) -> Dict[str, List[dict]]:
@@ -85,10 +85,18 @@ def main(argv=None) -> int:
     parser.add_argument('--out', default=None,
                         help='PNG to write (default: WORK_DIR/curves.png)')
     args = parser.parse_args(argv)
-    log = find_log(args.path)
+    # The newest run with training records (a test run logs only metrics).
+    for log in find_logs(args.path):
+        try:
+            records = read_log(log)
+            break
+        except ValueError:
+            continue
+    else:
+        raise ValueError(f'no training log under {args.path!r}')
     out = args.out or osp.join(
         args.path if osp.isdir(args.path) else osp.dirname(log), 'curves.png')
-    plot(read_log(log), out, title=osp.basename(osp.dirname(osp.dirname(log))))
+    plot(records, out, title=osp.basename(osp.dirname(osp.dirname(log))))
     print(f'wrote {out} (from {log})')
     return 0
 

@@ -7,12 +7,11 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from ...checkpoint import check_pretrained_file
 from ...registry import register_model
 from ..layers import ECALayer, RLAStage, init_hidden
-from ..layers.rla_stage import RLA_SOURCES
+from .base import (RLABackbone, check_indices, check_int, check_rla_source,
+                   eca_kernel_sizes)
 
 
 def make_divisible(value: float, divisor: int) -> int:
@@ -81,7 +80,7 @@ class RLAInvertedResidual(BaseModule):
 
 
 @register_model()
-class RLAMobileNetV2(BaseModule):
+class RLAMobileNetV2(RLABackbone):
     """MobileNetV2 with Recurrent Layer Aggregation.
 
     The seven block groups (``layer1`` .. ``layer7``) are RLA stages, each with its
@@ -148,26 +147,16 @@ class RLAMobileNetV2(BaseModule):
             ]
         super().__init__(init_cfg=init_cfg)
         num_groups = len(self.arch_settings)
-        if isinstance(rla_channel, bool) or not isinstance(
-                rla_channel, int) or rla_channel < 1:
-            raise ValueError(f'rla_channel must be an int >= 1, '
-                             f'got {rla_channel!r}')
+        check_int('rla_channel', rla_channel, 1)
         if not isinstance(widen_factor, (int, float)) or widen_factor <= 0:
             raise ValueError(f'widen_factor must be > 0, got {widen_factor!r}')
-        out_indices = tuple(out_indices)
-        if not out_indices or any(
-                isinstance(i, bool) or not isinstance(i, int)
-                or not 0 <= i <= num_groups for i in out_indices):
-            raise ValueError(f'out_indices must be a non-empty sequence of '
-                             f'ints in [0, {num_groups}], got {out_indices!r}')
-        if isinstance(frozen_stages, bool) or not isinstance(
-                frozen_stages, int) or not -1 <= frozen_stages <= num_groups + 1:
-            raise ValueError(f'frozen_stages must be an int in [-1, '
-                             f'{num_groups + 1}], got {frozen_stages!r}')
-        if rla_source not in RLA_SOURCES:
-            raise ValueError(f'rla_source must be one of {RLA_SOURCES}, '
-                             f'got {rla_source!r}')
-        eca_kernels = self._eca_kernels(eca)
+        out_indices = check_indices('out_indices', out_indices, num_groups)
+        check_int('frozen_stages', frozen_stages, -1, num_groups + 1)
+        check_rla_source(rla_source)
+        eca_kernels = eca_kernel_sizes(
+            eca, num_groups,
+            [1 if c < 96 else 3 for _, c, _, _ in self.arch_settings],
+            unit='block group')
 
         self.rla_channel = rla_channel
         self.out_indices = out_indices
@@ -211,24 +200,6 @@ class RLAMobileNetV2(BaseModule):
                                 act_cfg=act_cfg, **common)
         self._freeze_stages()
 
-    def _eca_kernels(self, eca) -> Tuple[Optional[int], ...]:
-        num_groups = len(self.arch_settings)
-        if eca is None or eca is False:
-            return (None, ) * num_groups
-        if eca is True:
-            return tuple(1 if c < 96 else 3 for _, c, _, _ in self.arch_settings)
-        if isinstance(eca, (str, bytes)) or not hasattr(eca, '__len__') \
-                or len(eca) != num_groups:
-            raise ValueError(f'eca must be None, True or a sequence of '
-                             f'{num_groups} odd kernel sizes (one per block '
-                             f'group), got {eca!r}')
-        for k in eca:
-            if isinstance(k, bool) or not isinstance(k, int) or k < 1 \
-                    or k % 2 == 0:
-                raise ValueError(f'eca kernel sizes must be positive odd '
-                                 f'ints, got {tuple(eca)!r}')
-        return tuple(eca)
-
     @property
     def hidden_norm(self) -> nn.Module:
         """Norm applied to the hidden state before ``conv2``."""
@@ -251,30 +222,13 @@ class RLAMobileNetV2(BaseModule):
             outs.append(self.conv2(torch.cat([x, hidden], dim=1)))
         return tuple(outs)
 
-    def init_weights(self) -> None:
-        check_pretrained_file(self.init_cfg)
-        super().init_weights()
-
-    def _freeze_stages(self) -> None:
-        frozen = []
-        if self.frozen_stages >= 0:
-            frozen.append(self.conv1)
+    def frozen_modules(self):
+        """``conv1`` and the first ``frozen_stages`` of layer1..layer7, conv2."""
+        if self.frozen_stages < 0:
+            return []
         names = self.layers + ['conv2']
-        for i in range(self.frozen_stages):
-            frozen.append(getattr(self, names[i]))
-            if names[i] == 'conv2':
-                frozen.append(self.hidden_norm)
-        for m in frozen:
-            m.eval()
-            for param in m.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'RLAMobileNetV2':
-        """Set train mode, keeping frozen stages and (with norm_eval) norms in eval."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+        modules = [self.conv1] + [getattr(self, n)
+                                  for n in names[:self.frozen_stages]]
+        if self.frozen_stages > len(self.layers):
+            modules.append(self.hidden_norm)  # read by conv2 only
+        return modules

@@ -8,12 +8,11 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from ...checkpoint import check_pretrained_file
 from ...registry import register_model
 from ..layers import ECALayer, RLAStage, SELayer, init_hidden
-from ..layers.rla_stage import RLA_SOURCES
+from .base import (RLABackbone, check_indices, check_int, check_rla_source,
+                   eca_kernel_sizes)
 
 DEFAULT_ECA_KERNELS = (5, 5, 5, 7)
 DEFAULT_SE_REDUCTION = 16
@@ -200,13 +199,8 @@ class RLABottleneck(_RLAResidualBlock):
         return self._finish(out, identity)
 
 
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f'{name} must be an int >= {low}, got {value!r}')
-
-
 @register_model()
-class RLAResNet(BaseModule):
+class RLAResNet(RLABackbone):
     """ResNet with Recurrent Layer Aggregation (Zhao, Fang & Li, NeurIPS 2021).
 
     Each of the four stages is an :class:`RLAStage`: the blocks read the hidden
@@ -317,38 +311,27 @@ class RLAResNet(BaseModule):
                              f'one of {tuple(self.arch_settings)}')
         block, stage_blocks = self.arch_settings[depth]
         num_stages = len(stage_blocks)
-        _check_int('rla_channel', rla_channel, 1)
-        _check_int('in_channels', in_channels, 1)
-        _check_int('stem_channels', stem_channels, 1)
-        _check_int('base_channels', base_channels, 1)
+        check_int('rla_channel', rla_channel, 1)
+        check_int('in_channels', in_channels, 1)
+        check_int('stem_channels', stem_channels, 1)
+        check_int('base_channels', base_channels, 1)
         if style not in ('pytorch', 'caffe'):
             raise ValueError(
                 f"style must be 'pytorch' or 'caffe', got {style!r}")
-        if rla_source not in RLA_SOURCES:
-            raise ValueError(f'rla_source must be one of {RLA_SOURCES}, '
-                             f'got {rla_source!r}')
+        check_rla_source(rla_source)
         for name, values in (('strides', strides), ('dilations', dilations)):
             if len(values) != num_stages:
                 raise ValueError(f'{name} must have {num_stages} entries, '
                                  f'got {tuple(values)!r}')
             for v in values:
-                _check_int(name, v, 1)
-        out_indices = tuple(out_indices)
-        if not out_indices or any(
-                isinstance(i, bool) or not isinstance(i, int)
-                or not 0 <= i < num_stages for i in out_indices):
-            raise ValueError(f'out_indices must be a non-empty sequence of '
-                             f'ints in [0, {num_stages - 1}], got '
-                             f'{out_indices!r}')
+                check_int(name, v, 1)
+        out_indices = check_indices('out_indices', out_indices, num_stages - 1)
         if cat_hidden and num_stages - 1 not in out_indices:
             raise ValueError(f'cat_hidden=True concatenates the hidden state '
                              f'to the last stage, so out_indices must contain '
                              f'{num_stages - 1}, got {out_indices!r}')
-        if isinstance(frozen_stages, bool) or not isinstance(
-                frozen_stages, int) or not -1 <= frozen_stages <= num_stages:
-            raise ValueError(f'frozen_stages must be an int in [-1, '
-                             f'{num_stages}], got {frozen_stages!r}')
-        eca_kernels = self._eca_kernels(eca, num_stages)
+        check_int('frozen_stages', frozen_stages, -1, num_stages)
+        eca_kernels = eca_kernel_sizes(eca, num_stages, DEFAULT_ECA_KERNELS)
         se_reduction = self._se_reduction(se)
 
         self.depth = depth
@@ -397,31 +380,12 @@ class RLAResNet(BaseModule):
         self._freeze_stages()
 
     @staticmethod
-    def _eca_kernels(eca, num_stages: int) -> Tuple[Optional[int], ...]:
-        if eca is None or eca is False:
-            return (None, ) * num_stages
-        if eca is True:
-            return DEFAULT_ECA_KERNELS
-        if isinstance(eca, (str, bytes)) or not hasattr(eca, '__len__') \
-                or len(eca) != num_stages:
-            raise ValueError(f'eca must be None, True or a sequence of '
-                             f'{num_stages} odd kernel sizes (one per stage), '
-                             f'got {eca!r}')
-        for k in eca:
-            if isinstance(k, bool) or not isinstance(k, int) or k < 1 \
-                    or k % 2 == 0:
-                raise ValueError(f'eca kernel sizes must be positive odd '
-                                 f'ints, got {tuple(eca)!r}')
-        return tuple(eca)
-
-    @staticmethod
     def _se_reduction(se) -> Optional[int]:
         if se is None or se is False:
             return None
         if se is True:
             return DEFAULT_SE_REDUCTION
-        _check_int('se (the SE reduction)', se, 1)
-        return se
+        return check_int('se (the SE reduction)', se, 1)
 
     def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
         if self.deep_stem:
@@ -505,21 +469,17 @@ class RLAResNet(BaseModule):
             update_last=update_last,
             with_cp=with_cp)
 
-    def _freeze_stages(self) -> None:
+    def frozen_modules(self):
+        """The stem and the first ``frozen_stages`` stages, RLA parts included."""
+        modules = []
         if self.frozen_stages >= 0:
-            stem = [self.stem] if self.deep_stem else [self.conv1, self.norm1]
-            for m in stem:
-                m.eval()
-                for param in m.parameters():
-                    param.requires_grad = False
-        for i in range(1, self.frozen_stages + 1):
-            m = getattr(self, f'layer{i}')
-            m.eval()
-            for param in m.parameters():
-                param.requires_grad = False
+            modules += [self.stem] if self.deep_stem else [self.conv1,
+                                                           self.norm1]
+        modules += [getattr(self, f'layer{i}')
+                    for i in range(1, self.frozen_stages + 1)]
+        return modules
 
     def init_weights(self) -> None:
-        check_pretrained_file(self.init_cfg)
         super().init_weights()
         pretrained = isinstance(self.init_cfg, dict) \
             and self.init_cfg.get('type') == 'Pretrained'
@@ -549,16 +509,6 @@ class RLAResNet(BaseModule):
                 else:
                     outs.append(x)
         return tuple(outs)
-
-    def train(self, mode: bool = True) -> 'RLAResNet':
-        """Set train mode, keeping frozen stages and (with norm_eval) norms in eval."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
 
 @register_model()

@@ -1,0 +1,103 @@
+"""What every RLA backbone shares: argument checks, freezing and ``norm_eval``."""
+from typing import Optional, Sequence, Tuple, Union
+
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ...checkpoint import check_pretrained_file
+from ..layers.rla_stage import RLA_SOURCES
+
+
+def check_int(name: str, value, low: int, high: Optional[int] = None) -> int:
+    """Return ``value`` if it is an int in [low, high]; else raise naming ``name``.
+
+    Args:
+        name (str): Argument name for the message.
+        value: The value to check.
+        low (int): Smallest allowed value.
+        high (int, optional): Largest allowed value.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < low \
+            or (high is not None and value > high):
+        bound = f'in [{low}, {high}]' if high is not None else f'>= {low}'
+        raise ValueError(f'{name} must be an int {bound}, got {value!r}')
+    return value
+
+
+def check_indices(name: str, values: Sequence[int], high: int) -> Tuple[int, ...]:
+    """Return ``values`` as a non-empty tuple of ints in [0, high]."""
+    values = tuple(values)
+    if not values or any(
+            isinstance(i, bool) or not isinstance(i, int) or not 0 <= i <= high
+            for i in values):
+        raise ValueError(f'{name} must be a non-empty sequence of ints in '
+                         f'[0, {high}], got {values!r}')
+    return values
+
+
+def check_rla_source(value: str) -> str:
+    """Return ``value`` if it names a tensor the RLA update can read."""
+    if value not in RLA_SOURCES:
+        raise ValueError(f'rla_source must be one of {RLA_SOURCES}, '
+                         f'got {value!r}')
+    return value
+
+
+def eca_kernel_sizes(eca: Union[bool, Sequence[int], None], num: int,
+                     default: Sequence[int],
+                     unit: str = 'stage') -> Tuple[Optional[int], ...]:
+    """Per-stage ECA kernel sizes from the ``eca`` argument.
+
+    Args:
+        eca (bool | Sequence[int] | None): None/False (off), True (``default``)
+            or one odd kernel size per stage.
+        num (int): Number of stages.
+        default (Sequence[int]): Kernel sizes for ``eca=True``.
+        unit (str): What one entry is for, in the message.
+    """
+    if eca is None or eca is False:
+        return (None, ) * num
+    if eca is True:
+        return tuple(default)
+    if isinstance(eca, (str, bytes)) or not hasattr(eca, '__len__') \
+            or len(eca) != num:
+        raise ValueError(f'eca must be None, True or a sequence of {num} odd '
+                         f'kernel sizes (one per {unit}), got {eca!r}')
+    if any(isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0
+           for k in eca):
+        raise ValueError(
+            f'eca kernel sizes must be positive odd ints, got {tuple(eca)!r}')
+    return tuple(eca)
+
+
+class RLABackbone(BaseModule):
+    """Base of the RLA backbones: frozen parts and norms stay in eval mode.
+
+    Subclasses set ``norm_eval`` and define ``frozen_modules()``, the modules
+    that ``frozen_stages`` freezes.
+
+    Args:
+        init_cfg (dict | list[dict], optional): Initialization config.
+    """
+
+    norm_eval: bool = False
+
+    def _freeze_stages(self) -> None:
+        for m in self.frozen_modules():
+            m.eval()
+            for param in m.parameters():
+                param.requires_grad = False
+
+    def init_weights(self) -> None:
+        check_pretrained_file(self.init_cfg)
+        super().init_weights()
+
+    def train(self, mode: bool = True) -> 'RLABackbone':
+        """Set train mode, keeping frozen stages and (with norm_eval) norms in eval."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
