@@ -15,15 +15,18 @@ from torch import Tensor
 from .models import RLAMobileNetV2, RLAResNet
 
 # Reference arch name -> (backbone type, keyword arguments of the backbone).
+_RESNET_BODIES = {
+    'resnet50': dict(depth=50),
+    'resnet101': dict(depth=101),
+    'resnet152': dict(depth=152),
+    'resnext50_32x4d': dict(depth=50, groups=32, base_width=4),
+    'resnext101_32x4d': dict(depth=101, groups=32, base_width=4),
+}
+_ATTENTION_SUFFIXES = {'': {}, '_eca': dict(eca=True), '_se': dict(se=True)}
 RESNET_ARCHS = {
-    f'rla_{name}{suffix}': dict(
-        depth=depth, **extra, **dict(_eca=dict(eca=True), _se=dict(se=True),
-                                     **{'': {}})[suffix])
-    for name, depth, extra in (
-        ('resnet50', 50, {}), ('resnet101', 101, {}), ('resnet152', 152, {}),
-        ('resnext50_32x4d', 50, dict(groups=32, base_width=4)),
-        ('resnext101_32x4d', 101, dict(groups=32, base_width=4)))
-    for suffix in ('', '_eca', '_se')
+    f'rla_{body}{suffix}': {**body_kwargs, **attention}
+    for body, body_kwargs in _RESNET_BODIES.items()
+    for suffix, attention in _ATTENTION_SUFFIXES.items()
 }
 MOBILENET_ARCHS = {
     f'rla_mobilenetv2{k_name}{suffix}': dict(
