@@ -1,7 +1,11 @@
 from .rla_mobilenet_v2 import RLAInvertedResidual, RLAMobileNetV2
+from .rla_preact_resnet import (RLAPreActBasicBlock, RLAPreActBottleneck,
+                                RLAPreActResNet)
 from .rla_resnet import RLABasicBlock, RLABottleneck, RLAResNet, RLAResNetV1d
+from .rla_xception import RLAXception, RLAXceptionBlock
 
 __all__ = [
     'RLABasicBlock', 'RLABottleneck', 'RLAResNet', 'RLAResNetV1d',
-    'RLAInvertedResidual', 'RLAMobileNetV2'
+    'RLAInvertedResidual', 'RLAMobileNetV2', 'RLAPreActBasicBlock',
+    'RLAPreActBottleneck', 'RLAPreActResNet', 'RLAXceptionBlock', 'RLAXception'
 ]

@@ -75,7 +75,8 @@ class RLAStage(BaseModule):
     Args:
         blocks (list[nn.Module]): Blocks with ``forward(x, h) -> (x, y)``.
         out_channels (int): Channels of the blocks' branch output ``y``.
-        rla_channels (int): Hidden channels k.
+        rla_channels (int): Hidden channels k. 0 builds a plain stage (no RLA
+            parts; blocks get ``h=None``), the baseline of an RLA network.
         recurrent_conv (nn.Module, optional): The shared recurrent conv R. If None,
             a dense 3x3 conv k -> k without bias is built. Pass a module to share
             one R between several stages (RLA-MobileNetV2).
@@ -110,10 +111,17 @@ class RLAStage(BaseModule):
         if rla_source not in RLA_SOURCES:
             raise ValueError(f'rla_source must be one of {RLA_SOURCES}, '
                              f'got {rla_source!r}')
+        if isinstance(rla_channels, bool) or not isinstance(rla_channels, int) \
+                or rla_channels < 0:
+            raise ValueError(f'rla_channels must be an int >= 0, '
+                             f'got {rla_channels!r}')
         self.rla_source = rla_source
         self.blocks = nn.ModuleList(blocks)
         self.update_last = update_last
-        num_updates = len(blocks) if update_last else len(blocks) - 1
+        if rla_channels == 0:
+            num_updates = 0
+        else:
+            num_updates = len(blocks) if update_last else len(blocks) - 1
         self.norms = nn.ModuleList(
             build_norm_layer(norm_cfg, rla_channels)[1]
             for _ in range(num_updates))
@@ -140,16 +148,17 @@ class RLAStage(BaseModule):
         return x, h
 
     def forward(self, x: Tensor,
-                h: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+                h: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
         """Run the stage.
 
         Args:
             x (Tensor): Main features (N, C_in, H, W).
-            h (Tensor): Hidden state (N, k, H, W).
+            h (Tensor | None): Hidden state (N, k, H, W); None in a plain
+                stage.
 
         Returns:
             tuple[Tensor, Tensor | None]: The stage output and the new hidden
-            state (None when ``update_last`` is False).
+            state (None when ``update_last`` is False or the stage is plain).
         """
         for block, norm in zip(self.blocks, self.norms):
             if self.with_cp and x.requires_grad:
@@ -157,8 +166,9 @@ class RLAStage(BaseModule):
                     self._step, block, norm, x, h, use_reentrant=False)
             else:
                 x, h = self._step(block, norm, x, h)
-        if not self.update_last:
-            block = self.blocks[-1]
+        # Blocks whose hidden-state update nobody reads: the last one when
+        # update_last is False, all of them in a plain stage.
+        for block in self.blocks[len(self.norms):]:
             if self.with_cp and x.requires_grad:
                 x, _ = cp.checkpoint(block, x, h, use_reentrant=False)
             else:

@@ -1,0 +1,6 @@
+# RLA-ResNet-110 (pre-activation basic blocks, k = 4) on CIFAR-100.
+# Same recipe as RLA-ResNet-164. Paper test error: 27.44%.
+_base_ = './rla_resnet164_1xb128_cifar100.py'
+
+model = dict(
+    backbone=dict(depth=110, rla_channel=4), head=dict(in_channels=64 + 4))

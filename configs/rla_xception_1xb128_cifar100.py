@@ -1,0 +1,11 @@
+# RLA-Xception (thin CIFAR Xception, k = 12) on CIFAR-100.
+# The paper's recipe (B.1): 45k/5k split, Nesterov SGD, 300 epochs.
+# Paper test error: 24.00%.
+_base_ = [
+    './_base_/models/rla_xception_cifar.py',
+    './_base_/datasets/cifar100_bs128_holdout.py',
+    './_base_/schedules/cifar_bs128_300e.py',
+    './_base_/cifar_runtime.py',
+]
+
+model = dict(head=dict(num_classes=100))
