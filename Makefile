@@ -7,7 +7,11 @@ DEMO_CONFIG := configs/demo/faster_rcnn_rla_r18_fpn_digits.py
 DEMO_DATA := data/digits_coco
 DEMO_DIR := work_dirs/demo
 
-.PHONY: setup test demo demo-data clean-venv
+CLS_DATA := data/digits_cls
+CLS_DIR := work_dirs/demo_cls
+CLS_MODELS := rla_resnet164 preact_resnet164
+
+.PHONY: setup test demo demo-data demo-cls clean-venv
 
 setup: $(STAMP)
 
@@ -31,6 +35,21 @@ demo: demo-data
 		--work-dir $(DEMO_DIR) --show-dir predictions
 	$(PY) tools/analysis_tools/plot_curves.py $(DEMO_DIR) --out $(DEMO_DIR)/curves.png
 	@echo "demo done: curves in $(DEMO_DIR)/curves.png, predictions in $(DEMO_DIR)/*/predictions/"
+
+# Train RLA-ResNet-164 and the plain ResNet-164 with the same recipe and budget on
+# scikit-learn's digits (32x32), test both on the held-out split, compare them.
+demo-cls: $(STAMP)
+	$(PY) tools/data/make_digits_cls.py --out $(CLS_DATA)
+	rm -rf $(CLS_DIR)
+	for m in $(CLS_MODELS); do \
+		start=$$(date +%s); \
+		$(PY) tools/train.py configs/demo/$${m}_digits.py --work-dir $(CLS_DIR)/$$m || exit 1; \
+		echo $$(( $$(date +%s) - start )) > $(CLS_DIR)/$$m/train_seconds; \
+		$(PY) tools/test.py configs/demo/$${m}_digits.py $$(ls $(CLS_DIR)/$$m/best_*.pth) \
+			--work-dir $(CLS_DIR)/$$m --metrics-out $(CLS_DIR)/$$m/test_metrics.json || exit 1; \
+	done
+	$(PY) tools/analysis_tools/compare_cls_runs.py $(addprefix $(CLS_DIR)/,$(CLS_MODELS)) \
+		--names RLA-ResNet-164 ResNet-164 --out $(CLS_DIR)/curves.png --summary $(CLS_DIR)/summary.md
 
 clean-venv:
 	rm -rf $(VENV)

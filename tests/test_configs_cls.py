@@ -1,4 +1,5 @@
 """The ImageNet classifier configs: recipes, exact parameter counts, a train step."""
+import glob
 import os.path as osp
 
 import pytest
@@ -35,7 +36,11 @@ def build(cfg):
     from mmengine.registry import init_default_scope
     from mmpretrain.registry import MODELS
     init_default_scope('mmpretrain')
-    return MODELS.build(cfg.model)
+    model = cfg.model.copy()
+    # As mmengine's Runner does: the top-level data preprocessor joins the model.
+    if cfg.get('data_preprocessor') is not None:
+        model.setdefault('data_preprocessor', cfg.data_preprocessor)
+    return MODELS.build(model)
 
 
 @pytest.mark.parametrize('name', sorted(EXPECTED_PARAMS))
@@ -82,3 +87,114 @@ def test_mobilenet_recipe(name):
     assert cfg.train_cfg.max_epochs == 400
     assert cfg.train_dataloader.batch_size == 48  # x 2 GPUs = 96
     assert cfg.auto_scale_lr.base_batch_size == 96
+
+
+# ---- † models (paper B.2.2): ResNet-D with RLA and the training tricks ----
+
+# The deep stem (3x3 convs 3->32->32->64 with their BNs: 28,768 parameters)
+# replaces the 7x7 conv and its BN (9,536); the avg-pool shortcuts add nothing.
+DEEP_STEM_EXTRA = (3 * 32 + 32 * 32 + 32 * 64) * 9 + 2 * (32 + 32 + 64) - (
+    3 * 64 * 49 + 2 * 64)
+TRICKS_PARAMS = {
+    'rla_resnet50d_4xb64_tricks_in1k.py': 25_870_696 + DEEP_STEM_EXTRA,
+    'rla_eca_resnet50d_4xb64_tricks_in1k.py': 25_870_782 + DEEP_STEM_EXTRA,
+}
+
+
+@pytest.mark.parametrize('name', sorted(TRICKS_PARAMS))
+def test_tricks_model_trains_with_mixup_and_label_smoothing(name):
+    from mmpretrain.structures import DataSample
+    cfg = load(name)
+    model = build(cfg)
+    assert type(model.backbone).__name__ == 'RLAResNetV1d'
+    assert sum(p.numel() for p in model.parameters()) == TRICKS_PARAMS[name]
+    data = dict(
+        inputs=[torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)
+                for _ in range(2)],
+        data_samples=[DataSample().set_gt_label(i) for i in (3, 7)])
+    model.train()
+    data = model.data_preprocessor(data, training=True)
+    # Mixup made soft labels, mixing the two samples' classes.
+    score = data['data_samples'][0].gt_score
+    assert score.shape == (1000, ) and set(score.nonzero().flatten().tolist()) \
+        <= {3, 7}
+    losses = model(**data, mode='loss')
+    losses['loss'].backward()
+    assert torch.isfinite(losses['loss'])
+    assert model.backbone.stem[0].weight.grad is not None
+
+
+@pytest.mark.parametrize('name', sorted(TRICKS_PARAMS))
+def test_tricks_recipe(name):
+    cfg = load(name)
+    assert cfg.model.head.loss.type == 'LabelSmoothLoss'
+    assert cfg.model.head.loss.label_smooth_val == 0.1
+    assert cfg.model.train_cfg.augments == dict(type='Mixup', alpha=0.2)
+    warmup, cosine = cfg.param_scheduler
+    assert warmup.type == 'LinearLR' and (warmup.begin, warmup.end) == (0, 5)
+    assert cosine.type == 'CosineAnnealingLR'
+    assert (cosine.begin, cosine.end, cosine.T_max) == (5, 200, 195)
+    assert cfg.train_cfg.max_epochs == 200
+    assert cfg.optim_wrapper.optimizer.lr == 0.1
+    assert cfg.train_dataloader.batch_size * 4 == 256
+
+
+# ---- CIFAR (paper Sec. 4.1, B.1) ----
+
+CIFAR_CONFIGS = sorted(
+    osp.basename(p)
+    for p in glob.glob(osp.join(REPO_ROOT, 'configs', '*_cifar10*.py')))
+
+
+def test_every_cifar_model_has_both_datasets_and_a_plain_twin():
+    assert len(CIFAR_CONFIGS) == 12
+    for model in ('rla_resnet110', 'rla_resnet164', 'rla_xception',
+                  'preact_resnet110', 'preact_resnet164', 'xception'):
+        for data in ('cifar10', 'cifar100'):
+            assert f'{model}_1xb128_{data}.py' in CIFAR_CONFIGS
+
+
+@pytest.mark.parametrize('name', CIFAR_CONFIGS)
+def test_cifar_config_trains_and_predicts_at_32x32(name):
+    from mmpretrain.structures import DataSample
+    cfg = load(name)
+    model = build(cfg)
+    classes = 100 if 'cifar100' in name else 10
+    plain = not name.startswith('rla_')
+    names = [n for n, _ in model.named_parameters()]
+    assert plain != any('recurrent_conv' in n for n in names)
+    model.train()
+    x = torch.randn(2, 3, 32, 32)
+    logits = model(x, mode='tensor')
+    assert logits.shape == (2, classes)
+    logits.logsumexp(1).mean().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.eval()
+    with torch.no_grad():
+        pred = model(x[:1], [DataSample()], mode='predict')[0]
+    assert pred.pred_score.shape == (classes, )
+
+
+@pytest.mark.parametrize('name', CIFAR_CONFIGS)
+def test_cifar_recipe_and_split(name):
+    cfg = load(name)
+    assert without_scope(cfg.optim_wrapper.optimizer) == dict(
+        type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4, nesterov=True)
+    assert cfg.param_scheduler.milestones == [150, 225]
+    assert cfg.param_scheduler.gamma == 0.1
+    assert cfg.train_cfg.max_epochs == 300
+    assert cfg.train_dataloader.batch_size == 128
+    dataset = 'CIFAR100' if 'cifar100' in name else 'CIFAR10'
+    train = cfg.train_dataloader.dataset
+    val = cfg.val_dataloader.dataset
+    test = cfg.test_dataloader.dataset
+    assert (train.type, train.part, train.num_holdout) == (
+        dataset + 'Holdout', 'train', 5000)
+    assert (val.type, val.part, val.num_holdout) == (
+        dataset + 'Holdout', 'val', 5000)
+    assert (test.type, test.split) == (dataset, 'test')
+    assert [t['type'] for t in cfg.train_pipeline] == [
+        'RandomCrop', 'RandomFlip', 'PackInputs']
+    assert cfg.train_pipeline[0]['padding'] == 4
+    assert cfg.default_hooks.checkpoint.save_best == 'accuracy/top1'
+    assert 'rla_mm.datasets' in cfg.custom_imports.imports

@@ -2,12 +2,16 @@
 
 Usage:
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
-        [--show-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
+        [--show-dir DIR] [--metrics-out metrics.json] [--cfg-options k=v ...]
+        [--launcher pytorch]
 """
 import argparse
+import json
+import os
 import os.path as osp
 
 from mmengine.config import Config
+from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 import rla_mm  # noqa: F401  (registers the backbones, allow-lists checkpoints)
@@ -23,6 +27,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--show-dir', help='save pictures of predictions under '
         'WORK_DIR/TIMESTAMP/SHOW_DIR (detection)')
+    parser.add_argument(
+        '--metrics-out', help='write the metrics, the parameter count and '
+        'the checkpoint path to this JSON file')
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -41,6 +48,9 @@ def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist')
+    if args.metrics_out is not None and not args.metrics_out.endswith('.json'):
+        raise ValueError(
+            f'--metrics-out must end with .json, got {args.metrics_out!r}')
     cfg = load_config(args.config, args)
     cfg.load_from = args.checkpoint
     if args.show_dir:
@@ -54,7 +64,22 @@ def main(argv=None):
         from mmengine.evaluator import DumpResults
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     metrics = runner.test()
+    if args.metrics_out is not None and is_main_process():
+        write_metrics(args.metrics_out, metrics, runner.model, args)
     return metrics
+
+
+def write_metrics(path: str, metrics: dict, model, args) -> None:
+    """Save the test metrics with what produced them (for comparisons)."""
+    model = getattr(model, 'module', model)
+    record = dict(
+        config=args.config,
+        checkpoint=args.checkpoint,
+        params=sum(p.numel() for p in model.parameters()),
+        metrics={k: float(v) for k, v in metrics.items()})
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(record, f, indent=2)
 
 
 if __name__ == '__main__':
