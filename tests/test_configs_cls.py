@@ -198,3 +198,26 @@ def test_cifar_recipe_and_split(name):
     assert cfg.train_pipeline[0]['padding'] == 4
     assert cfg.default_hooks.checkpoint.save_best == 'accuracy/top1'
     assert 'rla_mm.datasets' in cfg.custom_imports.imports
+
+
+# ---- model zoo documentation ----
+
+def test_metafile_lists_every_classification_config_with_its_parameters():
+    import yaml
+    with open(osp.join(REPO_ROOT, 'configs', 'metafile.yml')) as f:
+        meta = yaml.safe_load(f)
+    models = {osp.basename(m['Config']): m for m in meta['Models']}
+    configs = {osp.basename(p) for pattern in ('*_in1k.py', '*_cifar10*.py')
+               for p in glob.glob(osp.join(REPO_ROOT, 'configs', pattern))}
+    assert set(models) == configs
+    for name, model in models.items():
+        assert osp.isfile(osp.join(REPO_ROOT, model['Config']))
+        assert model['In Collection'] == 'RLA-Net'
+        expected = {**EXPECTED_PARAMS, **TRICKS_PARAMS}.get(name)
+        if expected is None:  # CIFAR: count the built model
+            expected = sum(p.numel() for p in build(load(name)).parameters())
+        assert model['Metadata']['Parameters'] == expected, name
+        assert model['Metadata']['FLOPs'] > 0
+        if name.startswith('rla_'):
+            top1 = model['Results'][0]['Metrics']['Top 1 Accuracy']
+            assert 70 < top1 < 96
