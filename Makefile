@@ -7,7 +7,7 @@ DEMO_CONFIG := configs/demo/faster_rcnn_rla_r18_fpn_digits.py
 DEMO_DATA := data/digits_coco
 DEMO_DIR := work_dirs/demo
 
-.PHONY: setup test demo demo-data clean-venv
+.PHONY: setup test demo demo-data complexity benchmark clean-venv
 
 setup: $(STAMP)
 
@@ -31,6 +31,15 @@ demo: demo-data
 		--work-dir $(DEMO_DIR) --show-dir predictions
 	$(PY) tools/analysis_tools/plot_curves.py $(DEMO_DIR) --out $(DEMO_DIR)/curves.png
 	@echo "demo done: curves in $(DEMO_DIR)/curves.png, predictions in $(DEMO_DIR)/*/predictions/"
+
+# Parameters and FLOPs of every config beside the paper's Table 3 (docs/complexity.md).
+complexity: $(STAMP)
+	$(PY) tools/analysis_tools/get_flops.py --all --out docs/complexity.md
+
+# RLA-ResNet-50 against ResNet-50: speed ratios and peak memory (docs/benchmark.md).
+# BENCH_ARGS=--threads 1 on a machine shared with other jobs (see the doc).
+benchmark: $(STAMP)
+	$(PY) tools/analysis_tools/benchmark.py $(BENCH_ARGS) --out docs/benchmark.md
 
 clean-venv:
 	rm -rf $(VENV)
