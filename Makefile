@@ -11,7 +11,7 @@ CLS_DATA := data/digits_cls
 CLS_DIR := work_dirs/demo_cls
 CLS_MODELS := rla_resnet164 preact_resnet164
 
-.PHONY: setup test demo demo-data demo-cls clean-venv
+.PHONY: setup test demo demo-data demo-cls complexity benchmark clean-venv
 
 setup: $(STAMP)
 
@@ -50,6 +50,15 @@ demo-cls: $(STAMP)
 	done
 	$(PY) tools/analysis_tools/compare_cls_runs.py $(addprefix $(CLS_DIR)/,$(CLS_MODELS)) \
 		--names RLA-ResNet-164 ResNet-164 --out $(CLS_DIR)/curves.png --summary $(CLS_DIR)/summary.md
+
+# Parameters and FLOPs of every config beside the paper's Table 3 (docs/complexity.md).
+complexity: $(STAMP)
+	$(PY) tools/analysis_tools/get_flops.py --all --out docs/complexity.md
+
+# RLA-ResNet-50 against ResNet-50: speed ratios and peak memory (docs/benchmark.md).
+# BENCH_ARGS=--threads 1 on a machine shared with other jobs (see the doc).
+benchmark: $(STAMP)
+	$(PY) tools/analysis_tools/benchmark.py $(BENCH_ARGS) --out docs/benchmark.md
 
 clean-venv:
 	rm -rf $(VENV)

@@ -47,6 +47,9 @@ setup(
         'pycocotools',
         'numpy',
     ],
-    extras_require={'tests': ['pytest', 'scikit-learn']},
+    extras_require={
+        'tests': ['pytest', 'scikit-learn'],
+        'onnx': ['onnx', 'onnxruntime', 'onnxscript'],
+    },
     zip_safe=False,
 )

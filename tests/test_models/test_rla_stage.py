@@ -2,7 +2,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from rla_mm.models.layers import RLAStage, init_hidden, match_hidden
+from rla_mm.models.layers import (RLAStage, conv_cat_hidden, init_hidden,
+                                  match_hidden)
 
 
 class _ToyBlock(nn.Module):
@@ -115,3 +116,37 @@ def test_stage_with_cp_matches_plain_forward_and_gradients():
     assert torch.allclose(outs[0][1], outs[1][1])
     assert torch.allclose(grads[0][0], grads[1][0])
     assert torch.allclose(grads[0][1], grads[1][1])
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(kernel_size=1),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, padding=2, dilation=2, bias=True),
+])
+def test_conv_cat_hidden_equals_the_concatenation(kwargs):
+    conv = nn.Conv2d(6 + 3, 5, **kwargs).double()
+    x, h = torch.randn(2, 6, 7, 9).double(), torch.randn(2, 3, 7, 9).double()
+    x.requires_grad_(True)
+    expected = conv(torch.cat([x, h], 1))
+    got = conv_cat_hidden(conv, x, h)
+    assert torch.allclose(got, expected, atol=1e-12)
+    # gradients reach the one weight of the reference shape (C + k inputs)
+    assert conv.weight.shape == (5, 9, kwargs['kernel_size'],
+                                 kwargs['kernel_size'])
+    g_expected = torch.autograd.grad(expected.sum(), (x, conv.weight))
+    g_got = torch.autograd.grad(got.sum(), (x, conv.weight))
+    for a, b in zip(g_got, g_expected):
+        assert torch.allclose(a, b, atol=1e-12)
+
+
+def test_conv_cat_hidden_keeps_the_concatenation_for_other_convs():
+    class CountingConv(nn.Conv2d):  # e.g. weight standardisation
+        calls = []
+
+        def forward(self, inp):
+            self.calls.append(inp.shape[1])
+            return super().forward(inp)
+
+    conv = CountingConv(4 + 2, 3, 1)
+    conv_cat_hidden(conv, torch.randn(1, 4, 5, 5), torch.randn(1, 2, 5, 5))
+    assert CountingConv.calls == [6]  # one call on the concatenated input

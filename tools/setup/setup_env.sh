@@ -28,9 +28,9 @@ if ! "$PY" -c 'import mmcv, mmcv.ops' >/dev/null 2>&1; then
     bash tools/setup/build_mmcv.sh "$PY"
 fi
 
-echo "[setup] OpenMMLab packages, pinned dependencies, test tools"
+echo "[setup] OpenMMLab packages, pinned dependencies, test tools, ONNX (optional)"
 "$PY" -m pip install "${PIP_FLAGS[@]}" --no-deps -r requirements/openmmlab.txt \
-    -r requirements/deps.txt -r requirements/tests.txt
+    -r requirements/deps.txt -r requirements/tests.txt -r requirements/optional.txt
 
 echo "[setup] rla_mm (editable)"
 "$PY" -m pip install "${PIP_FLAGS[@]}" --no-deps --no-build-isolation -e .

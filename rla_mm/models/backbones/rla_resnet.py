@@ -10,7 +10,8 @@ from mmengine.model.weight_init import constant_init
 from torch import Tensor
 
 from ...registry import register_model
-from ..layers import ECALayer, RLAStage, SELayer, init_hidden
+from ..layers import (ECALayer, RLAStage, SELayer, conv_cat_hidden,
+                      init_hidden)
 from .base import (RLABackbone, check_indices, check_int, check_rla_source,
                    eca_kernel_sizes)
 
@@ -39,7 +40,8 @@ class _RLAResidualBlock(BaseModule):
             out = self.se(out)
         if self.eca is not None:
             out = self.eca(out)
-        return F.relu(out + identity), out
+        # ReLU in place on the fresh sum; ``out`` (the branch output y) stays
+        return (out + identity).relu_(), out
 
 
 class RLABasicBlock(_RLAResidualBlock):
@@ -110,7 +112,7 @@ class RLABasicBlock(_RLAResidualBlock):
 
     def forward(self, x: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.norm1(self.conv1(torch.cat([x, h], dim=1))))
+        out = self.relu(self.norm1(conv_cat_hidden(self.conv1, x, h)))
         out = self.norm2(self.conv2(out))
         return self._finish(out, identity)
 
@@ -193,7 +195,7 @@ class RLABottleneck(_RLAResidualBlock):
 
     def forward(self, x: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.norm1(self.conv1(torch.cat([x, h], dim=1))))
+        out = self.relu(self.norm1(conv_cat_hidden(self.conv1, x, h)))
         out = self.relu(self.norm2(self.conv2(out)))
         out = self.norm3(self.conv3(out))
         return self._finish(out, identity)

@@ -1,4 +1,7 @@
 from .attention import ECALayer, SELayer
-from .rla_stage import RLAStage, init_hidden, match_hidden
+from .rla_stage import RLAStage, conv_cat_hidden, init_hidden, match_hidden
 
-__all__ = ['ECALayer', 'SELayer', 'RLAStage', 'init_hidden', 'match_hidden']
+__all__ = [
+    'ECALayer', 'SELayer', 'RLAStage', 'conv_cat_hidden', 'init_hidden',
+    'match_hidden'
+]

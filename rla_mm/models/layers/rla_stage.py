@@ -69,6 +69,31 @@ def match_hidden(h: Tensor, x: Tensor) -> Tensor:
     return h
 
 
+def conv_cat_hidden(conv: nn.Module, x: Tensor, h: Tensor) -> Tensor:
+    """Return ``conv(cat([x, h], dim=1))`` without building the concatenation.
+
+    A convolution is linear in its input channels, so for a plain ``nn.Conv2d``
+    (one group, zero padding) it equals ``conv(x, W[:, :C]) + conv(h, W[:, C:])``
+    with ``C`` the channels of ``x``: the one weight of the reference shape is
+    sliced, so checkpoints keep their layout, and the copy of x into a
+    concatenation (and the slicing of its gradient) disappears. Other conv types
+    (weight standardisation, deformable, ...) get the concatenation.
+
+    Args:
+        conv (nn.Module): A conv with ``C + k`` input channels.
+        x (Tensor): Features (N, C, H, W).
+        h (Tensor): Hidden state (N, k, H, W).
+    """
+    if type(conv) is not nn.Conv2d or conv.groups != 1 \
+            or conv.padding_mode != 'zeros':
+        return conv(torch.cat([x, h], dim=1))
+    weight_x, weight_h = conv.weight.split([x.shape[1], h.shape[1]], dim=1)
+    args = (conv.stride, conv.padding, conv.dilation)
+    out = F.conv2d(x, weight_x, conv.bias, *args)
+    # in place: a convolution's backward does not read its output
+    return out.add_(F.conv2d(h, weight_h, None, *args))
+
+
 class RLAStage(BaseModule):
     """Blocks of one stage and the stage's shared RLA parts.
 
@@ -144,7 +169,8 @@ class RLAStage(BaseModule):
         if self.rla_source == 'output':
             y = x
         h = match_hidden(h, x)
-        h = self.recurrent_conv(torch.tanh(norm(h + self.conv_out(y))))
+        # in place on the fresh conv output (its backward does not read it)
+        h = self.recurrent_conv(torch.tanh(norm(self.conv_out(y).add_(h))))
         return x, h
 
     def forward(self, x: Tensor,

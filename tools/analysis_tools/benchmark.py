@@ -1,0 +1,271 @@
+"""Time and measure an RLA-ResNet backbone against the plain ResNet of the same depth.
+
+Both models run in one process, interleaved A B A B after warm-up, so that load from
+other processes hits both alike; the tool prints the median ratio RLA / plain with its
+spread (min-max over the pairs) for inference and for one training step (forward +
+backward), and the peak memory of a training step. Cases:
+
+* ``cls``: classification backbones at 224x224, batch 8: RLAResNet(depth, out_indices=(3,),
+  cat_hidden=True) (the backbone of configs/rla_resnet50_4xb64_in1k.py) against
+  MMPretrain's ResNet(depth, out_indices=(3,)).
+* ``det``: detection backbones at 800x1333, batch 1, as in the COCO configs
+  (frozen_stages=1, norm_eval=True, out_indices=(0, 1, 2, 3)): RLAResNet against
+  MMDetection's ResNet.
+
+Peak memory is the high-water mark of the bytes allocated through PyTorch's allocator
+during one training step (forward, loss, backward, gradients of all parameters freshly
+allocated), above what was live before it: the running sum of the allocator's
+allocation and free events that ``torch.profiler`` records with ``profile_memory=True``
+(CUDA: ``torch.cuda.max_memory_allocated``). Weights and the input are not included.
+
+Usage:
+    python tools/analysis_tools/benchmark.py [--cases cls det] [--depth 50]
+        [--repeats 5] [--warmup 1] [--threads N] [--device cpu|cuda] [--out docs/benchmark.md]
+"""
+import argparse
+import os
+import platform
+import statistics
+import time
+from typing import Callable, Dict, List, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+
+CASES = {
+    # name: (input shape N, C, H, W, description)
+    'cls': ((8, 3, 224, 224), 'classification backbone, 224x224, batch 8'),
+    'det': ((1, 3, 800, 1333), 'detection backbone, 800x1333, batch 1'),
+}
+
+
+def build_pair(case: str, depth: int, with_cp: bool = False
+               ) -> Tuple[nn.Module, nn.Module]:
+    """Return (RLA backbone, plain ResNet backbone) for ``case``.
+
+    Args:
+        case (str): 'cls' or 'det'.
+        depth (int): ResNet depth (50, 101, 152, ...).
+        with_cp (bool): Activation checkpointing in the RLA model.
+    """
+    from rla_mm.models import RLAResNet
+    if case == 'cls':
+        from mmpretrain.models.backbones import ResNet
+        rla = RLAResNet(depth=depth, out_indices=(3, ), cat_hidden=True,
+                        with_cp=with_cp)
+        plain = ResNet(depth=depth, out_indices=(3, ))
+    elif case == 'det':
+        from mmdet.models.backbones import ResNet
+        common = dict(depth=depth, out_indices=(0, 1, 2, 3), frozen_stages=1,
+                      norm_eval=True)
+        rla = RLAResNet(with_cp=with_cp, **common)
+        plain = ResNet(**common)
+    else:
+        raise ValueError(f'unknown case {case!r}, expected one of {tuple(CASES)}')
+    return rla, plain
+
+
+def inference_fn(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    """A closure running one forward pass without autograd."""
+    def run():
+        model.eval()
+        with torch.no_grad():
+            model(x)
+    return run
+
+
+def train_fn(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    """A closure running one training step: forward, a scalar loss, backward."""
+    def run():
+        model.train()
+        for p in model.parameters():
+            p.grad = None
+        outs = model(x)
+        sum(o.float().mean() for o in outs).backward()
+    return run
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_pair(fns: Sequence[Callable[[], None]], repeats: int, warmup: int,
+              device: torch.device) -> List[List[float]]:
+    """Time the functions interleaved (A B A B ...); seconds per call for each."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times: List[List[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            _sync(device)
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            times[i].append(time.perf_counter() - start)
+    return times
+
+
+def peak_memory(fn: Callable[[], None], device: torch.device) -> int:
+    """Peak bytes allocated by ``fn`` above what was live when it started."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+        base = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - base
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted((e for e in prof.profiler.kineto_results.events()
+                     if e.name() == '[memory]'), key=lambda e: e.start_ns())
+    live = peak = 0
+    for e in events:
+        live += e.nbytes()
+        peak = max(peak, live)
+    return peak
+
+
+def profile_table(fn: Callable[[], None], rows: int) -> str:
+    """torch.profiler's table of the ops that cost most self time in ``fn``."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return prof.key_averages().table(sort_by='self_cpu_time_total',
+                                     row_limit=rows)
+
+
+def summarise(rla: List[float], plain: List[float]) -> Dict[str, float]:
+    """Median times and the median, min and max of the per-pair ratios."""
+    ratios = [a / b for a, b in zip(rla, plain)]
+    return dict(rla=statistics.median(rla), plain=statistics.median(plain),
+                ratio=statistics.median(ratios), lo=min(ratios), hi=max(ratios))
+
+
+def run_case(case: str, depth: int, repeats: int, warmup: int,
+             device: torch.device) -> Dict[str, object]:
+    """Benchmark one case; returns timings, ratios and peak memories."""
+    torch.manual_seed(0)
+    rla, plain = build_pair(case, depth)
+    rla_cp, _ = build_pair(case, depth, with_cp=True)
+    rla, plain, rla_cp = (m.to(device) for m in (rla, plain, rla_cp))
+    x = torch.randn(CASES[case][0], device=device)
+    result: Dict[str, object] = {}
+    for mode, make in (('inference', inference_fn), ('train step', train_fn)):
+        times = time_pair([make(rla, x), make(plain, x)], repeats, warmup, device)
+        result[mode] = summarise(*times)
+    mem = {name: peak_memory(train_fn(m, x), device)
+           for name, m in (('rla', rla), ('plain', plain), ('rla_cp', rla_cp))}
+    result['memory'] = mem
+    return result
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo, else what ``platform`` knows."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_line(device: torch.device) -> str:
+    """A line naming the machine, torch version and thread count."""
+    if device.type == 'cuda':
+        what = torch.cuda.get_device_name(device)
+    else:
+        what = f'{cpu_name()}, {os.cpu_count()} logical CPUs'
+    return (f'{what}; torch {torch.__version__}; '
+            f'{torch.get_num_threads()} threads; device {device}')
+
+
+def format_report(results: Dict[str, Dict[str, object]], depth: int,
+                  repeats: int, warmup: int, device: torch.device) -> str:
+    """The results as a Markdown section."""
+    mib = 1024 ** 2
+    lines = [f'Machine: {machine_line(device)}. {repeats} interleaved pairs '
+             f'after {warmup} warm-up pair(s).', '',
+             f'| case | what | RLA-ResNet-{depth} | ResNet-{depth} | '
+             'ratio (median) | ratio min-max |', '|---|---|---|---|---|---|']
+    for case, res in results.items():
+        for mode in ('inference', 'train step'):
+            s = res[mode]
+            lines.append(f'| {case} | {mode} (s) | {s["rla"]:.3f} | '
+                         f'{s["plain"]:.3f} | **{s["ratio"]:.3f}** | '
+                         f'{s["lo"]:.3f}-{s["hi"]:.3f} |')
+        m = res['memory']
+        lines.append(f'| {case} | train-step peak (MiB) | {m["rla"] / mib:.0f} | '
+                     f'{m["plain"] / mib:.0f} | **{m["rla"] / m["plain"]:.3f}** | |')
+        lines.append(f'| {case} | RLA with_cp=True peak (MiB) | '
+                     f'{m["rla_cp"] / mib:.0f} | | saves '
+                     f'**{1 - m["rla_cp"] / m["rla"]:.1%}** | |')
+    return '\n'.join(lines) + '\n'
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--cases', nargs='+', choices=sorted(CASES),
+                        default=['cls', 'det'])
+    parser.add_argument('--depth', type=int, default=50)
+    parser.add_argument('--repeats', type=int, default=5,
+                        help='timed A/B pairs per measurement (default 5)')
+    parser.add_argument('--warmup', type=int, default=1,
+                        help='untimed A/B pairs first (default 1)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch.set_num_threads (default: torch\'s own)')
+    parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda[:i]'")
+    parser.add_argument('--out', help='also write the table into this Markdown '
+                        'file (between <!-- benchmark:begin/end --> markers)')
+    parser.add_argument('--profile', type=int, metavar='ROWS', default=0,
+                        help='instead of timing, print the ROWS costliest ops of '
+                        'one inference and one train step of each model')
+    args = parser.parse_args(argv)
+    for name in ('repeats', 'threads'):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f'--{name} must be >= 1, got {value}')
+    if args.warmup < 0:
+        parser.error(f'--warmup must be >= 0, got {args.warmup}')
+    return args
+
+
+def main(argv=None) -> str:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit(f'--device {args.device}: CUDA is not available here')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    import rla_mm  # noqa: F401  (registers the backbones)
+    if args.profile:
+        for case in args.cases:
+            x = torch.randn(CASES[case][0], device=device)
+            for name, model in zip(('RLA', 'plain'), build_pair(case, args.depth)):
+                model.to(device)
+                for mode, make in (('inference', inference_fn),
+                                   ('train step', train_fn)):
+                    make(model, x)()  # warm-up
+                    print(f'== {case} {name} {mode}')
+                    print(profile_table(make(model, x), args.profile))
+        return ''
+    results = {}
+    for case in args.cases:
+        print(f'[benchmark] {case}: {CASES[case][1]}', flush=True)
+        results[case] = run_case(case, args.depth, args.repeats, args.warmup,
+                                 device)
+    report = format_report(results, args.depth, args.repeats, args.warmup,
+                           device)
+    print(report)
+    if args.out:
+        from rla_mm.markdown import replace_block
+        replace_block(args.out, 'benchmark', report)
+    return report
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,194 @@
+"""Parameters and FLOPs of rla_mm configs through MMEngine's complexity counter.
+
+The counter (``mmengine.analysis.get_model_complexity_info``, fvcore's jit-trace
+counter) counts one multiply-accumulate as one FLOP, in convolutions and linear
+layers, plus 2 per element of an eval-mode affine batch norm (1 without affine),
+1 per input element of adaptive average pooling and a few other listed ops
+(upsampling, group/layer norm). It ignores element-wise work (additions, ReLU, tanh)
+and plain pooling. The paper's FLOPs column is thop's MAC count divided by 1024^3 and
+its Params column the parameter count divided by 1024^2 (RLA_SPEC §3); both units are
+printed.
+
+* Classification configs: the whole classifier, ``model(x, mode='tensor')``.
+* Detection configs: backbone and neck (``model.extract_feat``); the heads of
+  two-stage detectors depend on the proposals, so they are not counted. Parameters
+  are those of the whole detector and of the counted part.
+
+Usage:
+    python tools/analysis_tools/get_flops.py CONFIG [CONFIG ...] [--shape H W]
+    python tools/analysis_tools/get_flops.py --all --out docs/complexity.md
+"""
+import argparse
+import glob
+import logging
+import os.path as osp
+import warnings
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONV_LINEAR = ('conv', 'linear', 'addmm', 'matmul', 'mm', 'bmm', 'einsum')
+
+# Paper Table 3 (RLA_SPEC §3): config file -> (model, Params "M", FLOPs "G").
+PAPER = {
+    'rla_resnet50_4xb64_in1k.py': ('RLA-ResNet-50', 24.67, 4.17),
+    'rla_eca_resnet50_4xb64_in1k.py': ('RLA-ECA-ResNet-50', 24.67, 4.18),
+    'rla_resnet101_4xb64_in1k.py': ('RLA-ResNet-101', 42.92, 7.79),
+    'rla_eca_resnet101_4xb64_in1k.py': ('RLA-ECA-ResNet-101', 42.92, 7.80),
+    'rla_resnet152_4xb64_in1k.py': ('RLA-ResNet-152', 57.96, 11.47),
+    'rla_eca_resnet152_4xb64_in1k.py': ('RLA-ECA-ResNet-152', None, None),
+    'rla_mobilenet_v2_2xb48_in1k.py': ('RLA-MobileNetV2', 3.46, 351.8 / 1024),
+    'rla_eca_mobilenet_v2_2xb48_in1k.py': ('RLA-ECA-MobileNetV2', 3.46,
+                                           352.4 / 1024),
+}
+
+
+class _Traced(nn.Module):
+    """What is counted: the classifier's logits or a detector's features."""
+
+    def __init__(self, model: nn.Module, detector: bool):
+        super().__init__()
+        self.model = model
+        self.detector = detector
+
+    def forward(self, x: torch.Tensor):
+        if self.detector:
+            return self.model.extract_feat(x)
+        return self.model(x, mode='tensor')
+
+
+def build_model(config: str):
+    """Build the model of ``config`` in eval mode; returns (model, is_detector)."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    import rla_mm  # noqa: F401  (registers the backbones)
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file not found: {config}')
+    cfg = Config.fromfile(config)
+    scope = cfg.get('default_scope', 'mmdet')
+    init_default_scope(scope)
+    if scope == 'mmpretrain':
+        from mmpretrain.registry import MODELS
+    else:
+        from mmdet.registry import MODELS
+    backbone = cfg.model.get('backbone', {})
+    if isinstance(backbone.get('init_cfg'), dict) and \
+            backbone['init_cfg'].get('type') == 'Pretrained':
+        backbone.pop('init_cfg')  # counting needs no weights
+    model = MODELS.build(cfg.model).eval()
+    return model, scope != 'mmpretrain'
+
+
+def count(config: str, shape: Optional[Sequence[int]] = None) -> Dict:
+    """Count parameters and FLOPs of one config.
+
+    Args:
+        config (str): Config file path.
+        shape (Sequence[int], optional): Input (H, W); default 224x224 for
+            classification and 800x1333 for detection.
+    """
+    from mmengine.analysis import FlopAnalyzer, get_model_complexity_info
+    from mmengine.logging import MMLogger
+    model, detector = build_model(config)
+    if shape is None:
+        shape = (800, 1333) if detector else (224, 224)
+    if len(shape) != 2 or any(int(s) < 1 for s in shape):
+        raise ValueError(f'shape must be two positive ints (H W), got {shape}')
+    traced = _Traced(model, detector)
+    x = torch.randn(1, 3, *shape)
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    # the counter logs every op it does not count (listed in the docstring)
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter('ignore')  # jit tracer warnings
+            info = get_model_complexity_info(
+                traced, inputs=(x, ), show_table=False, show_arch=False)
+            by_op = FlopAnalyzer(traced, (x, )).by_operator()
+    finally:
+        logger.setLevel(level)
+    counted = model if not detector else nn.ModuleList(
+        [model.backbone] + ([model.neck] if getattr(model, 'neck', None) else []))
+    conv_linear = sum(v for k, v in by_op.items() if k in CONV_LINEAR)
+    return dict(config=osp.basename(config), detector=detector,
+                shape=tuple(shape), flops=info['flops'], params=info['params'],
+                counted_params=sum(p.numel() for p in counted.parameters()),
+                conv_linear=conv_linear, norm=by_op.get('batch_norm', 0),
+                by_operator=dict(by_op))
+
+
+def format_row(r: Dict) -> str:
+    """One result as readable lines, in decimal and in the paper's units."""
+    g, m = 1024 ** 3, 1024 ** 2
+    what = 'backbone + neck' if r['detector'] else 'classifier'
+    lines = [f"{r['config']} ({what}, input {r['shape'][0]}x{r['shape'][1]})",
+             f"  params: {r['params']:,} = {r['params'] / 1e6:.2f}M decimal = "
+             f"{r['params'] / m:.2f}M paper unit (2^20)"]
+    if r['detector']:
+        lines.append(f"  counted part's params: {r['counted_params']:,}")
+    lines.append(f"  FLOPs (MACs): {r['flops'] / 1e9:.3f}G decimal = "
+                 f"{r['flops'] / g:.3f}G paper unit (2^30)")
+    ops = ', '.join(f'{k} {v / 1e9:.3f}G' for k, v in
+                    sorted(r['by_operator'].items(), key=lambda kv: -kv[1]))
+    lines.append(f'  by operator (decimal): {ops}')
+    return '\n'.join(lines)
+
+
+def markdown(results: List[Dict]) -> str:
+    """The complexity table of docs/complexity.md."""
+    g, m = 1024 ** 3, 1024 ** 2
+    rows = ['| config | input | params | params (2^20) | paper Params | '
+            'FLOPs (10^9) | FLOPs (2^30) | conv+linear only (2^30) | '
+            'paper FLOPs | off |', '|---|---|---|---|---|---|---|---|---|---|']
+    for r in results:
+        _, p_params, p_flops = PAPER.get(r['config'], (None, None, None))
+        ours = r['flops'] / g
+        off = f'{(ours / p_flops - 1) * 100:+.1f}%' if p_flops else ''
+        what = ' (backbone+neck)' if r['detector'] else ''
+        rows.append(
+            f"| `{r['config']}`{what} | {r['shape'][0]}x{r['shape'][1]} | "
+            f"{r['params']:,} | {r['params'] / m:.2f}M | "
+            f"{f'{p_params:.2f}M' if p_params else '—'} | "
+            f"{r['flops'] / 1e9:.3f} | {ours:.3f} | {r['conv_linear'] / g:.3f} | "
+            f"{f'{p_flops:.3f}' if p_flops else '—'} | {off} |")
+    return '\n'.join(rows) + '\n'
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('configs', nargs='*', help='config files')
+    parser.add_argument('--all', action='store_true',
+                        help='every config under configs/ (not _base_/ or demo/)')
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+                        help='input size (default 224 224 / 800 1333)')
+    parser.add_argument('--out', help='write the table into this Markdown file '
+                        '(between <!-- complexity:begin/end --> markers)')
+    args = parser.parse_args(argv)
+    if args.all:
+        args.configs += sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '*.py')))
+    if not args.configs:
+        parser.error('give at least one CONFIG, or --all')
+    if args.shape and any(s < 1 for s in args.shape):
+        parser.error(f'--shape must be positive, got {args.shape}')
+    return args
+
+
+def main(argv=None) -> List[Dict]:
+    args = parse_args(argv)
+    results = []
+    for config in args.configs:
+        r = count(config, args.shape)
+        print(format_row(r), flush=True)
+        results.append(r)
+    if args.out:
+        from rla_mm.markdown import replace_block
+        replace_block(args.out, 'complexity', markdown(results))
+        print(f'wrote {args.out}')
+    return results
+
+
+if __name__ == '__main__':
+    main()
