@@ -9,7 +9,7 @@ DEMO_DIR := work_dirs/demo
 
 CLS_DATA := data/digits_cls
 CLS_DIR := work_dirs/demo_cls
-CLS_MODELS := rla_resnet164 preact_resnet164
+CLS_MODELS := preact_resnet164 rla_resnet164
 
 .PHONY: setup test demo demo-data demo-cls complexity benchmark clean-venv
 
@@ -49,7 +49,7 @@ demo-cls: $(STAMP)
 			--work-dir $(CLS_DIR)/$$m --metrics-out $(CLS_DIR)/$$m/test_metrics.json || exit 1; \
 	done
 	$(PY) tools/analysis_tools/compare_cls_runs.py $(addprefix $(CLS_DIR)/,$(CLS_MODELS)) \
-		--names RLA-ResNet-164 ResNet-164 --out $(CLS_DIR)/curves.png --summary $(CLS_DIR)/summary.md
+		--names ResNet-164 RLA-ResNet-164 --out $(CLS_DIR)/curves.png --summary $(CLS_DIR)/summary.md
 
 # Parameters and FLOPs of every config beside the paper's Table 3 (docs/complexity.md).
 complexity: $(STAMP)

@@ -47,6 +47,16 @@ def test_get_flops_detection_counts_backbone_and_neck():
     assert 3.5 < large['flops'] / small['flops'] < 4.5
 
 
+def test_get_flops_counts_cifar_models_at_32x32():
+    plain, rla = get_flops.main([
+        osp.join(CONFIGS, 'preact_resnet164_1xb128_cifar10.py'),
+        osp.join(CONFIGS, 'rla_resnet164_1xb128_cifar10.py')])
+    assert plain['shape'] == rla['shape'] == (32, 32)
+    assert (plain['params'], rla['params']) == (1_703_258, 1_739_450)
+    # RLA adds its convs over the 32x32, 16x16 and 8x8 stages
+    assert 1.1 < rla['flops'] / plain['flops'] < 1.4
+
+
 def test_get_flops_rejects_bad_input(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.py'):
         get_flops.main([str(tmp_path / 'nope.py')])

@@ -60,7 +60,11 @@ class _Traced(nn.Module):
 
 
 def build_model(config: str):
-    """Build the model of ``config`` in eval mode; returns (model, is_detector)."""
+    """Build the model of ``config`` in eval mode.
+
+    Returns (model, is_detector, default input (H, W)): 800x1333 for detectors,
+    32x32 for CIFAR classifiers, 224x224 for the others.
+    """
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     import rla_mm  # noqa: F401  (registers the backbones)
@@ -78,7 +82,15 @@ def build_model(config: str):
             backbone['init_cfg'].get('type') == 'Pretrained':
         backbone.pop('init_cfg')  # counting needs no weights
     model = MODELS.build(cfg.model).eval()
-    return model, scope != 'mmpretrain'
+    detector = scope != 'mmpretrain'
+    test_data = cfg.get('test_dataloader', {}).get('dataset', {})
+    if detector:
+        shape = (800, 1333)
+    elif 'CIFAR' in str(test_data.get('type', '')):
+        shape = (32, 32)
+    else:
+        shape = (224, 224)
+    return model, detector, shape
 
 
 def count(config: str, shape: Optional[Sequence[int]] = None) -> Dict:
@@ -86,14 +98,14 @@ def count(config: str, shape: Optional[Sequence[int]] = None) -> Dict:
 
     Args:
         config (str): Config file path.
-        shape (Sequence[int], optional): Input (H, W); default 224x224 for
-            classification and 800x1333 for detection.
+        shape (Sequence[int], optional): Input (H, W); default 800x1333 for
+            detection, 32x32 for CIFAR and 224x224 for other classifiers.
     """
     from mmengine.analysis import FlopAnalyzer, get_model_complexity_info
     from mmengine.logging import MMLogger
-    model, detector = build_model(config)
+    model, detector, default_shape = build_model(config)
     if shape is None:
-        shape = (800, 1333) if detector else (224, 224)
+        shape = default_shape
     if len(shape) != 2 or any(int(s) < 1 for s in shape):
         raise ValueError(f'shape must be two positive ints (H W), got {shape}')
     traced = _Traced(model, detector)
@@ -163,7 +175,8 @@ def parse_args(argv=None):
     parser.add_argument('--all', action='store_true',
                         help='every config under configs/ (not _base_/ or demo/)')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
-                        help='input size (default 224 224 / 800 1333)')
+                        help='input size (default: 800 1333 for detectors, 32 32 for '
+                        'CIFAR classifiers, 224 224 for the others)')
     parser.add_argument('--out', help='write the table into this Markdown file '
                         '(between <!-- complexity:begin/end --> markers)')
     args = parser.parse_args(argv)
