@@ -63,6 +63,8 @@ def test_preact_resnet_stage_structure():
         assert len(stage.blocks) == 18 and len(stage.norms) == 18
         assert stage.recurrent_conv.weight.shape == (4, 4, 3, 3)
     assert isinstance(model.layer1.blocks[0], RLAPreActBasicBlock)
+    # The final hidden-state norm has the key of RLAResNet's and MobileNetV2's.
+    assert 'bn_hidden.weight' in model.state_dict()
     assert isinstance(RLAPreActResNet(depth=164).layer1.blocks[0],
                       RLAPreActBottleneck)
 
@@ -85,7 +87,7 @@ def test_rla_channel_zero_builds_the_plain_network():
     plain = RLAPreActResNet(depth=20, rla_channel=0, cat_hidden=False)
     names = [n for n, _ in plain.named_parameters()]
     assert not any('conv_out' in n or 'recurrent_conv' in n or '.norms.' in n
-                   or 'hidden_norm' in n for n in names)
+                   or 'bn_hidden' in n for n in names)
     out = plain(torch.randn(1, 3, 32, 32))[0]
     assert out.shape == (1, 64, 8, 8)
 

@@ -1,7 +1,11 @@
 """What every RLA backbone shares: argument checks, freezing and ``norm_eval``."""
 from typing import Optional, Sequence, Tuple, Union
 
+import torch
+import torch.nn as nn
+from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
+from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...checkpoint import check_pretrained_file
@@ -70,6 +74,36 @@ def eca_kernel_sizes(eca: Union[bool, Sequence[int], None], num: int,
     return tuple(eca)
 
 
+def default_init_cfg() -> list:
+    """Kaiming-normal convs and unit norms: the RLA backbones' default init."""
+    return [
+        dict(type='Kaiming', layer='Conv2d'),
+        dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+    ]
+
+
+def check_cat_hidden(cat_hidden: bool, out_indices: Tuple[int, ...],
+                     last: int, rla_channel: int) -> None:
+    """Refuse ``cat_hidden=True`` without a hidden state or a last-stage output.
+
+    Args:
+        cat_hidden (bool): Whether h joins the last stage output.
+        out_indices (tuple[int]): The checked output indices.
+        last (int): Index of the last stage.
+        rla_channel (int): Hidden channels k (0: plain network).
+    """
+    if not cat_hidden:
+        return
+    if rla_channel == 0:
+        raise ValueError('cat_hidden=True needs a hidden state, but '
+                         'rla_channel=0 builds the plain network; set '
+                         'cat_hidden=False')
+    if last not in out_indices:
+        raise ValueError(f'cat_hidden=True joins the hidden state to the last '
+                         f'stage, so out_indices must contain {last}, got '
+                         f'{out_indices!r}')
+
+
 class RLABackbone(BaseModule):
     """Base of the RLA backbones: frozen parts and norms stay in eval mode.
 
@@ -81,6 +115,21 @@ class RLABackbone(BaseModule):
     """
 
     norm_eval: bool = False
+
+    def _add_hidden_norm(self, norm_cfg: dict, rla_channel: int) -> None:
+        """Add the norm on the final hidden state (``bn_hidden`` for BN)."""
+        self.hidden_norm_name, norm = build_norm_layer(
+            norm_cfg, rla_channel, postfix='_hidden')
+        self.add_module(self.hidden_norm_name, norm)
+
+    @property
+    def hidden_norm(self) -> nn.Module:
+        """Norm applied to the final hidden state before it joins x."""
+        return getattr(self, self.hidden_norm_name)
+
+    def _join_hidden(self, x: Tensor, h: Tensor) -> Tensor:
+        """``cat[x, relu(hidden_norm(h))]``: the classifier's input (Sec. 3.3)."""
+        return torch.cat([x, torch.relu(self.hidden_norm(h))], dim=1)
 
     def _freeze_stages(self) -> None:
         for m in self.frozen_modules():

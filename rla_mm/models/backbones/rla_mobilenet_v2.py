@@ -2,16 +2,15 @@
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
+from mmcv.cnn import ConvModule, build_conv_layer
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from ...registry import register_model
 from ..layers import ECALayer, RLAStage, init_hidden
 from .base import (RLABackbone, check_indices, check_int, check_rla_source,
-                   eca_kernel_sizes)
+                   default_init_cfg, eca_kernel_sizes)
 
 
 def make_divisible(value: float, divisor: int) -> int:
@@ -140,12 +139,7 @@ class RLAMobileNetV2(RLABackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  init_cfg=None):
-        if init_cfg is None:
-            init_cfg = [
-                dict(type='Kaiming', layer='Conv2d'),
-                dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-            ]
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(init_cfg=init_cfg or default_init_cfg())
         num_groups = len(self.arch_settings)
         check_int('rla_channel', rla_channel, 1)
         if not isinstance(widen_factor, (int, float)) or widen_factor <= 0:
@@ -192,18 +186,11 @@ class RLAMobileNetV2(RLABackbone):
             self.add_module(f'layer{i + 1}', stage)
             self.layers.append(f'layer{i + 1}')
 
-        self.hidden_norm_name, hidden_norm = build_norm_layer(
-            norm_cfg, rla_channel, postfix='_hidden')
-        self.add_module(self.hidden_norm_name, hidden_norm)
+        self._add_hidden_norm(norm_cfg, rla_channel)
         self.out_channel = make_divisible(1280 * max(1.0, widen_factor), 8)
         self.conv2 = ConvModule(in_channels + rla_channel, self.out_channel, 1,
                                 act_cfg=act_cfg, **common)
         self._freeze_stages()
-
-    @property
-    def hidden_norm(self) -> nn.Module:
-        """Norm applied to the hidden state before ``conv2``."""
-        return getattr(self, self.hidden_norm_name)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Return the features of ``out_indices``."""

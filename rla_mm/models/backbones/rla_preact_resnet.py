@@ -17,7 +17,8 @@ from torch import Tensor
 
 from ...registry import register_model
 from ..layers import RLAStage, init_hidden
-from .base import RLABackbone, check_indices, check_int, check_rla_source
+from .base import (RLABackbone, check_cat_hidden, check_indices, check_int,
+                   check_rla_source, default_init_cfg)
 
 
 def _join(x: Tensor, h: Optional[Tensor]) -> Tensor:
@@ -171,12 +172,7 @@ class RLAPreActResNet(RLABackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  init_cfg=None):
-        if init_cfg is None:
-            init_cfg = [
-                dict(type='Kaiming', layer='Conv2d'),
-                dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-            ]
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(init_cfg=init_cfg or default_init_cfg())
         if depth not in self.arch_settings:
             raise ValueError(f'invalid depth {depth!r} for RLAPreActResNet, '
                              f'expected one of {tuple(self.arch_settings)}')
@@ -186,14 +182,7 @@ class RLAPreActResNet(RLABackbone):
         check_rla_source(rla_source)
         last = self.num_stages - 1
         out_indices = check_indices('out_indices', out_indices, last)
-        if cat_hidden and rla_channel == 0:
-            raise ValueError('cat_hidden=True needs a hidden state, but '
-                             'rla_channel=0 builds the plain network; set '
-                             'cat_hidden=False')
-        if cat_hidden and last not in out_indices:
-            raise ValueError(f'cat_hidden=True joins the hidden state to the '
-                             f'last stage, so out_indices must contain '
-                             f'{last}, got {out_indices!r}')
+        check_cat_hidden(cat_hidden, out_indices, last, rla_channel)
         check_int('frozen_stages', frozen_stages, -1, self.num_stages)
         block, num_blocks = self.arch_settings[depth]
 
@@ -240,7 +229,7 @@ class RLAPreActResNet(RLABackbone):
         self.final_norm = build_norm_layer(norm_cfg, inplanes)[1]
         self.feat_dim = inplanes + (rla_channel if cat_hidden else 0)
         if cat_hidden:
-            self.hidden_norm = build_norm_layer(norm_cfg, rla_channel)[1]
+            self._add_hidden_norm(norm_cfg, rla_channel)
         self._freeze_stages()
 
     def frozen_modules(self):
@@ -262,7 +251,7 @@ class RLAPreActResNet(RLABackbone):
             if i == self.num_stages - 1:
                 x = F.relu(self.final_norm(x))
                 if self.cat_hidden:
-                    x = torch.cat([x, F.relu(self.hidden_norm(h))], dim=1)
+                    x = self._join_hidden(x, h)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)

@@ -1,9 +1,7 @@
 """RLA-ResNet backbones (paper Sec. 3.3, Table 3) for MMDetection and MMPretrain."""
 from typing import Optional, Sequence, Tuple, Union
 
-import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
@@ -12,8 +10,8 @@ from torch import Tensor
 from ...registry import register_model
 from ..layers import (ECALayer, RLAStage, SELayer, conv_cat_hidden,
                       init_hidden)
-from .base import (RLABackbone, check_indices, check_int, check_rla_source,
-                   eca_kernel_sizes)
+from .base import (RLABackbone, check_cat_hidden, check_indices, check_int,
+                   check_rla_source, default_init_cfg, eca_kernel_sizes)
 
 DEFAULT_ECA_KERNELS = (5, 5, 5, 7)
 DEFAULT_SE_REDUCTION = 16
@@ -302,12 +300,7 @@ class RLAResNet(RLABackbone):
                  with_cp: bool = False,
                  zero_init_residual: bool = True,
                  init_cfg=None):
-        if init_cfg is None:
-            init_cfg = [
-                dict(type='Kaiming', layer='Conv2d'),
-                dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-            ]
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(init_cfg=init_cfg or default_init_cfg())
         if depth not in self.arch_settings:
             raise ValueError(f'invalid depth {depth!r} for RLAResNet, expected '
                              f'one of {tuple(self.arch_settings)}')
@@ -328,10 +321,7 @@ class RLAResNet(RLABackbone):
             for v in values:
                 check_int(name, v, 1)
         out_indices = check_indices('out_indices', out_indices, num_stages - 1)
-        if cat_hidden and num_stages - 1 not in out_indices:
-            raise ValueError(f'cat_hidden=True concatenates the hidden state '
-                             f'to the last stage, so out_indices must contain '
-                             f'{num_stages - 1}, got {out_indices!r}')
+        check_cat_hidden(cat_hidden, out_indices, num_stages - 1, rla_channel)
         check_int('frozen_stages', frozen_stages, -1, num_stages)
         eca_kernels = eca_kernel_sizes(eca, num_stages, DEFAULT_ECA_KERNELS)
         se_reduction = self._se_reduction(se)
@@ -376,9 +366,7 @@ class RLAResNet(RLABackbone):
             self.res_layers.append(layer_name)
         self.feat_dim = inplanes
         if cat_hidden:
-            self.hidden_norm_name, hidden_norm = build_norm_layer(
-                norm_cfg, rla_channel, postfix='_hidden')
-            self.add_module(self.hidden_norm_name, hidden_norm)
+            self._add_hidden_norm(norm_cfg, rla_channel)
         self._freeze_stages()
 
     @staticmethod
@@ -416,11 +404,6 @@ class RLAResNet(RLABackbone):
     @property
     def norm1(self) -> nn.Module:
         return getattr(self, self.norm1_name)
-
-    @property
-    def hidden_norm(self) -> nn.Module:
-        """Norm applied to the hidden state before it joins the classifier."""
-        return getattr(self, self.hidden_norm_name)
 
     def _make_downsample(self, inplanes: int, out_channels: int,
                          stride: int) -> Optional[nn.Module]:
@@ -506,8 +489,7 @@ class RLAResNet(RLABackbone):
             x, h = getattr(self, name)(x, h)
             if i in self.out_indices:
                 if self.cat_hidden and i == len(self.res_layers) - 1:
-                    hidden = F.relu(self.hidden_norm(h))
-                    outs.append(torch.cat([x, hidden], dim=1))
+                    outs.append(self._join_hidden(x, h))
                 else:
                     outs.append(x)
         return tuple(outs)

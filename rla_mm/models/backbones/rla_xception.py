@@ -22,7 +22,8 @@ from torch import Tensor
 
 from ...registry import register_model
 from ..layers import RLAStage, init_hidden
-from .base import RLABackbone, check_indices, check_int, check_rla_source
+from .base import (RLABackbone, check_cat_hidden, check_indices, check_int,
+                   check_rla_source, default_init_cfg)
 
 # One RLA stage per entry: (output channels, blocks). The first block of every
 # stage halves the resolution; the rest are identity (middle-flow) blocks.
@@ -161,12 +162,7 @@ class RLAXception(RLABackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  init_cfg=None):
-        if init_cfg is None:
-            init_cfg = [
-                dict(type='Kaiming', layer='Conv2d'),
-                dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-            ]
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(init_cfg=init_cfg or default_init_cfg())
         arch = tuple(tuple(stage) for stage in arch)
         if not arch or any(len(stage) != 2 for stage in arch):
             raise ValueError(f'arch must be a non-empty sequence of (channels, '
@@ -184,14 +180,7 @@ class RLAXception(RLABackbone):
         out_indices = check_indices(
             'out_indices', (last, ) if out_indices is None else out_indices,
             last)
-        if cat_hidden and rla_channel == 0:
-            raise ValueError('cat_hidden=True needs a hidden state, but '
-                             'rla_channel=0 builds the plain network; set '
-                             'cat_hidden=False')
-        if cat_hidden and last not in out_indices:
-            raise ValueError(f'cat_hidden=True joins the hidden state to the '
-                             f'last stage, so out_indices must contain '
-                             f'{last}, got {out_indices!r}')
+        check_cat_hidden(cat_hidden, out_indices, last, rla_channel)
         check_int('frozen_stages', frozen_stages, -1, len(arch))
 
         self.rla_channel = rla_channel
@@ -231,7 +220,7 @@ class RLAXception(RLABackbone):
         self.exit_convs = nn.Sequential(*exit_convs)
         self.feat_dim = inplanes + (rla_channel if cat_hidden else 0)
         if cat_hidden:
-            self.hidden_norm = build_norm_layer(norm_cfg, rla_channel)[1]
+            self._add_hidden_norm(norm_cfg, rla_channel)
         self._freeze_stages()
 
     def frozen_modules(self):
@@ -253,7 +242,7 @@ class RLAXception(RLABackbone):
             if i == len(self.res_layers) - 1:
                 x = self.exit_convs(x)
                 if self.cat_hidden:
-                    x = torch.cat([x, F.relu(self.hidden_norm(h))], dim=1)
+                    x = self._join_hidden(x, h)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
