@@ -8,7 +8,6 @@ pre-activation ResNet of He et al. (2016) with the same stages, the baseline.
 """
 from typing import Optional, Sequence, Tuple
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer, build_norm_layer
@@ -16,13 +15,9 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from ...registry import register_model
-from ..layers import RLAStage, init_hidden
+from ..layers import RLAStage, concat_hidden, init_hidden
 from .base import (RLABackbone, check_cat_hidden, check_indices, check_int,
                    check_rla_source, default_init_cfg)
-
-
-def _join(x: Tensor, h: Optional[Tensor]) -> Tensor:
-    return x if h is None else torch.cat([x, h], dim=1)
 
 
 class RLAPreActBasicBlock(BaseModule):
@@ -60,7 +55,7 @@ class RLAPreActBasicBlock(BaseModule):
 
     def forward(self, x: Tensor, h: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.conv1(F.relu(self.norm1(_join(x, h))))
+        out = self.conv1(F.relu(self.norm1(concat_hidden(x, h))))
         out = self.conv2(F.relu(self.norm2(out)))
         return out + identity, out
 
@@ -103,7 +98,7 @@ class RLAPreActBottleneck(BaseModule):
 
     def forward(self, x: Tensor, h: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.conv1(F.relu(self.norm1(_join(x, h))))
+        out = self.conv1(F.relu(self.norm1(concat_hidden(x, h))))
         out = self.conv2(F.relu(self.norm2(out)))
         out = self.conv3(F.relu(self.norm3(out)))
         return out + identity, out

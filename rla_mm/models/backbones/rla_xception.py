@@ -13,7 +13,6 @@ Chollet's design (see ``ARCH_THIN``) and every width and depth is an argument.
 """
 from typing import Optional, Sequence, Tuple
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer, build_norm_layer
@@ -21,7 +20,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from ...registry import register_model
-from ..layers import RLAStage, init_hidden
+from ..layers import RLAStage, concat_hidden, init_hidden
 from .base import (RLABackbone, check_cat_hidden, check_indices, check_int,
                    check_rla_source, default_init_cfg)
 
@@ -99,7 +98,7 @@ class RLAXceptionBlock(BaseModule):
 
     def forward(self, x: Tensor, h: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
         identity = x if self.shortcut is None else self.shortcut(x)
-        out = x if h is None else torch.cat([x, h], dim=1)
+        out = concat_hidden(x, h)
         for conv in self.convs:
             out = conv(F.relu(out))
         if self.pool is not None:

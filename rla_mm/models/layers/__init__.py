@@ -1,7 +1,8 @@
 from .attention import ECALayer, SELayer
-from .rla_stage import RLAStage, conv_cat_hidden, init_hidden, match_hidden
+from .rla_stage import (RLAStage, concat_hidden, conv_cat_hidden, init_hidden,
+                        match_hidden)
 
 __all__ = [
-    'ECALayer', 'SELayer', 'RLAStage', 'conv_cat_hidden', 'init_hidden',
-    'match_hidden'
+    'ECALayer', 'SELayer', 'RLAStage', 'concat_hidden', 'conv_cat_hidden',
+    'init_hidden', 'match_hidden'
 ]

@@ -69,6 +69,16 @@ def match_hidden(h: Tensor, x: Tensor) -> Tensor:
     return h
 
 
+def concat_hidden(x: Tensor, h: Optional[Tensor]) -> Tensor:
+    """Return ``cat([x, h], dim=1)``, or ``x`` alone in a plain network (h is None).
+
+    Args:
+        x (Tensor): Features (N, C, H, W).
+        h (Tensor, optional): Hidden state (N, k, H, W).
+    """
+    return x if h is None else torch.cat([x, h], dim=1)
+
+
 def conv_cat_hidden(conv: nn.Module, x: Tensor, h: Tensor) -> Tensor:
     """Return ``conv(cat([x, h], dim=1))`` without building the concatenation.
 
