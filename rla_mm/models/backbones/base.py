@@ -9,7 +9,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...checkpoint import check_pretrained_file
-from ..layers.rla_stage import RLA_SOURCES
+from ..layers.rla_stage import RLA_SOURCES, init_hidden
 
 
 def check_int(name: str, value, low: int, high: Optional[int] = None) -> int:
@@ -150,3 +150,42 @@ class RLABackbone(BaseModule):
                 if isinstance(m, _BatchNorm):
                     m.eval()
         return self
+
+
+class RLAStemStagesBackbone(RLABackbone):
+    """A stem, RLA stages ``layer1..n`` and a closing part after the last stage.
+
+    The shared frame of the CIFAR backbones. Subclasses set ``res_layers``,
+    ``out_indices``, ``rla_channel`` (0: plain), ``cat_hidden`` and
+    ``frozen_stages``, and define ``stem_modules()``, ``_stem(x)`` and
+    ``_close(x)`` (applied to the last stage output before h joins it).
+
+    Args:
+        init_cfg (dict | list[dict], optional): Initialization config.
+    """
+
+    def frozen_modules(self):
+        """The stem and the first ``frozen_stages`` stages, RLA parts included."""
+        modules = list(self.stem_modules()) if self.frozen_stages >= 0 else []
+        return modules + [getattr(self, f'layer{i}')
+                          for i in range(1, self.frozen_stages + 1)]
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """Return the features of ``out_indices``; the last one is closed and,
+        with ``cat_hidden``, joined with the hidden state."""
+        if x.dim() != 4:
+            raise ValueError(f'{type(self).__name__} expects a 4-D (N, C, H, W) '
+                             f'input, got shape {tuple(x.shape)}')
+        x = self._stem(x)
+        h = init_hidden(x, self.rla_channel) if self.rla_channel else None
+        outs = []
+        last = len(self.res_layers) - 1
+        for i, name in enumerate(self.res_layers):
+            x, h = getattr(self, name)(x, h)
+            if i == last:
+                x = self._close(x)
+                if self.cat_hidden:
+                    x = self._join_hidden(x, h)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)

@@ -15,9 +15,9 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from ...registry import register_model
-from ..layers import RLAStage, concat_hidden, init_hidden
-from .base import (RLABackbone, check_cat_hidden, check_indices, check_int,
-                   check_rla_source, default_init_cfg)
+from ..layers import RLAStage, concat_hidden
+from .base import (RLAStemStagesBackbone, check_cat_hidden, check_indices,
+                   check_int, check_rla_source, default_init_cfg)
 
 
 class RLAPreActBasicBlock(BaseModule):
@@ -105,7 +105,7 @@ class RLAPreActBottleneck(BaseModule):
 
 
 @register_model()
-class RLAPreActResNet(RLABackbone):
+class RLAPreActResNet(RLAStemStagesBackbone):
     """Pre-activation (RLA-)ResNet for 32x32 images (CIFAR).
 
     A 3x3 stem conv (16 channels), three stages of ``(depth - 2) / 6`` basic blocks
@@ -227,26 +227,12 @@ class RLAPreActResNet(RLABackbone):
             self._add_hidden_norm(norm_cfg, rla_channel)
         self._freeze_stages()
 
-    def frozen_modules(self):
-        """The stem and the first ``frozen_stages`` stages, RLA parts included."""
-        modules = [self.conv1] if self.frozen_stages >= 0 else []
-        return modules + [getattr(self, f'layer{i}')
-                          for i in range(1, self.frozen_stages + 1)]
+    def stem_modules(self):
+        return [self.conv1]
 
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """Return the features of ``out_indices`` (see the class docstring)."""
-        if x.dim() != 4:
-            raise ValueError(f'RLAPreActResNet expects a 4-D (N, C, H, W) '
-                             f'input, got shape {tuple(x.shape)}')
-        x = self.conv1(x)
-        h = init_hidden(x, self.rla_channel) if self.rla_channel else None
-        outs = []
-        for i, name in enumerate(self.res_layers):
-            x, h = getattr(self, name)(x, h)
-            if i == self.num_stages - 1:
-                x = F.relu(self.final_norm(x))
-                if self.cat_hidden:
-                    x = self._join_hidden(x, h)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+    def _stem(self, x: Tensor) -> Tensor:
+        return self.conv1(x)
+
+    def _close(self, x: Tensor) -> Tensor:
+        """The final BN-ReLU of pre-activation networks."""
+        return F.relu(self.final_norm(x))

@@ -20,9 +20,9 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from ...registry import register_model
-from ..layers import RLAStage, concat_hidden, init_hidden
-from .base import (RLABackbone, check_cat_hidden, check_indices, check_int,
-                   check_rla_source, default_init_cfg)
+from ..layers import RLAStage, concat_hidden
+from .base import (RLAStemStagesBackbone, check_cat_hidden, check_indices,
+                   check_int, check_rla_source, default_init_cfg)
 
 # One RLA stage per entry: (output channels, blocks). The first block of every
 # stage halves the resolution; the rest are identity (middle-flow) blocks.
@@ -107,7 +107,7 @@ class RLAXceptionBlock(BaseModule):
 
 
 @register_model()
-class RLAXception(RLABackbone):
+class RLAXception(RLAStemStagesBackbone):
     """Thin (RLA-)Xception for 32x32 images (CIFAR).
 
     Stem: two 3x3 convs (``stem_channels`` // 2, ``stem_channels``) at stride 1.
@@ -222,26 +222,12 @@ class RLAXception(RLABackbone):
             self._add_hidden_norm(norm_cfg, rla_channel)
         self._freeze_stages()
 
-    def frozen_modules(self):
-        """The stem and the first ``frozen_stages`` stages, RLA parts included."""
-        modules = [self.stem] if self.frozen_stages >= 0 else []
-        return modules + [getattr(self, f'layer{i}')
-                          for i in range(1, self.frozen_stages + 1)]
+    def stem_modules(self):
+        return [self.stem]
 
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """Return the features of ``out_indices`` (see the class docstring)."""
-        if x.dim() != 4:
-            raise ValueError(f'RLAXception expects a 4-D (N, C, H, W) input, '
-                             f'got shape {tuple(x.shape)}')
-        x = self.stem(x)
-        h = init_hidden(x, self.rla_channel) if self.rla_channel else None
-        outs = []
-        for i, name in enumerate(self.res_layers):
-            x, h = getattr(self, name)(x, h)
-            if i == len(self.res_layers) - 1:
-                x = self.exit_convs(x)
-                if self.cat_hidden:
-                    x = self._join_hidden(x, h)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+    def _stem(self, x: Tensor) -> Tensor:
+        return self.stem(x)
+
+    def _close(self, x: Tensor) -> Tensor:
+        """The exit flow's separable convs."""
+        return self.exit_convs(x)
