@@ -8,14 +8,16 @@ from setuptools.command.build_py import build_py
 
 
 class BuildWithConfigs(build_py):
-    """Copy configs/ into the built package as rla_mm/.mim/configs (wheels)."""
+    """Copy configs/ and model-index.yml into the built package as rla_mm/.mim/
+    (wheels), the layout OpenMMLab packages use."""
 
     def run(self):
         super().run()
-        target = osp.join(self.build_lib, 'rla_mm', '.mim', 'configs')
+        mim = osp.join(self.build_lib, 'rla_mm', '.mim')
         if osp.isdir('configs') and not self.editable_mode:
-            shutil.rmtree(target, ignore_errors=True)
-            shutil.copytree('configs', target)
+            shutil.rmtree(mim, ignore_errors=True)
+            shutil.copytree('configs', osp.join(mim, 'configs'))
+            shutil.copy('model-index.yml', mim)
 
 
 def read_version() -> str:

@@ -12,15 +12,26 @@ import os.path as osp
 import sys
 
 
-def configs_dir() -> str:
-    """The folder of rla_mm's configs: inside an installed wheel, or the checkout's."""
+def data_root() -> str:
+    """The folder holding ``configs/`` and ``model-index.yml``: an installed wheel's
+    ``rla_mm/.mim``, or the checkout."""
     package = osp.dirname(osp.abspath(__file__))
-    for candidate in (osp.join(package, '.mim', 'configs'),
-                      osp.join(osp.dirname(package), 'configs')):
-        if osp.isfile(osp.join(candidate, 'faster_rcnn_rla_r50_fpn_1x_coco.py')):
-            return candidate
+    for root in (osp.join(package, '.mim'), osp.dirname(package)):
+        if osp.isfile(osp.join(root, 'model-index.yml')) and osp.isfile(
+                osp.join(root, 'configs', 'faster_rcnn_rla_r50_fpn_1x_coco.py')):
+            return root
     raise FileNotFoundError(
         f'rla_mm configs not found next to {package}; reinstall rla_mm')
+
+
+def configs_dir() -> str:
+    """The folder of rla_mm's configs."""
+    return osp.join(data_root(), 'configs')
+
+
+def model_index_path() -> str:
+    """rla_mm's ``model-index.yml`` (it imports ``configs/metafile.yml``)."""
+    return osp.join(data_root(), 'model-index.yml')
 
 
 def get_config_path(name: str) -> str:

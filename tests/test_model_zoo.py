@@ -1,0 +1,99 @@
+"""rla_mm's metafile in MMPretrain's model hub, from a checkout and from a wheel."""
+import os
+import os.path as osp
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import rla_mm
+from conftest import REPO_ROOT
+
+
+def metafile_names():
+    with open(osp.join(REPO_ROOT, 'configs', 'metafile.yml')) as f:
+        return [m['Name'] for m in yaml.safe_load(f)['Models']]
+
+
+def test_register_adds_every_metafile_model_once():
+    from mmpretrain import list_models
+    from mmpretrain.apis.model import ModelHub
+    names = rla_mm.register_model_zoo()
+    assert names == metafile_names() and len(names) == 22
+    assert rla_mm.register_model_zoo() == names  # a second call is a no-op
+    listed = list_models()
+    assert set(names) <= set(listed)
+    assert 'resnet50_8xb32_in1k' in listed  # MMPretrain's own still register
+    assert list_models('rla_resnet164') == [
+        'rla_resnet164_1xb128_cifar10', 'rla_resnet164_1xb128_cifar100']
+    for name in names:
+        config = ModelHub.get(name).config
+        assert osp.samefile(config.filename,
+                            osp.join(REPO_ROOT, 'configs', name + '.py'))
+
+
+def test_get_model_by_name_loads_a_checkpoint_and_infers(tmp_path):
+    from mmpretrain import get_model, inference_model
+    rla_mm.register_model_zoo()
+    model = get_model('rla_resnet110_1xb128_cifar10')
+    assert sum(p.numel() for p in model.parameters()) == 1_804_890
+    with torch.no_grad():  # non-trivial BN statistics survive the round trip
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+    ckpt = str(tmp_path / 'rla_resnet110.pth')
+    torch.save({'state_dict': model.state_dict()}, ckpt)
+    loaded = get_model('rla_resnet110_1xb128_cifar10', pretrained=ckpt)
+    x = torch.randn(2, 3, 32, 32)
+    model.eval()
+    assert torch.equal(model(x, mode='tensor'), loaded(x, mode='tensor'))
+    image = np.random.default_rng(0).integers(0, 255, (32, 32, 3), np.uint8)
+    result = inference_model(loaded, image)
+    classes = loaded._dataset_meta['classes']  # from the config's CIFAR10
+    assert len(classes) == 10 and result['pred_class'] in classes
+    assert result['pred_scores'].shape == (10, )
+
+
+def test_unknown_name_is_refused_by_mmpretrain():
+    from mmpretrain import get_model
+    rla_mm.register_model_zoo()
+    with pytest.raises(ValueError, match='rla_resnet999'):
+        get_model('rla_resnet999_1xb128_cifar10')
+
+
+def test_wheel_carries_configs_and_model_index(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+         '--no-build-isolation', '-q', REPO_ROOT, '-w', str(tmp_path)],
+        capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    (wheel, ) = tmp_path.glob('rla_mm-*.whl')
+    site = tmp_path / 'site'
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(site)
+    mim = site / 'rla_mm' / '.mim'
+    assert (mim / 'model-index.yml').is_file()
+    assert (mim / 'configs' / 'metafile.yml').is_file()
+    # From the unpacked wheel alone: configs and model hub resolve inside it.
+    code = textwrap.dedent("""
+        import rla_mm
+        from mmpretrain import get_model
+        from rla_mm.configs import configs_dir
+        assert rla_mm.__file__.startswith(sys.argv[1]), rla_mm.__file__
+        rla_mm.register_model_zoo()
+        model = get_model('xception_1xb128_cifar100')
+        print(configs_dir(), sum(p.numel() for p in model.parameters()))
+    """)
+    proc = subprocess.run(
+        [sys.executable, '-c', 'import sys\n' + code, str(site)],
+        capture_output=True, text=True, cwd=tmp_path,
+        env={**os.environ, 'PYTHONPATH': str(site)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    configs, params = proc.stdout.split()[-2:]
+    assert configs == str(mim / 'configs')
+    assert int(params) == 3_662_788
