@@ -196,3 +196,7 @@ def test_bad_input_rank_is_refused():
         RLAPreActResNet(depth=20)(torch.randn(3, 32, 32))
     with pytest.raises(ValueError, match='4-D'):
         RLAXception()(torch.randn(3, 32, 32))
+    with pytest.raises(ValueError, match='in_channels = 3'):
+        RLAPreActResNet(depth=20)(torch.randn(2, 1, 32, 32))
+    with pytest.raises(ValueError, match='in_channels = 1'):
+        RLAXception(in_channels=1)(torch.randn(2, 3, 32, 32))

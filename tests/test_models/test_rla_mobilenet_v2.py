@@ -80,3 +80,11 @@ def test_frozen_stages_and_norm_eval():
 def test_bad_arguments_name_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=name):
         RLAMobileNetV2(**kwargs)
+
+
+def test_bad_input_is_refused_with_its_shape():
+    model = RLAMobileNetV2(rla_channel=8)
+    with pytest.raises(ValueError, match=r'got shape \(2, 32, 32\)'):
+        model(torch.randn(2, 32, 32))
+    with pytest.raises(ValueError, match='in_channels = 3'):
+        model(torch.randn(2, 4, 32, 32))

@@ -229,9 +229,15 @@ def test_bad_arguments_name_the_argument(kwargs, name):
         RLAResNet(**kwargs)
 
 
-def test_bad_input_rank_is_refused():
+def test_bad_input_rank_and_channels_are_refused():
     with pytest.raises(ValueError, match='4-D'):
         RLAResNet(18, rla_channel=4)(torch.randn(3, 32, 32))
+    with pytest.raises(ValueError, match=r'in_channels = 3, got shape \(1, 4, 32, 32\)'):
+        RLAResNet(18, rla_channel=4)(torch.randn(1, 4, 32, 32))
+    gray = RLAResNet(18, rla_channel=4, in_channels=1, deep_stem=True)
+    assert gray(torch.randn(2, 1, 32, 32))[-1].shape == (2, 512, 1, 1)
+    with pytest.raises(ValueError, match='in_channels = 1'):
+        gray(torch.randn(1, 3, 32, 32))
 
 
 def test_unknown_keyword_is_not_ignored():

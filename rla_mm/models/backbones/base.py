@@ -115,6 +115,15 @@ class RLABackbone(BaseModule):
     """
 
     norm_eval: bool = False
+    in_channels: int = 3
+
+    def _check_input(self, x: Tensor) -> None:
+        """Refuse an input that is not (N, in_channels, H, W), naming its shape."""
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'{type(self).__name__} expects a 4-D (N, C, H, W) input with '
+                f'C = in_channels = {self.in_channels}, got shape '
+                f'{tuple(x.shape)}')
 
     def _add_hidden_norm(self, norm_cfg: dict, rla_channel: int) -> None:
         """Add the norm on the final hidden state (``bn_hidden`` for BN)."""
@@ -173,9 +182,7 @@ class RLAStemStagesBackbone(RLABackbone):
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Return the features of ``out_indices``; the last one is closed and,
         with ``cat_hidden``, joined with the hidden state."""
-        if x.dim() != 4:
-            raise ValueError(f'{type(self).__name__} expects a 4-D (N, C, H, W) '
-                             f'input, got shape {tuple(x.shape)}')
+        self._check_input(x)
         x = self._stem(x)
         h = init_hidden(x, self.rla_channel) if self.rla_channel else None
         outs = []

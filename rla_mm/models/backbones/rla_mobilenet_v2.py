@@ -194,9 +194,7 @@ class RLAMobileNetV2(RLABackbone):
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Return the features of ``out_indices``."""
-        if x.dim() != 4:
-            raise ValueError(f'RLAMobileNetV2 expects a 4-D (N, C, H, W) '
-                             f'input, got shape {tuple(x.shape)}')
+        self._check_input(x)
         x = self.conv1(x)
         h = init_hidden(x, self.rla_channel)
         outs = []

@@ -182,6 +182,7 @@ class RLAPreActResNet(RLAStemStagesBackbone):
         block, num_blocks = self.arch_settings[depth]
 
         self.depth = depth
+        self.in_channels = in_channels
         self.rla_channel = rla_channel
         self.out_indices = out_indices
         self.cat_hidden = cat_hidden

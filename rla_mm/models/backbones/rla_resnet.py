@@ -327,6 +327,7 @@ class RLAResNet(RLABackbone):
         se_reduction = self._se_reduction(se)
 
         self.depth = depth
+        self.in_channels = in_channels
         self.rla_channel = rla_channel
         self.out_indices = out_indices
         self.style = style
@@ -475,9 +476,7 @@ class RLAResNet(RLABackbone):
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Return the features of ``out_indices`` (see the class docstring)."""
-        if x.dim() != 4:
-            raise ValueError(f'RLAResNet expects a 4-D (N, C, H, W) input, '
-                             f'got shape {tuple(x.shape)}')
+        self._check_input(x)
         if self.deep_stem:
             x = self.stem(x)
         else:

@@ -182,6 +182,7 @@ class RLAXception(RLAStemStagesBackbone):
         check_cat_hidden(cat_hidden, out_indices, last, rla_channel)
         check_int('frozen_stages', frozen_stages, -1, len(arch))
 
+        self.in_channels = in_channels
         self.rla_channel = rla_channel
         self.out_indices = out_indices
         self.cat_hidden = cat_hidden
