@@ -71,6 +71,8 @@ def test_generator_is_deterministic_and_checks_size(tmp_path):
     assert read_list(a['val'][0]) != read_list(c['val'][0])
     with pytest.raises(ValueError, match='size must be an int >= 8'):
         gen.make_dataset(str(tmp_path / 'd'), size=4)
+    with pytest.raises(ValueError, match='seed must be >= 0, got -1'):
+        gen.make_dataset(str(tmp_path / 'e'), seed=-1)
 
 
 def test_demo_pipeline_gives_32x32_inputs_and_labels(digits):

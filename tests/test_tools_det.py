@@ -194,3 +194,5 @@ def test_digits_generator_is_deterministic_and_consistent(tmp_path):
         assert 0 < ann['area'] <= w * h
     with pytest.raises(ValueError, match='size'):
         gen.make_dataset(str(tmp_path / 'c'), size=20)
+    with pytest.raises(ValueError, match='seed must be >= 0, got -2'):
+        gen.make_dataset(str(tmp_path / 'd'), seed=-2)

@@ -66,6 +66,8 @@ def make_dataset(out_dir: str, size: int = 32,
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 8:
         raise ValueError(f'size must be an int >= 8 pixels, got {size!r}')
+    if seed < 0:
+        raise ValueError(f'seed must be >= 0, got {seed}')
     from sklearn.datasets import load_digits
     digits = load_digits()
     os.makedirs(osp.join(out_dir, 'meta'), exist_ok=True)

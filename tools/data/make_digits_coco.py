@@ -152,6 +152,8 @@ def make_dataset(out_dir: str, num_train: int = 800, num_val: int = 150,
     for name, n in (('num_train', num_train), ('num_val', num_val)):
         if n < 1:
             raise ValueError(f'{name} must be >= 1, got {n}')
+    if seed < 0:
+        raise ValueError(f'seed must be >= 0, got {seed}')
     from sklearn.datasets import load_digits
     digits = load_digits()
     order = np.random.default_rng(seed).permutation(len(digits.images))
