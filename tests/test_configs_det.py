@@ -86,3 +86,31 @@ def test_model_trains_and_predicts(det, bb):
     assert results[0].pred_instances.bboxes.shape[-1] == 4
     if det == 'mask_rcnn':
         assert 'masks' in results[0].pred_instances
+
+
+def test_mmdet_inference_apis_load_a_checkpoint_and_predict(tmp_path):
+    # What a user runs after training: init_detector / inference_detector and
+    # DetInferencer, straight from the config file (custom_imports brings rla_mm),
+    # on an image whose sides are odd.
+    import numpy as np
+    from mmdet.apis import DetInferencer, inference_detector, init_detector
+    config = osp.join(REPO_ROOT, 'configs', 'mask_rcnn_rla_r50_fpn_1x_coco.py')
+    model = init_detector(config, device='cpu',
+                          cfg_options={'model.backbone.init_cfg': None})
+    assert type(model.backbone).__name__ == 'RLAResNet'
+    ckpt = str(tmp_path / 'mask_rcnn_rla.pth')
+    torch.save({'state_dict': model.state_dict(),
+                'meta': {'dataset_meta': model.dataset_meta}}, ckpt)
+    image = np.random.default_rng(0).integers(0, 255, (121, 97, 3), np.uint8)
+    loaded = init_detector(config, ckpt, device='cpu')
+    result = inference_detector(loaded, image)
+    assert result.ori_shape == (121, 97)
+    assert {'bboxes', 'scores', 'labels', 'masks'} <= set(
+        result.pred_instances.keys())
+    assert torch.equal(loaded.backbone.layer1.conv_out.weight,
+                       model.backbone.layer1.conv_out.weight)
+    inferencer = DetInferencer(model=config, weights=ckpt, device='cpu',
+                               show_progress=False)
+    out = inferencer(image, return_vis=True, no_save_pred=True)
+    assert set(out['predictions'][0]) >= {'bboxes', 'scores', 'labels'}
+    assert out['visualization'][0].shape == (121, 97, 3)
