@@ -46,6 +46,7 @@ setup(
         'mmcv>=2.0.0,<2.2.0',
         'mmdet>=3.1.0,<3.4.0',
         'mmpretrain>=1.1.0,<1.3.0',
+        'model-index',  # rla_mm.register_model_zoo reads model-index.yml
         'pycocotools',
         'numpy',
     ],
