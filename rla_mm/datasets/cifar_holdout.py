@@ -6,6 +6,8 @@ model on the other 5,000; the test set is only used for the final number.
 from mmpretrain.datasets import CIFAR10, CIFAR100
 from mmpretrain.registry import DATASETS
 
+from ..checks import check_choice, check_int
+
 HOLDOUT_PARTS = ('train', 'val')
 
 
@@ -22,13 +24,8 @@ class _HoldoutMixin:
 
     def __init__(self, part: str = 'train', num_holdout: int = 5000,
                  **kwargs):
-        if part not in HOLDOUT_PARTS:
-            raise ValueError(f'part must be one of {HOLDOUT_PARTS}, '
-                             f'got {part!r}')
-        if isinstance(num_holdout, bool) or not isinstance(num_holdout, int) \
-                or num_holdout < 1:
-            raise ValueError(f'num_holdout must be an int >= 1, '
-                             f'got {num_holdout!r}')
+        check_choice('part', part, HOLDOUT_PARTS)
+        check_int('num_holdout', num_holdout, 1)
         if 'split' in kwargs:
             raise ValueError(
                 f'{type(self).__name__} always reads the training split; '

@@ -9,42 +9,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...checkpoint import check_pretrained_file
-from ..layers.rla_stage import RLA_SOURCES, init_hidden
-
-
-def check_int(name: str, value, low: int, high: Optional[int] = None) -> int:
-    """Return ``value`` if it is an int in [low, high]; else raise naming ``name``.
-
-    Args:
-        name (str): Argument name for the message.
-        value: The value to check.
-        low (int): Smallest allowed value.
-        high (int, optional): Largest allowed value.
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < low \
-            or (high is not None and value > high):
-        bound = f'in [{low}, {high}]' if high is not None else f'>= {low}'
-        raise ValueError(f'{name} must be an int {bound}, got {value!r}')
-    return value
-
-
-def check_indices(name: str, values: Sequence[int], high: int) -> Tuple[int, ...]:
-    """Return ``values`` as a non-empty tuple of ints in [0, high]."""
-    values = tuple(values)
-    if not values or any(
-            isinstance(i, bool) or not isinstance(i, int) or not 0 <= i <= high
-            for i in values):
-        raise ValueError(f'{name} must be a non-empty sequence of ints in '
-                         f'[0, {high}], got {values!r}')
-    return values
-
-
-def check_rla_source(value: str) -> str:
-    """Return ``value`` if it names a tensor the RLA update can read."""
-    if value not in RLA_SOURCES:
-        raise ValueError(f'rla_source must be one of {RLA_SOURCES}, '
-                         f'got {value!r}')
-    return value
+from ..layers.rla_stage import init_hidden
 
 
 def eca_kernel_sizes(eca: Union[bool, Sequence[int], None], num: int,

@@ -7,10 +7,10 @@ from mmcv.cnn import ConvModule, build_conv_layer
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from ...checks import check_choice, check_indices, check_int
 from ...registry import register_model
-from ..layers import ECALayer, RLAStage, init_hidden
-from .base import (RLABackbone, check_indices, check_int, check_rla_source,
-                   default_init_cfg, eca_kernel_sizes)
+from ..layers import ECALayer, RLAStage, check_rla_source, init_hidden
+from .base import RLABackbone, default_init_cfg, eca_kernel_sizes
 
 
 def make_divisible(value: float, divisor: int) -> int:
@@ -54,8 +54,7 @@ class RLAInvertedResidual(BaseModule):
                  act_cfg: dict = dict(type='ReLU6'),
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        if stride not in (1, 2):
-            raise ValueError(f'stride must be 1 or 2, got {stride!r}')
+        check_choice('stride', stride, (1, 2))
         self.use_res_connect = stride == 1 and in_channels == out_channels
         hidden = int(round(in_channels * expand_ratio))
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)

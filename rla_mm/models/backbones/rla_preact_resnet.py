@@ -14,10 +14,10 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from ...checks import check_indices, check_int
 from ...registry import register_model
-from ..layers import RLAStage, concat_hidden
-from .base import (RLAStemStagesBackbone, check_cat_hidden, check_indices,
-                   check_int, check_rla_source, default_init_cfg)
+from ..layers import RLAStage, check_rla_source, concat_hidden
+from .base import RLAStemStagesBackbone, check_cat_hidden, default_init_cfg
 
 
 class RLAPreActBasicBlock(BaseModule):

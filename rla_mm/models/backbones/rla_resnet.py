@@ -7,11 +7,12 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
 from torch import Tensor
 
+from ...checks import check_choice, check_indices, check_int
 from ...registry import register_model
-from ..layers import (ECALayer, RLAStage, SELayer, conv_cat_hidden,
-                      init_hidden)
-from .base import (RLABackbone, check_cat_hidden, check_indices, check_int,
-                   check_rla_source, default_init_cfg, eca_kernel_sizes)
+from ..layers import (ECALayer, RLAStage, SELayer, check_rla_source,
+                      conv_cat_hidden, init_hidden)
+from .base import (RLABackbone, check_cat_hidden, default_init_cfg,
+                   eca_kernel_sizes)
 
 DEFAULT_ECA_KERNELS = (5, 5, 5, 7)
 DEFAULT_SE_REDUCTION = 16
@@ -310,9 +311,7 @@ class RLAResNet(RLABackbone):
         check_int('in_channels', in_channels, 1)
         check_int('stem_channels', stem_channels, 1)
         check_int('base_channels', base_channels, 1)
-        if style not in ('pytorch', 'caffe'):
-            raise ValueError(
-                f"style must be 'pytorch' or 'caffe', got {style!r}")
+        check_choice('style', style, ('pytorch', 'caffe'))
         check_rla_source(rla_source)
         for name, values in (('strides', strides), ('dilations', dilations)):
             if len(values) != num_stages:

@@ -19,10 +19,10 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from ...checks import check_choice, check_indices, check_int
 from ...registry import register_model
-from ..layers import RLAStage, concat_hidden
-from .base import (RLAStemStagesBackbone, check_cat_hidden, check_indices,
-                   check_int, check_rla_source, default_init_cfg)
+from ..layers import RLAStage, check_rla_source, concat_hidden
+from .base import RLAStemStagesBackbone, check_cat_hidden, default_init_cfg
 
 # One RLA stage per entry: (output channels, blocks). The first block of every
 # stage halves the resolution; the rest are identity (middle-flow) blocks.
@@ -78,8 +78,7 @@ class RLAXceptionBlock(BaseModule):
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'), init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        if stride not in (1, 2):
-            raise ValueError(f'stride must be 1 or 2, got {stride!r}')
+        check_choice('stride', stride, (1, 2))
         if num_convs is None:
             num_convs = 2 if stride == 2 else 3
         check_int('num_convs', num_convs, 1)

@@ -3,6 +3,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from ...checks import check_int
+
 
 class ECALayer(nn.Module):
     """Efficient channel attention (Wang et al., CVPR 2020).
@@ -39,10 +41,7 @@ class SELayer(nn.Module):
 
     def __init__(self, channels: int, reduction: int = 16):
         super().__init__()
-        if not isinstance(reduction, int) or reduction < 1 \
-                or channels // reduction < 1:
-            raise ValueError(f'SE reduction must be an int in [1, {channels}], '
-                             f'got {reduction!r}')
+        check_int('SE reduction', reduction, 1, channels)
         self.fc1 = nn.Linear(channels, channels // reduction, bias=False)
         self.fc2 = nn.Linear(channels // reduction, channels, bias=False)
 

@@ -26,8 +26,14 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from ...checks import check_choice, check_int
 
 RLA_SOURCES = ('branch', 'output')
+
+
+def check_rla_source(value: str) -> str:
+    """Return ``value`` if it names a tensor the RLA update can read."""
+    return check_choice('rla_source', value, RLA_SOURCES)
 
 
 def init_hidden(x: Tensor, channels: int) -> Tensor:
@@ -143,13 +149,8 @@ class RLAStage(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if len(blocks) == 0:
             raise ValueError('an RLA stage needs at least one block')
-        if rla_source not in RLA_SOURCES:
-            raise ValueError(f'rla_source must be one of {RLA_SOURCES}, '
-                             f'got {rla_source!r}')
-        if isinstance(rla_channels, bool) or not isinstance(rla_channels, int) \
-                or rla_channels < 0:
-            raise ValueError(f'rla_channels must be an int >= 0, '
-                             f'got {rla_channels!r}')
+        check_rla_source(rla_source)
+        check_int('rla_channels', rla_channels, 0)
         self.rla_source = rla_source
         self.blocks = nn.ModuleList(blocks)
         self.update_last = update_last
