@@ -6,8 +6,8 @@ layers, plus 2 per element of an eval-mode affine batch norm (1 without affine),
 1 per input element of adaptive average pooling and a few other listed ops
 (upsampling, group/layer norm). It ignores element-wise work (additions, ReLU, tanh)
 and plain pooling. The paper's FLOPs column is thop's MAC count divided by 1024^3 and
-its Params column the parameter count divided by 1024^2 (RLA_SPEC §3); both units are
-printed.
+its Params column the parameter count divided by 1024^2 (a plain ResNet-50, 25,557,032
+parameters, prints as 24.37M in the paper's tables); both units are printed.
 
 * Classification configs: the whole classifier, ``model(x, mode='tensor')``.
 * Detection configs: backbone and neck (``model.extract_feat``); the heads of
@@ -31,7 +31,7 @@ import torch.nn as nn
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONV_LINEAR = ('conv', 'linear', 'addmm', 'matmul', 'mm', 'bmm', 'einsum')
 
-# Paper Table 3 (RLA_SPEC §3): config file -> (model, Params "M", FLOPs "G").
+# Paper (NeurIPS 2021) Table 3: config file -> (model, Params "M", FLOPs "G").
 PAPER = {
     'rla_resnet50_4xb64_in1k.py': ('RLA-ResNet-50', 24.67, 4.17),
     'rla_eca_resnet50_4xb64_in1k.py': ('RLA-ECA-ResNet-50', 24.67, 4.18),
