@@ -11,17 +11,26 @@ CLS_DATA := data/digits_cls
 CLS_DIR := work_dirs/demo_cls
 CLS_MODELS := preact_resnet164 rla_resnet164
 
-.PHONY: setup test demo demo-data demo-cls complexity benchmark clean-venv
+.PHONY: setup test test-compat demo demo-data demo-cls complexity benchmark clean-venv
 
 setup: $(STAMP)
 
 # Re-run set-up only when what it installs changes.
-$(STAMP): requirements/*.txt setup.py tools/setup/setup_env.sh tools/setup/build_mmcv.sh
+$(STAMP): requirements/*.txt setup.py tools/setup/setup_env.sh tools/setup/build_mmcv.sh \
+		tools/setup/stacks.py
 	VENV=$(VENV) bash tools/setup/setup_env.sh
 	touch $@
 
 test: $(STAMP)
 	$(PY) -m pytest tests
+
+# The suite in an environment like an existing MMDetection 3.x one: torch 2.1.2
+# (stack cu121), numpy 1.26, mmcv 2.1.0 with ops, in $(COMPAT_VENV)/; rla_mm goes
+# in with a plain `pip install .`, which must change none of those packages.
+COMPAT_VENV ?= .venv-compat
+test-compat:
+	STACK=cu121 VENV=$(COMPAT_VENV) EDITABLE=0 bash tools/setup/setup_env.sh
+	$(COMPAT_VENV)/bin/pytest tests
 
 demo-data: $(STAMP)
 	$(PY) tools/data/make_digits_coco.py --out $(DEMO_DATA)
@@ -61,4 +70,4 @@ benchmark: $(STAMP)
 	$(PY) tools/analysis_tools/benchmark.py $(BENCH_ARGS) --out docs/benchmark.md
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(COMPAT_VENV)

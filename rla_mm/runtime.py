@@ -11,6 +11,7 @@ Two things MMEngine 0.10.7 does not do on its own:
   names the file and what is wrong before the runner starts.
 """
 import argparse
+import atexit
 import json
 import os
 import os.path as osp
@@ -78,6 +79,15 @@ def prepare_distributed(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
+        # Left to interpreter shutdown, the gloo group's threads are torn down
+        # after Python's and the process sometimes aborts ("terminate called
+        # without an active exception", exit code -6) after a finished run.
+        atexit.register(_destroy_process_group)
+
+
+def _destroy_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _dataset_configs(cfg: Config) -> Iterable[dict]:

@@ -24,35 +24,17 @@ def tiny_data(tmp_path_factory):
     return str(root)
 
 
+DIGITS = load_tool('data/make_digits_coco.py')
+
+
 def data_options(root, epochs=1):
     """--cfg-options that point the demo config at ``root`` and shorten it."""
-    ann = osp.join(root, 'annotations', 'instances_{}.json')
-    opts = [f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=100',
-            'default_hooks.checkpoint.interval=1',
-            'default_hooks.checkpoint.max_keep_ckpts=3',
-            'default_hooks.logger.interval=1',
-            'train_dataloader.num_workers=0',
-            'train_dataloader.persistent_workers=False',
-            'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
-            'val_dataloader.persistent_workers=False',
-            'test_dataloader.persistent_workers=False',
-            f'val_evaluator.ann_file={ann.format("val")}',
-            f'test_evaluator.ann_file={ann.format("val")}']
-    for split in ('train', 'val', 'test'):
-        opts.append(f'{split}_dataloader.dataset.data_root={root}/')
-    return opts
+    return DIGITS.cfg_options(root, epochs, coco_layout=False)
 
 
 def real_config_options(root):
-    """Extra --cfg-options for the 1x COCO configs (their file names differ)."""
-    opts = data_options(root)
-    for split, name in (('train', 'train'), ('val', 'val'), ('test', 'val')):
-        opts += [f'{split}_dataloader.dataset.ann_file='
-                 f'annotations/instances_{name}.json',
-                 f'{split}_dataloader.dataset.data_prefix.img={name}/',
-                 f'{split}_dataloader.dataset.metainfo.classes=[zero,one,two,'
-                 'three,four,five,six,seven,eight,nine]']
-    return opts
+    """--cfg-options for the 1x COCO configs (their file names differ)."""
+    return DIGITS.cfg_options(root)
 
 
 def run(args, cwd=REPO_ROOT, env=None):

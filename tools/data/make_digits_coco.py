@@ -16,7 +16,7 @@ import argparse
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -171,6 +171,47 @@ def make_dataset(out_dir: str, num_train: int = 800, num_val: int = 150,
             json.dump(coco, f)
         files[split] = path
     return files
+
+
+def cfg_options(root: str, epochs: int = 1, coco_layout: bool = True,
+                scale: Optional[int] = None) -> List[str]:
+    """``--cfg-options`` that train and test a detector config on this data.
+
+    Args:
+        root (str): Folder written by :func:`make_dataset`.
+        epochs (int): Training epochs (a checkpoint after each).
+        coco_layout (bool): The config reads COCO's file names
+            (``annotations/instances_train2017.json``, ``train2017/``) and 80
+            classes, as the 1x COCO configs do; they are pointed at this data's
+            names and ten classes. False for configs/demo/, which use ours.
+        scale (int, optional): Resize every image to ``scale`` x ``scale``
+            (train and test pipelines of MMDetection's COCO datasets).
+    """
+    ann = osp.join(root, 'annotations', 'instances_{}.json')
+    opts = [f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=100',
+            'default_hooks.checkpoint.interval=1',
+            'default_hooks.checkpoint.max_keep_ckpts=3',
+            'default_hooks.logger.interval=1',
+            f'val_evaluator.ann_file={ann.format("val")}',
+            f'test_evaluator.ann_file={ann.format("val")}']
+    for split in ('train', 'val', 'test'):
+        opts += [f'{split}_dataloader.num_workers=0',
+                 f'{split}_dataloader.persistent_workers=False',
+                 f'{split}_dataloader.dataset.data_root={root}/']
+    if coco_layout:
+        for split, name in (('train', 'train'), ('val', 'val'),
+                            ('test', 'val')):
+            opts += [f'{split}_dataloader.dataset.ann_file='
+                     f'annotations/instances_{name}.json',
+                     f'{split}_dataloader.dataset.data_prefix.img={name}/',
+                     f'{split}_dataloader.dataset.metainfo.classes=['
+                     f'{",".join(CLASSES)}]']
+    if scale is not None:
+        # pipeline positions of MMDetection's coco_detection / coco_instance
+        opts += [f'train_dataloader.dataset.pipeline.2.scale=({scale},{scale})',
+                 f'val_dataloader.dataset.pipeline.1.scale=({scale},{scale})',
+                 f'test_dataloader.dataset.pipeline.1.scale=({scale},{scale})']
+    return opts
 
 
 def main(argv=None) -> None:

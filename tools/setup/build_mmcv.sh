@@ -21,11 +21,20 @@ CACHE_ROOT=${RLA_MM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rla_mm}
 TORCH_VERSION=$("$PY" -c 'import torch; print(torch.__version__.split("+")[0])')
 if [ "${FORCE_CUDA:-0}" = "1" ]; then
     FLAVOUR=cuda$("$PY" -c 'import torch; print((torch.version.cuda or "none").replace(".", ""))')
+    # the arch list is part of what was built
+    FLAVOUR=${FLAVOUR}_sm$(echo "${TORCH_CUDA_ARCH_LIST:-default}" | tr -cd '0-9;+' | tr ';' '-')
 else
     FLAVOUR=cpu
 fi
 KEY="mmcv-${MMCV_VERSION}_torch-${TORCH_VERSION}_${FLAVOUR}_$("$PY" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')"
 WHEEL_DIR="$CACHE_ROOT/wheels/$KEY"
+
+# Already installed from this very build: nothing to do.
+MARKER=$("$PY" -c 'import sys; print(sys.prefix)')/.rla_mm-mmcv
+if [ "$(cat "$MARKER" 2>/dev/null)" = "$KEY" ] && "$PY" -c 'import mmcv.ops' 2>/dev/null; then
+    echo "[setup] mmcv: $KEY already installed"
+    exit 0
+fi
 
 if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
     echo "[setup] building mmcv $MMCV_VERSION with ops for torch $TORCH_VERSION ($FLAVOUR)."
@@ -46,3 +55,4 @@ if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
 fi
 echo "[setup] installing $(basename "$(ls "$WHEEL_DIR"/mmcv-*.whl)") from $WHEEL_DIR"
 "$PY" -m pip install --quiet --no-deps --force-reinstall "$WHEEL_DIR"/mmcv-*.whl
+echo "$KEY" > "$MARKER"

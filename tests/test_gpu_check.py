@@ -1,0 +1,97 @@
+"""tools/analysis_tools/gpu_check.py on a machine without CUDA, and its checks
+run on the CPU."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT, load_tool
+
+gpu_check = load_tool('analysis_tools/gpu_check.py')
+
+
+def test_without_cuda_it_says_it_skipped_and_exits_0():
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/gpu_check.py'], cwd=REPO_ROOT,
+        env=dict(os.environ, CUDA_VISIBLE_DEVICES=''), capture_output=True,
+        text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert 'gpu_check: skipped: no CUDA device' in proc.stdout
+    assert '[ok]' not in proc.stdout and 'FAILED' not in proc.stdout
+
+
+def test_every_registered_backbone_has_a_case():
+    names = set(gpu_check.registered_backbones())
+    assert names >= {'RLAResNet', 'RLAMobileNetV2', 'RLAPreActResNet',
+                     'RLAXception'}
+    assert names == set(gpu_check.BACKBONE_CASES)
+    checks = gpu_check.backbone_checks(gpu_check.torch.device('cpu'))
+    assert len(checks) == sum(len(c) for c in gpu_check.BACKBONE_CASES.values())
+
+
+def test_a_failed_check_is_listed_and_the_exit_code_is_1(capsys, monkeypatch):
+    def broken():
+        raise AssertionError('outputs differ from fp32: fp16 3.0e-01 > 1e-02')
+
+    monkeypatch.setattr(gpu_check, 'backbone_checks', lambda device: [
+        ('backbone Good', lambda: 'fp16 1.0e-03'), ('backbone Broken', broken),
+        ('backbone Crashing', lambda: 1 / 0)])
+    assert gpu_check.main(['--device', 'cpu', '--checks', 'backbones']) == 1
+    out = capsys.readouterr().out
+    assert '[ok] backbone Good' in out
+    assert '[FAILED] backbone Broken' in out and 'fp16 3.0e-01 > 1e-02' in out
+    assert 'ZeroDivisionError' in out  # an unexpected error is a failure too
+    assert out.rstrip().endswith('gpu_check: 1 passed, 2 failed\n'
+                                 '  FAILED: backbone Broken\n'
+                                 '  FAILED: backbone Crashing')
+
+
+def test_cpu_runs_only_the_backbone_checks():
+    with pytest.raises(SystemExit):
+        gpu_check.parse_args(['--device', 'cpu'])
+
+
+CPU = gpu_check.torch.device('cpu')
+
+
+@pytest.mark.parametrize('name,kwargs,side,twin', [
+    ('RLAResNet', dict(depth=18, eca=True), 65,
+     ('mmdet.ResNet', dict(depth=18))),
+    ('RLAMobileNetV2', dict(widen_factor=0.5), 65,
+     ('mmpretrain.MobileNetV2', dict(widen_factor=0.5, out_indices=(7, )))),
+    ('RLAPreActResNet', dict(depth=20, rla_channel=4), 33,
+     ('rla_mm.RLAPreActResNet', dict(depth=20, rla_channel=0, cat_hidden=False))),
+])
+def test_backbone_check_on_the_cpu(name, kwargs, side, twin):
+    cls = gpu_check.registered_backbones()[name]
+    detail = gpu_check.check_backbone(cls, kwargs, side, twin, CPU)
+    ours, theirs = detail.split('; plain twin ')
+    for part in ('fp16', 'bf16', 'channels_last'):
+        assert part in ours and part in theirs
+
+
+def test_backbone_check_fails_on_a_mismatch(monkeypatch):
+    """No allowance at all makes any autocast difference a failure."""
+    monkeypatch.setitem(gpu_check.TOLERANCE, 'bf16', 0.0)
+    monkeypatch.setattr(gpu_check, 'TWIN_FACTOR', 0.0)
+    cls = gpu_check.registered_backbones()['RLAResNet']
+    with pytest.raises(AssertionError, match='outputs differ from fp32: bf16'):
+        gpu_check.check_backbone(cls, dict(depth=18), 64,
+                                 ('mmdet.ResNet', dict(depth=18)), CPU)
+
+
+def test_measure_finds_non_finite_outputs():
+    class Exploding(gpu_check.torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = gpu_check.torch.nn.Conv2d(3, 4, 3)
+
+        def init_weights(self):
+            gpu_check.torch.nn.init.constant_(self.conv.weight, float('inf'))
+
+        def forward(self, x):
+            return (self.conv(x), )
+
+    with pytest.raises(AssertionError, match='non-finite fp32 outputs'):
+        gpu_check.measure(Exploding, {}, 8, CPU)

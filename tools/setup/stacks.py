@@ -1,0 +1,179 @@
+"""The PyTorch stacks that `make setup` can install, and which one fits this machine.
+
+A stack is a torch + torchvision pair from the package registry (plus the numpy
+it needs), its CUDA runtime and the GPU architectures its kernels are built for.
+`make setup` asks this script which stack to install:
+
+* ``STACK=<name>`` chooses one by name;
+* otherwise, with an NVIDIA GPU (``nvidia-smi``), the first stack in the table
+  whose kernels cover every GPU's compute capability and whose CUDA runtime the
+  driver can run;
+* otherwise (no GPU) the first stack, the one this project is developed on.
+
+The arch lists were read from the installed torch (``torch._C._cuda_getArchFlags()``,
+no GPU needed); tests/test_setup_stacks.py checks the row of the environment it
+runs in. Runs on any Python 3 without third-party packages.
+
+Usage:
+    python3 tools/setup/stacks.py choose      # prints: NAME PIN [PIN ...]
+    python3 tools/setup/stacks.py explain     # why that stack
+    python3 tools/setup/stacks.py markdown    # README's "Supported environments"
+    python3 tools/setup/stacks.py arch-list NAME   # TORCH_CUDA_ARCH_LIST for NAME
+"""
+import os
+import os.path as osp
+import re
+import shutil
+import subprocess
+import sys
+from typing import List, NamedTuple, Optional, Sequence, Tuple
+
+
+class Stack(NamedTuple):
+    name: str
+    torch: str
+    torchvision: str
+    numpy: Optional[str]  # None: requirements/deps.txt's numpy
+    cuda: str  # the CUDA runtime torch is built with
+    min_driver_cuda: Tuple[int, int]  # the oldest driver CUDA version it runs on
+    archs: Tuple[str, ...]
+    ran: str  # what was run on it
+
+    @property
+    def pins(self) -> List[str]:
+        pins = [f'torch=={self.torch}', f'torchvision=={self.torchvision}']
+        return pins + ([f'numpy=={self.numpy}'] if self.numpy else [])
+
+    @property
+    def capabilities(self) -> Tuple[Tuple[int, int], ...]:
+        return tuple((int(a[3:-1]), int(a[-1])) for a in self.archs)
+
+
+# Preference order. A CUDA 12 wheel runs on any CUDA 12 driver (>= 525) through
+# CUDA's minor-version compatibility; a CUDA 13 wheel needs a 13.x driver (>= 580).
+STACKS = (
+    Stack('cu130', '2.14.1', '0.29.1', None, '13.0', (13, 0),
+          ('sm_75', 'sm_80', 'sm_86', 'sm_90', 'sm_100', 'sm_120'),
+          'the whole suite, `make demo`, `make demo-cls` (CPU)'),
+    Stack('cu128', '2.10.0', '0.25.0', None, '12.8', (12, 0),
+          ('sm_70', 'sm_75', 'sm_80', 'sm_86', 'sm_90', 'sm_100', 'sm_120'),
+          'nothing yet: chosen for V100 (sm_70) and CUDA 12 drivers'),
+    Stack('cu121', '2.1.2', '0.16.2', '1.26.4', '12.1', (12, 0),
+          ('sm_50', 'sm_60', 'sm_70', 'sm_75', 'sm_80', 'sm_86', 'sm_90'),
+          'the whole suite (CPU), as an existing OpenMMLab environment: '
+          '`make test-compat`'),
+)
+PYTHON = '3.11'
+DEPS = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'requirements',
+                'deps.txt')
+
+
+def deps_numpy() -> str:
+    """The numpy that requirements/deps.txt pins (stacks without their own)."""
+    with open(DEPS) as f:
+        return re.search(r'^numpy==(\S+)$', f.read(), re.M).group(1)
+
+
+class NoStack(Exception):
+    """No stack fits; the message says what is missing."""
+
+
+def by_name(name: str) -> Stack:
+    for stack in STACKS:
+        if stack.name == name:
+            return stack
+    raise NoStack(f'STACK={name!r} is not a stack; expected one of '
+                  f'{[s.name for s in STACKS]}')
+
+
+def query_gpus() -> Optional[Tuple[List[Tuple[str, Tuple[int, int]]],
+                                   Tuple[int, int]]]:
+    """(GPU name and compute capability of each GPU, driver CUDA version) from
+    nvidia-smi, or None when there is no nvidia-smi or no GPU."""
+    smi = shutil.which('nvidia-smi')
+    if smi is None:
+        return None
+    query = subprocess.run(
+        [smi, '--query-gpu=name,compute_cap', '--format=csv,noheader'],
+        capture_output=True, text=True)
+    if query.returncode != 0 or not query.stdout.strip():
+        return None
+    gpus = []
+    for line in query.stdout.strip().splitlines():
+        name, cap = (part.strip() for part in line.rsplit(',', 1))
+        major, minor = cap.split('.')
+        gpus.append((name, (int(major), int(minor))))
+    header = subprocess.run([smi], capture_output=True, text=True).stdout
+    found = re.search(r'CUDA Version:\s*(\d+)\.(\d+)', header)
+    if not found:
+        raise NoStack('nvidia-smi lists GPUs but prints no "CUDA Version"; '
+                      'set STACK to one of ' + ', '.join(s.name for s in STACKS))
+    return gpus, (int(found.group(1)), int(found.group(2)))
+
+
+def choose(env_stack: Optional[str] = None,
+           gpus=None) -> Tuple[Stack, str]:
+    """The stack to install and why.
+
+    Args:
+        env_stack (str, optional): The STACK variable.
+        gpus: What :func:`query_gpus` returns.
+    """
+    if env_stack:
+        return by_name(env_stack), f'STACK={env_stack}'
+    if gpus is None:
+        return STACKS[0], 'no NVIDIA GPU found (nvidia-smi)'
+    devices, driver = gpus
+    caps = sorted({cap for _, cap in devices})
+    names = ', '.join(f'{name} (sm_{c[0]}{c[1]})' for name, c in devices)
+    for stack in STACKS:
+        if set(caps) <= set(stack.capabilities) and driver >= stack.min_driver_cuda:
+            return stack, (f'GPUs {names}, driver CUDA {driver[0]}.{driver[1]}: '
+                           f'the first stack with kernels for them that this '
+                           'driver runs')
+    rows = '; '.join(
+        f'{s.name}: kernels {" ".join(s.archs)}, needs driver CUDA >= '
+        f'{s.min_driver_cuda[0]}.{s.min_driver_cuda[1]}' for s in STACKS)
+    raise NoStack(f'no stack fits GPUs {names} with driver CUDA '
+                  f'{driver[0]}.{driver[1]}. Stacks: {rows}. Update the driver, '
+                  'or install torch yourself and `pip install -e .` into that '
+                  'environment')
+
+
+def markdown() -> str:
+    rows = ['| stack | torch | torchvision | CUDA | kernels (arch list) | Python '
+            '| numpy | run on it |', '|---|---|---|---|---|---|---|---|']
+    for s in STACKS:
+        rows.append(f'| `{s.name}` | {s.torch} | {s.torchvision} | {s.cuda} '
+                    f'(driver CUDA >= {s.min_driver_cuda[0]}.'
+                    f'{s.min_driver_cuda[1]}) | {" ".join(s.archs)} | {PYTHON} '
+                    f'| {s.numpy or deps_numpy()} | {s.ran} |')
+    return '\n'.join(rows) + '\n'
+
+
+def main(argv: Sequence[str]) -> int:
+    command = argv[0] if argv else 'choose'
+    try:
+        if command == 'markdown':
+            print(markdown(), end='')
+            return 0
+        if command == 'arch-list':
+            stack = by_name(argv[1])
+            print(';'.join(f'{a[3:-1]}.{a[-1]}' for a in stack.archs))
+            return 0
+        if command not in ('choose', 'explain'):
+            raise NoStack(f'unknown command {command!r}; expected choose, '
+                          'explain, markdown or arch-list NAME')
+        stack, why = choose(os.environ.get('STACK'), query_gpus())
+    except NoStack as err:
+        print(f'[setup] {err}', file=sys.stderr)
+        return 1
+    if command == 'explain':
+        print(f'stack {stack.name} (torch {stack.torch}, CUDA {stack.cuda}): {why}')
+    else:
+        print(' '.join([stack.name] + stack.pins))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
