@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from conftest import REPO_ROOT, load_tool
-from rla_mm.markdown import replace_block
 
+replace_block = load_tool('analysis_tools/markdown_block.py').replace_block
 get_flops = load_tool('analysis_tools/get_flops.py')
 benchmark = load_tool('analysis_tools/benchmark.py')
 CONFIGS = osp.join(REPO_ROOT, 'configs')

@@ -197,7 +197,7 @@ def main(argv=None) -> List[Dict]:
         print(format_row(r), flush=True)
         results.append(r)
     if args.out:
-        from rla_mm.markdown import replace_block
+        from markdown_block import replace_block
         replace_block(args.out, 'complexity', markdown(results))
         print(f'wrote {args.out}')
     return results
