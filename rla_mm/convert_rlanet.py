@@ -20,6 +20,7 @@ from typing import Dict, List, Tuple
 import torch
 from torch import Tensor
 
+from .configs import load_metafile
 from .models import RLAMobileNetV2, RLAResNet
 from .safe_loading import load_foreign
 
@@ -202,19 +203,6 @@ def convert_state_dict(state_dict: Dict[str, Tensor],
     return converted
 
 
-# The rla_mm config of each reference classifier, for the summary.
-CONFIGS = {
-    'rla_resnet50': 'configs/rla_resnet50_4xb64_in1k.py',
-    'rla_resnet50_eca': 'configs/rla_eca_resnet50_4xb64_in1k.py',
-    'rla_resnet101': 'configs/rla_resnet101_4xb64_in1k.py',
-    'rla_resnet101_eca': 'configs/rla_eca_resnet101_4xb64_in1k.py',
-    'rla_resnet152': 'configs/rla_resnet152_4xb64_in1k.py',
-    'rla_resnet152_eca': 'configs/rla_eca_resnet152_4xb64_in1k.py',
-    'rla_mobilenetv2': 'configs/rla_mobilenet_v2_2xb48_in1k.py',
-    'rla_mobilenetv2_eca': 'configs/rla_eca_mobilenet_v2_2xb48_in1k.py',
-}
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Convert an authors' RLANet ImageNet checkpoint into an "
@@ -257,8 +245,10 @@ def main(argv=None) -> int:
     print(f'converted {arch}: {len(converted)} tensors, '
           f'{sum(params.values()):,} parameters')
     print(f'wrote {args.dst}')
-    if arch in CONFIGS:
-        print(f'classifier config: {CONFIGS[arch]}')
+    configs = {m['Metadata'].get('Reference Arch'): m['Config']
+               for m in load_metafile().values()}
+    if arch in configs:
+        print(f'classifier config: {configs[arch]}')
     return 0
 
 

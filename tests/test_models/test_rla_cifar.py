@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from rla_mm.configs import load_metafile
 from rla_mm.models import (RLAPreActBasicBlock, RLAPreActBottleneck,
                            RLAPreActResNet, RLAStage, RLAXception,
                            RLAXceptionBlock)
@@ -69,18 +70,22 @@ def test_preact_resnet_stage_structure():
                       RLAPreActBottleneck)
 
 
-# CIFAR-10 heads (10 classes). The plain counts are those of the pre-activation
-# ResNets of He et al. (2016) with 1x1 projection shortcuts: 1.73M and 1.70M.
-@pytest.mark.parametrize('depth,k,expected', [
-    (110, 0, 1_730_522),
-    (164, 0, 1_703_258),
-    (110, 4, 1_804_890),
-    (164, 12, 1_739_450),
+# CIFAR-10 heads (10 classes), counts from configs/metafile.yml. The plain
+# counts are those of the pre-activation ResNets of He et al. (2016) with 1x1
+# projection shortcuts: 1.73M and 1.70M.
+@pytest.mark.parametrize('depth,k,config', [
+    (110, 0, 'preact_resnet110_1xb128_cifar10.py'),
+    (164, 0, 'preact_resnet164_1xb128_cifar10.py'),
+    (110, 4, 'rla_resnet110_1xb128_cifar10.py'),
+    (164, 12, 'rla_resnet164_1xb128_cifar10.py'),
 ])
-def test_preact_resnet_parameter_counts(depth, k, expected):
+def test_preact_resnet_parameter_counts(depth, k, config):
     model = RLAPreActResNet(depth=depth, rla_channel=k, cat_hidden=k > 0)
     head = model.feat_dim * 10 + 10
+    expected = load_metafile()[config]['Metadata']['Parameters']
     assert num_params(model) + head == expected
+    assert round(expected / 1e6, 2) == (1.73, 1.70, 1.80, 1.74)[
+        (110, 164).index(depth) + 2 * (k > 0)]
 
 
 def test_rla_channel_zero_builds_the_plain_network():

@@ -210,7 +210,7 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
                 info.append(entry)
             else:
                 info[-1] = entry
-        self.feature_info = [info[i] for i in sorted(self.out_indices)]
+        self.feature_info = [info[i] for i in sorted(set(self.out_indices))]
         self.feat_dim = self.feature_info[-1]['num_chs']
 
     def add_hidden_norm(self) -> int:
