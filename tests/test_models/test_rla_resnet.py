@@ -1,7 +1,6 @@
 import pytest
 import torch
 import torch.nn as nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from rla_mm.models import (RLABasicBlock, RLABottleneck, RLAResNet,
                            RLAResNetV1d)
