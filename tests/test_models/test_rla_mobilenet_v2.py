@@ -41,6 +41,29 @@ def test_one_recurrent_conv_per_resolution():
     assert n - n_shared == 4 * 288
 
 
+def test_detection_outputs_build_nothing_unread():
+    # Nothing reads conv2, bn_hidden or layer7's hidden-state update here (the
+    # fault of f67c099, where they were built and got no gradient under DDP).
+    model = RLAMobileNetV2(rla_channel=8, out_indices=(1, 2, 4, 6),
+                           cat_hidden=False).train()
+    assert not hasattr(model, 'conv2') and not hasattr(model, 'bn_hidden')
+    assert len(model.layer7.norms) == 0 and model.layer7.conv_out is None
+    outs = model(torch.randn(2, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == [24, 32, 96, 320]
+    sum(o.mean() for o in outs).backward()
+    assert all(p.grad is not None for p in model.parameters())
+    # Asking for them with the hidden state joined names the way out.
+    with pytest.raises(ValueError, match='must contain it.*cat_hidden=False'):
+        RLAMobileNetV2(rla_channel=8, out_indices=(1, 2, 4, 6))
+
+
+def test_cat_hidden_false_closes_on_x_alone():
+    model = RLAMobileNetV2(rla_channel=8, cat_hidden=False).eval()
+    assert model.conv2.conv.in_channels == 320
+    assert model(torch.randn(1, 3, 32, 32))[0].shape == (1, 1280, 1, 1)
+    assert RLAMobileNetV2(rla_channel=8).conv2.conv.in_channels == 320 + 8
+
+
 def test_eca_kernel_rule():
     model = RLAMobileNetV2(eca=True)
     sizes = [getattr(model, f'layer{i}').blocks[0].eca.conv.kernel_size[0]

@@ -170,7 +170,8 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
             raise ValueError(
                 f'cat_hidden=True joins the hidden state to output '
                 f'{self.close_index}, so out_indices must contain it, got '
-                f'{self.out_indices!r}')
+                f'{self.out_indices!r}; set cat_hidden=False for the other '
+                f'outputs alone')
         self._build()
         self._freeze_stages()
 
