@@ -233,3 +233,15 @@ def test_metafile_lists_every_classification_config_with_its_parameters():
         if name.startswith('rla_'):
             top1 = model['Results'][0]['Metrics']['Top 1 Accuracy']
             assert 70 < top1 < 96
+
+
+def test_configs_readme_table_is_the_metafile():
+    # configs/README.md shows the metafile's facts; it does not keep its own.
+    from conftest import load_tool
+    table = load_tool('analysis_tools/metafile_table.py').in1k_table()
+    with open(osp.join(REPO_ROOT, 'configs', 'README.md')) as f:
+        readme = f.read()
+    block = readme.split('<!-- metafile-in1k:begin -->\n')[1].split(
+        '<!-- metafile-in1k:end -->')[0]
+    assert block == table
+    assert '| 25,870,696 | 4.17G | 77.17 | 93.42 |' in table
