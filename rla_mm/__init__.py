@@ -1,7 +1,7 @@
 """rla_mm: Recurrent Layer Aggregation backbones for MMDetection and MMPretrain."""
-from .checkpoint import install_safe_globals
 from .model_zoo import register_model_zoo
 from .models import RLAMobileNetV2, RLAResNet, RLAResNetV1d
+from .safe_loading import install_safe_globals
 from .version import __version__
 
 install_safe_globals()

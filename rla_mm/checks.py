@@ -49,3 +49,43 @@ def check_choice(name: str, value, choices: Sequence):
         raise ValueError(f'{name} must be one of {tuple(choices)}, '
                          f'got {value!r}')
     return value
+
+
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` if it is a bool; else raise naming ``name``.
+
+    Args:
+        name (str): Argument name for the message.
+        value: The value to check.
+    """
+    if not isinstance(value, bool):
+        raise ValueError(f'{name} must be True or False, got {value!r}')
+    return value
+
+
+def check_odd(name: str, value) -> int:
+    """Return ``value`` if it is a positive odd int; else raise naming ``name``.
+
+    Args:
+        name (str): Argument name for the message.
+        value: The value to check.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 \
+            or value % 2 == 0:
+        raise ValueError(f'{name} must be a positive odd int, got {value!r}')
+    return value
+
+
+def check_type(name: str, value, types):
+    """Return ``value`` if it is an instance of ``types``; else raise naming ``name``.
+
+    Args:
+        name (str): Argument name for the message.
+        value: The value to check.
+        types (type | tuple[type]): The allowed types.
+    """
+    if not isinstance(value, types):
+        names = [t.__name__ for t in (types if isinstance(types, tuple)
+                                      else (types, ))]
+        raise ValueError(f'{name} must be {" or ".join(names)}, got {value!r}')
+    return value

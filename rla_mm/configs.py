@@ -10,6 +10,7 @@ then, in your own config (MMEngine substitutes the variable before reading _base
 """
 import os.path as osp
 import sys
+from typing import Dict, Optional
 
 
 def data_root() -> str:
@@ -32,6 +33,39 @@ def configs_dir() -> str:
 def model_index_path() -> str:
     """rla_mm's ``model-index.yml`` (it imports ``configs/metafile.yml``)."""
     return osp.join(data_root(), 'model-index.yml')
+
+
+def load_metafile() -> Dict[str, dict]:
+    """The models of ``configs/metafile.yml``, the one place of the model facts,
+    by config file name (e.g. 'rla_resnet50_4xb64_in1k.py').
+
+    Each value is the model's entry; its ``Metadata`` holds ``Parameters``
+    (exact), ``FLOPs`` and, for the models of the paper's Table 3, ``Paper
+    Params``, ``Paper FLOPs`` (as printed there, see :func:`paper_figure`) and
+    ``Reference Arch`` (the authors' architecture name).
+    """
+    import yaml
+    with open(osp.join(configs_dir(), 'metafile.yml')) as f:
+        models = yaml.safe_load(f)['Models']
+    return {osp.basename(m['Config']): m for m in models}
+
+
+_PAPER_UNITS = {'M': 2**20, 'G': 2**30}
+
+
+def paper_figure(text: Optional[str]) -> Optional[float]:
+    """A figure as the paper prints it ('24.67M', '4.17G') as a plain number
+    (M = 2^20, G = 2^30, the paper's units); None stays None.
+
+    Args:
+        text (str, optional): The figure with its unit letter.
+    """
+    if text is None:
+        return None
+    text = str(text)
+    if text[-1:] not in _PAPER_UNITS:
+        raise ValueError(f'a paper figure ends with M or G, got {text!r}')
+    return float(text[:-1]) * _PAPER_UNITS[text[-1]]
 
 
 def get_config_path(name: str) -> str:

@@ -4,15 +4,25 @@ The reference checkpoints are ``torch.save`` dicts with ``state_dict`` (keys pre
 by ``module.``), ``arch``, ``epoch``, ``best_acc1`` and ``optimizer``. The converted
 checkpoint holds ``backbone.*`` and ``head.*`` keys for an MMPretrain
 ``ImageClassifier``; detection configs load it with ``prefix='backbone.'``.
+
+Command line (also ``tools/model_converters/rlanet_to_rla_mm.py``)::
+
+    python -m rla_mm.convert_rlanet SRC DST [--arch ARCH]
 """
+import argparse
+import os
+import os.path as osp
 import re
+import sys
 from collections import OrderedDict
 from typing import Dict, List, Tuple
 
 import torch
 from torch import Tensor
 
+from .configs import load_metafile
 from .models import RLAMobileNetV2, RLAResNet
+from .safe_loading import load_foreign
 
 # Reference arch name -> (backbone type, keyword arguments of the backbone).
 _RESNET_BODIES = {
@@ -128,13 +138,6 @@ def _map_key(key: str, mobilenet: bool) -> List[str]:
     return []
 
 
-def classifier_in_channels(backbone) -> int:
-    """Input channels of the linear classifier on top of ``backbone``."""
-    if isinstance(backbone, RLAMobileNetV2):
-        return backbone.out_channel
-    return backbone.feat_dim + backbone.rla_channel
-
-
 def strip_wrapper(checkpoint) -> Tuple[Dict[str, Tensor], str]:
     """Return the bare state dict (no ``module.`` prefix) and the arch name, if any.
 
@@ -172,7 +175,7 @@ def convert_state_dict(state_dict: Dict[str, Tensor],
     if fc_weight is not None:
         num_classes = fc_weight.shape[0]
         expected['head.fc.weight'] = torch.Size(
-            (num_classes, classifier_in_channels(backbone)))
+            (num_classes, backbone.feat_dim))
         expected['head.fc.bias'] = torch.Size((num_classes, ))
 
     converted = OrderedDict()
@@ -198,3 +201,57 @@ def convert_state_dict(state_dict: Dict[str, Tensor],
                              + (' ...' if len(keys) > 20 else ''))
         raise ConversionError('\n'.join(lines))
     return converted
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Convert an authors' RLANet ImageNet checkpoint into an "
+        'rla_mm classifier checkpoint.')
+    parser.add_argument('src', help='reference checkpoint (.pth.tar / .pth)')
+    parser.add_argument('dst', help='where to write the rla_mm checkpoint')
+    parser.add_argument(
+        '--arch', choices=ARCHS,
+        help='reference architecture, when the checkpoint has no "arch" entry')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not osp.isfile(args.src):
+        print(f'error: source checkpoint {args.src!r} does not exist',
+              file=sys.stderr)
+        return 1
+    checkpoint = load_foreign(args.src)
+    try:
+        state_dict, arch = strip_wrapper(checkpoint)
+        arch = args.arch or arch
+        if not arch:
+            raise ConversionError(
+                f'{args.src} has no "arch" entry; pass --arch (one of {ARCHS})')
+        converted = convert_state_dict(state_dict, arch)
+    except ConversionError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    dst_dir = osp.dirname(osp.abspath(args.dst))
+    os.makedirs(dst_dir, exist_ok=True)
+    torch.save(
+        dict(state_dict=converted,
+             meta=dict(source=osp.basename(args.src), arch=arch,
+                       converter='rla_mm rlanet_to_rla_mm')), args.dst)
+    # A shared tensor (RLA-MobileNetV2's recurrent conv) is counted once.
+    params = {id(v): v.numel() for k, v in converted.items()
+              if not k.endswith(('running_mean', 'running_var',
+                                 'num_batches_tracked'))}
+    print(f'converted {arch}: {len(converted)} tensors, '
+          f'{sum(params.values()):,} parameters')
+    print(f'wrote {args.dst}')
+    configs = {m['Metadata'].get('Reference Arch'): m['Config']
+               for m in load_metafile().values()}
+    if arch in configs:
+        print(f'classifier config: {configs[arch]}')
+    return 0
+
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -7,19 +7,14 @@ import torch
 from mmengine.config import Config
 
 from conftest import REPO_ROOT
+from rla_mm.configs import load_metafile
 
-# SPEC §3: exact counts of the reference implementation (1000 classes, k = 32).
-# RLA-ECA-ResNet-152 is not listed there: RLA-ResNet-152 plus its ECA kernels
-# (3 x 5 + 8 x 5 + 36 x 5 + 3 x 7 = 256 weights).
+# The exact counts live in configs/metafile.yml (one place): the models of the
+# paper's Table 3 are those with a reference arch, the † models the tricks ones.
+METAFILE = load_metafile()
 EXPECTED_PARAMS = {
-    'rla_resnet50_4xb64_in1k.py': 25_870_696,
-    'rla_eca_resnet50_4xb64_in1k.py': 25_870_782,
-    'rla_resnet101_4xb64_in1k.py': 45_003_176,
-    'rla_eca_resnet101_4xb64_in1k.py': 45_003_347,
-    'rla_resnet152_4xb64_in1k.py': 60_770_792,
-    'rla_eca_resnet152_4xb64_in1k.py': 60_770_792 + 256,
-    'rla_mobilenet_v2_2xb48_in1k.py': 3_624_168,
-    'rla_eca_mobilenet_v2_2xb48_in1k.py': 3_624_199,
+    name: m['Metadata']['Parameters'] for name, m in METAFILE.items()
+    if 'Reference Arch' in m['Metadata']
 }
 
 
@@ -96,9 +91,26 @@ def test_mobilenet_recipe(name):
 DEEP_STEM_EXTRA = (3 * 32 + 32 * 32 + 32 * 64) * 9 + 2 * (32 + 32 + 64) - (
     3 * 64 * 49 + 2 * 64)
 TRICKS_PARAMS = {
-    'rla_resnet50d_4xb64_tricks_in1k.py': 25_870_696 + DEEP_STEM_EXTRA,
-    'rla_eca_resnet50d_4xb64_tricks_in1k.py': 25_870_782 + DEEP_STEM_EXTRA,
+    name: m['Metadata']['Parameters'] for name, m in METAFILE.items()
+    if 'tricks' in name
 }
+
+
+def test_counts_agree_with_each_other():
+    # The reference implementation's counts (1000 classes, k = 32): ECA adds
+    # one 1-D kernel per block (5 in stages 1-3, 7 in stage 4), and the deep
+    # stem of the † models replaces the 7x7 conv and its BN.
+    eca152 = (3 + 8 + 36) * 5 + 3 * 7
+    assert EXPECTED_PARAMS['rla_eca_resnet152_4xb64_in1k.py'] == \
+        EXPECTED_PARAMS['rla_resnet152_4xb64_in1k.py'] + eca152
+    for plain in ('rla_resnet50', 'rla_eca_resnet50'):
+        assert TRICKS_PARAMS[f'{plain}d_4xb64_tricks_in1k.py'] == \
+            EXPECTED_PARAMS[f'{plain}_4xb64_in1k.py'] + DEEP_STEM_EXTRA
+    # The paper's Params column is the exact count / 2^20, to two decimals.
+    for name, model in METAFILE.items():
+        paper = model['Metadata'].get('Paper Params')
+        if paper is not None:
+            assert f"{model['Metadata']['Parameters'] / 2**20:.2f}M" == paper
 
 
 @pytest.mark.parametrize('name', sorted(TRICKS_PARAMS))
@@ -213,11 +225,23 @@ def test_metafile_lists_every_classification_config_with_its_parameters():
     for name, model in models.items():
         assert osp.isfile(osp.join(REPO_ROOT, model['Config']))
         assert model['In Collection'] == 'RLA-Net'
-        expected = {**EXPECTED_PARAMS, **TRICKS_PARAMS}.get(name)
-        if expected is None:  # CIFAR: count the built model
+        if name not in EXPECTED_PARAMS and name not in TRICKS_PARAMS:
+            # CIFAR (the others are built by the tests above)
             expected = sum(p.numel() for p in build(load(name)).parameters())
-        assert model['Metadata']['Parameters'] == expected, name
+            assert model['Metadata']['Parameters'] == expected, name
         assert model['Metadata']['FLOPs'] > 0
         if name.startswith('rla_'):
             top1 = model['Results'][0]['Metrics']['Top 1 Accuracy']
             assert 70 < top1 < 96
+
+
+def test_configs_readme_table_is_the_metafile():
+    # configs/README.md shows the metafile's facts; it does not keep its own.
+    from conftest import load_tool
+    table = load_tool('analysis_tools/metafile_table.py').in1k_table()
+    with open(osp.join(REPO_ROOT, 'configs', 'README.md')) as f:
+        readme = f.read()
+    block = readme.split('<!-- metafile-in1k:begin -->\n')[1].split(
+        '<!-- metafile-in1k:end -->')[0]
+    assert block == table
+    assert '| 25,870,696 | 4.17G | 77.17 | 93.42 |' in table

@@ -64,7 +64,7 @@ def test_rla_stage_compiles_with_inductor():
                          nn.BatchNorm2d(8))
     blocks = [RLABasicBlock(8, 8, 4, stride=2, downsample=down),
               RLABasicBlock(8, 8, 4)]
-    stage = RLAStage(blocks, out_channels=8, rla_channels=4).eval()
+    stage = RLAStage(blocks, out_channels=8, rla_channel=4).eval()
     x, h = torch.randn(1, 8, 15, 15), torch.randn(1, 4, 15, 15)
     with torch.no_grad():
         expected = stage(x, h)

@@ -455,7 +455,7 @@ def choose_python(cwd: str, **env) -> subprocess.CompletedProcess:
                           text=True)
 
 
-def test_shell_tools_choose_their_python_without_activation(scratch, tmp_path):
+def test_tools_choose_their_python_or_say_what_to_do(scratch, tmp_path):
     cwd = scratch[0]
     venv_python = osp.join(cwd, '.venv', 'bin', 'python')
     # a new shell: the checkout's .venv
@@ -479,6 +479,18 @@ def test_shell_tools_choose_their_python_without_activation(scratch, tmp_path):
     proc = choose_python(cwd, PYTHON=str(tmp_path / 'nowhere' / 'python'))
     assert proc.returncode == 1
     assert 'there is no such interpreter' in proc.stderr
+    # the Python tools too, when run by a Python without the stack
+    for tool in ('tools/test.py', 'tools/analysis_tools/get_flops.py',
+                 'tools/model_converters/rlanet_to_rla_mm.py'):
+        proc = subprocess.run([bare, tool, 'configs/x.py'], cwd=cwd,
+                              env=fresh_env(), capture_output=True, text=True)
+        assert proc.returncode == 1, proc.stderr
+        assert f'this Python ({bare}) cannot import torch, mmengine, mmcv' \
+            in proc.stderr
+        assert 'source .venv/bin/activate' in proc.stderr
+        checkout_venv = osp.join(REPO_ROOT, '.venv', 'bin', 'python')
+        assert (f'{checkout_venv} {tool} configs/x.py' if osp.exists(
+            checkout_venv) else 'make setup') in proc.stderr
     # the whole chain with no activation: script -> .venv -> torchrun -> train.py
     proc = subprocess.run(
         ['bash', 'tools/dist_train.sh', 'configs/faster_rcnn_rla_r50_fpn_1x_coco.py',

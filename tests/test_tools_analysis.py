@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from conftest import REPO_ROOT, load_tool
-from rla_mm.markdown import replace_block
+from rla_mm.configs import load_metafile
 
+replace_block = load_tool('analysis_tools/markdown_block.py').replace_block
 get_flops = load_tool('analysis_tools/get_flops.py')
 benchmark = load_tool('analysis_tools/benchmark.py')
 CONFIGS = osp.join(REPO_ROOT, 'configs')
@@ -26,13 +27,17 @@ def test_get_flops_counts_the_paper_models(tmp_path, capsys):
     assert round(r50['conv_linear'] / g, 2) == 4.15
     # (336.2 here against the 336.6 quoted in the spec: within 0.2%)
     assert abs(mbv2['conv_linear'] / 1024 ** 2 / 336.6 - 1) < 0.002
-    assert r50['params'] == 25_870_696 and mbv2['params'] == 3_624_168
+    meta = load_metafile()
+    assert r50['params'] == meta[names[0]]['Metadata']['Parameters']
+    assert mbv2['params'] == meta[names[1]]['Metadata']['Parameters']
     # the total adds the counter's batch-norm work: within 1% of the paper
     assert abs(r50['flops'] / g / 4.17 - 1) < 0.01
     assert r50['flops'] == r50['conv_linear'] + r50['norm'] + \
         r50['by_operator'].get('adaptive_avg_pool2d', 0)
     printed = capsys.readouterr().out
-    assert '25,870,696' in printed and 'paper unit' in printed
+    assert f"{r50['params']:,}" in printed and 'paper unit' in printed
+    # the paper's figures come from the metafile: 24.67M and 4.170
+    assert '| 24.67M | 24.67M |' in out.read_text()
     text = out.read_text()
     assert text.startswith('intro\n') and text.endswith('outro\n')
     assert 'old' not in text and '`rla_resnet50_4xb64_in1k.py`' in text

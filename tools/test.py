@@ -5,6 +5,8 @@ Usage:
         [--show-dir DIR] [--metrics-out metrics.json] [--cfg-options k=v ...]
         [--launcher pytorch]
 """
+import env_check  # noqa: F401  (first: says what to do without torch)
+
 import argparse
 import json
 import os
@@ -15,8 +17,9 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 import rla_mm  # noqa: F401  (registers the backbones, allow-lists checkpoints)
-from rla_mm.runtime import (add_common_args, check_coco_annotations,
-                            load_config, prepare_distributed)
+from cli_options import add_common_args, load_config
+from cpu_distributed import prepare_distributed
+from dataset_check import check_dataset_files
 
 
 def parse_args(argv=None):
@@ -55,7 +58,7 @@ def main(argv=None):
     cfg.load_from = args.checkpoint
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
-    check_coco_annotations(cfg, splits=('test_dataloader', ))
+    check_dataset_files(cfg, splits=('test_dataloader', ))
     prepare_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     if args.out is not None:

@@ -5,14 +5,19 @@ Usage:
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
         [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
 """
+import env_check  # noqa: F401  (first: says what to do without torch)
+
 import argparse
+import logging
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import rla_mm  # noqa: F401  (registers the backbones, allow-lists checkpoints)
-from rla_mm.runtime import (add_common_args, check_coco_annotations,
-                            load_config, prepare_distributed)
+from cli_options import add_common_args, load_config
+from cpu_distributed import prepare_distributed
+from dataset_check import check_dataset_files
 
 
 def parse_args(argv=None):
@@ -35,8 +40,16 @@ def build_cfg(args) -> Config:
     """Load the config and apply the command-line options."""
     cfg = load_config(args.config, args)
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper == 'AmpOptimWrapper':
+            print_log('--amp: the config already uses AmpOptimWrapper',
+                      logger='current', level=logging.WARNING)
+        elif wrapper != 'OptimWrapper':
+            raise ValueError(f'--amp switches OptimWrapper to AmpOptimWrapper; '
+                             f'the config uses optim_wrapper.type={wrapper!r}')
+        else:
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or \
                 'base_batch_size' not in cfg.auto_scale_lr:
@@ -55,7 +68,7 @@ def build_cfg(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_cfg(args)
-    check_coco_annotations(cfg)
+    check_dataset_files(cfg)
     prepare_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()

@@ -4,9 +4,9 @@ The paper (Sec. 4.1, B.1) trains on 45,000 CIFAR training images and picks the
 model on the other 5,000; the test set is only used for the final number.
 """
 from mmpretrain.datasets import CIFAR10, CIFAR100
-from mmpretrain.registry import DATASETS
 
 from ..checks import check_choice, check_int
+from ..registry import register_dataset
 
 HOLDOUT_PARTS = ('train', 'val')
 
@@ -46,11 +46,11 @@ class _HoldoutMixin:
         return data_list[-self.num_holdout:]
 
 
-@DATASETS.register_module()
+@register_dataset()
 class CIFAR10Holdout(_HoldoutMixin, CIFAR10):
     """CIFAR-10 training split divided 45k/5k (see :class:`_HoldoutMixin`)."""
 
 
-@DATASETS.register_module()
+@register_dataset()
 class CIFAR100Holdout(_HoldoutMixin, CIFAR100):
     """CIFAR-100 training split divided 45k/5k (see :class:`_HoldoutMixin`)."""

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from rla_mm.models.layers import (RLAStage, conv_cat_hidden, init_hidden,
+from rla_mm.models.layers import (RLAStage, conv_block_input, init_hidden,
                                   match_hidden)
 
 
@@ -123,12 +123,12 @@ def test_stage_with_cp_matches_plain_forward_and_gradients():
     dict(kernel_size=3, stride=2, padding=1),
     dict(kernel_size=3, padding=2, dilation=2, bias=True),
 ])
-def test_conv_cat_hidden_equals_the_concatenation(kwargs):
+def test_conv_block_input_equals_the_concatenation(kwargs):
     conv = nn.Conv2d(6 + 3, 5, **kwargs).double()
     x, h = torch.randn(2, 6, 7, 9).double(), torch.randn(2, 3, 7, 9).double()
     x.requires_grad_(True)
     expected = conv(torch.cat([x, h], 1))
-    got = conv_cat_hidden(conv, x, h)
+    got = conv_block_input(conv, x, h)
     assert torch.allclose(got, expected, atol=1e-12)
     # gradients reach the one weight of the reference shape (C + k inputs)
     assert conv.weight.shape == (5, 9, kwargs['kernel_size'],
@@ -139,7 +139,7 @@ def test_conv_cat_hidden_equals_the_concatenation(kwargs):
         assert torch.allclose(a, b, atol=1e-12)
 
 
-def test_conv_cat_hidden_keeps_the_concatenation_for_other_convs():
+def test_conv_block_input_keeps_the_concatenation_for_other_convs():
     class CountingConv(nn.Conv2d):  # e.g. weight standardisation
         calls = []
 
@@ -148,5 +148,5 @@ def test_conv_cat_hidden_keeps_the_concatenation_for_other_convs():
             return super().forward(inp)
 
     conv = CountingConv(4 + 2, 3, 1)
-    conv_cat_hidden(conv, torch.randn(1, 4, 5, 5), torch.randn(1, 2, 5, 5))
+    conv_block_input(conv, torch.randn(1, 4, 5, 5), torch.randn(1, 2, 5, 5))
     assert CountingConv.calls == [6]  # one call on the concatenated input

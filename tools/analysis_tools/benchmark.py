@@ -262,7 +262,7 @@ def main(argv=None) -> str:
                            device)
     print(report)
     if args.out:
-        from rla_mm.markdown import replace_block
+        from markdown_block import replace_block
         replace_block(args.out, 'benchmark', report)
     return report
 

@@ -22,7 +22,6 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from plot_curves import find_logs, read_log  # noqa: E402
 
 

@@ -18,32 +18,23 @@ Usage:
     python tools/analysis_tools/get_flops.py CONFIG [CONFIG ...] [--shape H W]
     python tools/analysis_tools/get_flops.py --all --out docs/complexity.md
 """
-import argparse
-import glob
-import logging
 import os.path as osp
-import warnings
-from typing import Dict, List, Optional, Sequence
+import sys
 
-import torch
-import torch.nn as nn
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/
+import env_check  # noqa: E402,F401  (first: says what to do without torch)
+
+import argparse  # noqa: E402
+import glob  # noqa: E402
+import logging  # noqa: E402
+import warnings  # noqa: E402
+from typing import Dict, List, Optional, Sequence  # noqa: E402
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONV_LINEAR = ('conv', 'linear', 'addmm', 'matmul', 'mm', 'bmm', 'einsum')
-
-# Paper (NeurIPS 2021) Table 3: config file -> (model, Params "M", FLOPs "G").
-PAPER = {
-    'rla_resnet50_4xb64_in1k.py': ('RLA-ResNet-50', 24.67, 4.17),
-    'rla_eca_resnet50_4xb64_in1k.py': ('RLA-ECA-ResNet-50', 24.67, 4.18),
-    'rla_resnet101_4xb64_in1k.py': ('RLA-ResNet-101', 42.92, 7.79),
-    'rla_eca_resnet101_4xb64_in1k.py': ('RLA-ECA-ResNet-101', 42.92, 7.80),
-    'rla_resnet152_4xb64_in1k.py': ('RLA-ResNet-152', 57.96, 11.47),
-    'rla_eca_resnet152_4xb64_in1k.py': ('RLA-ECA-ResNet-152', None, None),
-    'rla_mobilenet_v2_2xb48_in1k.py': ('RLA-MobileNetV2', 3.46, 351.8 / 1024),
-    'rla_eca_mobilenet_v2_2xb48_in1k.py': ('RLA-ECA-MobileNetV2', 3.46,
-                                           352.4 / 1024),
-}
-
 
 class _Traced(nn.Module):
     """What is counted: the classifier's logits or a detector's features."""
@@ -151,12 +142,18 @@ def format_row(r: Dict) -> str:
 
 def markdown(results: List[Dict]) -> str:
     """The complexity table of docs/complexity.md."""
+    from rla_mm.configs import load_metafile, paper_figure
     g, m = 1024 ** 3, 1024 ** 2
+    meta = {name: model['Metadata'] for name, model in load_metafile().items()}
     rows = ['| config | input | params | params (2^20) | paper Params | '
             'FLOPs (10^9) | FLOPs (2^30) | conv+linear only (2^30) | '
             'paper FLOPs | off |', '|---|---|---|---|---|---|---|---|---|---|']
     for r in results:
-        _, p_params, p_flops = PAPER.get(r['config'], (None, None, None))
+        facts = meta.get(r['config'], {})
+        p_params = paper_figure(facts.get('Paper Params'))
+        p_flops = paper_figure(facts.get('Paper FLOPs'))
+        p_params = p_params and p_params / m
+        p_flops = p_flops and p_flops / g
         ours = r['flops'] / g
         off = f'{(ours / p_flops - 1) * 100:+.1f}%' if p_flops else ''
         what = ' (backbone+neck)' if r['detector'] else ''
@@ -197,7 +194,7 @@ def main(argv=None) -> List[Dict]:
         print(format_row(r), flush=True)
         results.append(r)
     if args.out:
-        from rla_mm.markdown import replace_block
+        from markdown_block import replace_block
         replace_block(args.out, 'complexity', markdown(results))
         print(f'wrote {args.out}')
     return results

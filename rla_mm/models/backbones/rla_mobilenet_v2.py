@@ -1,16 +1,16 @@
 """RLA-MobileNetV2 (paper Table 3, Appendix B.2.1) for MMPretrain and MMDetection."""
 from typing import List, Optional, Sequence, Tuple, Union
 
-import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule, build_conv_layer
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ...checks import check_choice, check_indices, check_int
+from ...checks import check_choice
 from ...registry import register_model
-from ..layers import ECALayer, RLAStage, check_rla_source, init_hidden
-from .base import RLABackbone, default_init_cfg, eca_kernel_sizes
+from ..layers import ECALayer, block_input
+from .base import RLABackbone, StageSpec, eca_kernel_sizes
 
 
 def make_divisible(value: float, divisor: int) -> int:
@@ -71,7 +71,7 @@ class RLAInvertedResidual(BaseModule):
 
     def forward(self, x: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
         out = x if self.expand is None else self.expand(x)
-        out = self.project(self.depthwise(torch.cat([out, h], dim=1)))
+        out = self.project(self.depthwise(block_input(out, h)))
         if self.eca is not None:
             out = self.eca(out)
         return (x + out if self.use_res_connect else out), out
@@ -83,14 +83,16 @@ class RLAMobileNetV2(RLABackbone):
 
     The seven block groups (``layer1`` .. ``layer7``) are RLA stages, each with its
     own ``conv_out``. Groups at the same resolution share one 3x3 depthwise
-    recurrent conv (five resolutions). Before the last 1x1 conv (``conv2``),
-    relu6(norm(h)) is concatenated to x (320 + k -> 1280 channels).
+    recurrent conv (five resolutions). The close is the last 1x1 conv
+    (``conv2``, output 7); with ``cat_hidden`` it reads relu6(bn_hidden(h))
+    concatenated to x (320 + k -> 1280 channels), as in the paper.
 
     Args:
         rla_channel (int): Hidden channels k. Default: 32.
         widen_factor (float): Width multiplier. Default: 1.0.
         out_indices (Sequence[int]): Outputs, 0-6 for ``layer1``..``layer7``
-            and 7 for ``conv2``. Default: (7, ).
+            and 7 for ``conv2``. Groups after the deepest output and ``conv2``
+            (when 7 is not asked for) are not built. Default: (7, ).
         eca (bool | Sequence[int], optional): ECA after every block. True uses
             the reference's kernel sizes (1 below 96 channels, else 3); a sequence
             gives one odd kernel size per block group. Default: None (off).
@@ -99,14 +101,12 @@ class RLAMobileNetV2(RLABackbone):
             parameters); False builds one per resolution. Default: True.
         rla_source (str): 'branch' (Eq. 11 and the authors' MobileNetV2 code)
             or 'output'. Default: 'branch'.
-        frozen_stages (int): Freeze the stem and this many of
-            ``layer1``..``layer7``, ``conv2`` (-1: nothing). Default: -1.
-        conv_cfg (dict, optional): Conv config. Default: None.
-        norm_cfg (dict): Norm config, RLA norms included. Default: BN.
+        cat_hidden (bool): ``conv2`` reads the hidden state too (the paper's
+            model); False builds a ``conv2`` on x alone. Default: True.
         act_cfg (dict): Activation config. Default: ReLU6.
-        norm_eval (bool): Keep norms in eval mode while training. Default: False.
-        with_cp (bool): Activation checkpointing per block. Default: False.
-        init_cfg (dict | list[dict], optional): Initialization config.
+        **kwargs: ``frozen_stages`` (8 freezes ``conv2`` too), ``in_channels``, ``conv_cfg``,
+            ``norm_cfg``, ``norm_eval``, ``with_cp`` and ``init_cfg`` of
+            :class:`RLABackbone`.
 
     Example:
         >>> import torch
@@ -123,6 +123,8 @@ class RLAMobileNetV2(RLABackbone):
     arch_settings = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2],
                      [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2],
                      [6, 320, 1, 1]]
+    close_has_output = True
+    hidden_act = staticmethod(F.relu6)
 
     def __init__(self,
                  rla_channel: int = 32,
@@ -131,88 +133,71 @@ class RLAMobileNetV2(RLABackbone):
                  eca: Union[bool, Sequence[int], None] = None,
                  share_recurrent: bool = True,
                  rla_source: str = 'branch',
-                 frozen_stages: int = -1,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN'),
+                 cat_hidden: bool = True,
                  act_cfg: dict = dict(type='ReLU6'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg=None):
-        super().__init__(init_cfg=init_cfg or default_init_cfg())
-        num_groups = len(self.arch_settings)
-        check_int('rla_channel', rla_channel, 1)
-        if not isinstance(widen_factor, (int, float)) or widen_factor <= 0:
+                 **kwargs):
+        if isinstance(widen_factor, bool) \
+                or not isinstance(widen_factor, (int, float)) \
+                or widen_factor <= 0:
             raise ValueError(f'widen_factor must be > 0, got {widen_factor!r}')
-        out_indices = check_indices('out_indices', out_indices, num_groups)
-        check_int('frozen_stages', frozen_stages, -1, num_groups + 1)
-        check_rla_source(rla_source)
-        eca_kernels = eca_kernel_sizes(
-            eca, num_groups,
+        self.widen_factor = widen_factor
+        self.eca_kernels = eca_kernel_sizes(
+            eca, len(self.arch_settings),
             [1 if c < 96 else 3 for _, c, _, _ in self.arch_settings],
             unit='block group')
+        self.share_recurrent = share_recurrent
+        self.act_cfg = act_cfg
+        super().__init__(len(self.arch_settings), rla_channel, out_indices,
+                         cat_hidden, rla_source=rla_source, **kwargs)
 
-        self.rla_channel = rla_channel
-        self.out_indices = out_indices
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)
-
-        in_channels = make_divisible(32 * widen_factor, 8)
+    def make_stem(self) -> Tuple[int, int]:
+        """A 3x3 stride-2 conv (``conv1``)."""
+        channels = make_divisible(32 * self.widen_factor, 8)
         self.conv1 = ConvModule(
-            3, in_channels, 3, stride=2, padding=1, act_cfg=act_cfg, **common)
+            self.in_channels, channels, 3, stride=2, padding=1,
+            conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
+            act_cfg=self.act_cfg)
+        return channels, 2
 
-        recurrent = None
-        self.layers: List[str] = []
-        for i, (ratio, channels, num_blocks, stride) in enumerate(
-                self.arch_settings):
-            out_channels = make_divisible(channels * widen_factor, 8)
-            # A new resolution starts at the first group and at every stride 2.
-            if recurrent is None or (stride != 1 and not share_recurrent):
-                recurrent = build_conv_layer(
-                    conv_cfg, rla_channel, rla_channel, 3, padding=1,
-                    groups=rla_channel, bias=False)
-            blocks = [
-                RLAInvertedResidual(
-                    in_channels if j == 0 else out_channels, out_channels,
-                    stride if j == 0 else 1, ratio, rla_channel,
-                    eca_kernel=eca_kernels[i], act_cfg=act_cfg, **common)
-                for j in range(num_blocks)
-            ]
-            stage = RLAStage(blocks, out_channels, rla_channel,
-                             recurrent_conv=recurrent, rla_source=rla_source,
-                             with_cp=with_cp, **common)
-            in_channels = out_channels
-            self.add_module(f'layer{i + 1}', stage)
-            self.layers.append(f'layer{i + 1}')
+    def stem_modules(self) -> List[nn.Module]:
+        return [self.conv1]
 
-        self._add_hidden_norm(norm_cfg, rla_channel)
-        self.out_channel = make_divisible(1280 * max(1.0, widen_factor), 8)
-        self.conv2 = ConvModule(in_channels + rla_channel, self.out_channel, 1,
-                                act_cfg=act_cfg, **common)
-        self._freeze_stages()
+    def forward_stem(self, x: Tensor) -> Tensor:
+        return self.conv1(x)
 
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """Return the features of ``out_indices``."""
-        self._check_input(x)
-        x = self.conv1(x)
-        h = init_hidden(x, self.rla_channel)
-        outs = []
-        for i, name in enumerate(self.layers):
-            x, h = getattr(self, name)(x, h)
-            if i in self.out_indices:
-                outs.append(x)
-        if len(self.layers) in self.out_indices:
-            hidden = F.relu6(self.hidden_norm(h))
-            outs.append(self.conv2(torch.cat([x, hidden], dim=1)))
-        return tuple(outs)
+    def make_stage(self, index: int, in_channels: int) -> StageSpec:
+        """Block group ``index``; a new resolution gets a new recurrent conv
+        unless ``share_recurrent``."""
+        ratio, channels, num_blocks, stride = self.arch_settings[index]
+        out_channels = make_divisible(channels * self.widen_factor, 8)
+        if index == 0 or (stride != 1 and not self.share_recurrent):
+            k = self.rla_channel
+            recurrent = build_conv_layer(
+                self.conv_cfg, k, k, 3, padding=1, groups=k, bias=False)
+        else:
+            recurrent = getattr(self, self.stage_names[-1]).recurrent_conv
+        blocks = [
+            RLAInvertedResidual(
+                in_channels if j == 0 else out_channels, out_channels,
+                stride if j == 0 else 1, ratio, self.rla_channel,
+                eca_kernel=self.eca_kernels[index], conv_cfg=self.conv_cfg,
+                norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+            for j in range(num_blocks)
+        ]
+        return StageSpec(blocks, out_channels, stride, recurrent)
 
-    def frozen_modules(self):
-        """``conv1`` and the first ``frozen_stages`` of layer1..layer7, conv2."""
-        if self.frozen_stages < 0:
-            return []
-        names = self.layers + ['conv2']
-        modules = [self.conv1] + [getattr(self, n)
-                                  for n in names[:self.frozen_stages]]
-        if self.frozen_stages > len(self.layers):
-            modules.append(self.hidden_norm)  # read by conv2 only
-        return modules
+    def make_close(self, in_channels: int) -> Tuple[int, str]:
+        """``bn_hidden`` (with ``cat_hidden``) and the last 1x1 conv ``conv2``."""
+        if self.cat_hidden:
+            in_channels += self.add_hidden_norm()
+        out_channels = make_divisible(1280 * max(1.0, self.widen_factor), 8)
+        self.conv2 = ConvModule(
+            in_channels, out_channels, 1, conv_cfg=self.conv_cfg,
+            norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+        return out_channels, 'conv2'
+
+    def close_modules(self) -> List[nn.Module]:
+        return [self.conv2] + ([self.hidden_norm] if self.cat_hidden else [])
+
+    def forward_close(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
+        return self.conv2(self.append_hidden(x, h))

@@ -6,7 +6,7 @@ block input, so the first BN of every branch sees C_in + k channels (Eq. 11 with
 F_t starting with its pre-activation). ``rla_channel=0`` builds the plain
 pre-activation ResNet of He et al. (2016) with the same stages, the baseline.
 """
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch.nn as nn
 import torch.nn.functional as F
@@ -14,10 +14,10 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ...checks import check_indices, check_int
+from ...checks import check_int
 from ...registry import register_model
-from ..layers import RLAStage, check_rla_source, concat_hidden
-from .base import RLAStemStagesBackbone, check_cat_hidden, default_init_cfg
+from ..layers import block_input
+from .base import RLABackbone, StageSpec
 
 
 class RLAPreActBasicBlock(BaseModule):
@@ -55,7 +55,7 @@ class RLAPreActBasicBlock(BaseModule):
 
     def forward(self, x: Tensor, h: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.conv1(F.relu(self.norm1(concat_hidden(x, h))))
+        out = self.conv1(F.relu(self.norm1(block_input(x, h))))
         out = self.conv2(F.relu(self.norm2(out)))
         return out + identity, out
 
@@ -98,14 +98,14 @@ class RLAPreActBottleneck(BaseModule):
 
     def forward(self, x: Tensor, h: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.conv1(F.relu(self.norm1(concat_hidden(x, h))))
+        out = self.conv1(F.relu(self.norm1(block_input(x, h))))
         out = self.conv2(F.relu(self.norm2(out)))
         out = self.conv3(F.relu(self.norm3(out)))
         return out + identity, out
 
 
 @register_model()
-class RLAPreActResNet(RLAStemStagesBackbone):
+class RLAPreActResNet(RLABackbone):
     """Pre-activation (RLA-)ResNet for 32x32 images (CIFAR).
 
     A 3x3 stem conv (16 channels), three stages of ``(depth - 2) / 6`` basic blocks
@@ -118,21 +118,15 @@ class RLAPreActResNet(RLAStemStagesBackbone):
         depth (int): 20, 32, 44, 56, 110 (basic) or 164, 1001 (bottleneck).
         rla_channel (int): Hidden channels k; 0 builds the plain network.
             Default: 12 (the paper uses 4 for depth 110).
-        in_channels (int): Input channels. Default: 3.
         base_channels (int): Channels of the stem and the first stage.
             Default: 16.
         out_indices (Sequence[int]): Stages to return (0-2). Default: (2, ).
         rla_source (str): 'branch' (Eq. 11) or 'output'. Default: 'branch'.
         cat_hidden (bool): Concatenate relu(bn(h)) to the last stage output.
             Default: True (needs ``rla_channel > 0``).
-        frozen_stages (int): Freeze the stem and this many stages (-1: none).
-            Default: -1.
-        conv_cfg (dict, optional): Conv config. Default: None.
-        norm_cfg (dict): Norm config of every norm. Default: BN.
-        norm_eval (bool): Keep norms in eval mode while training.
-            Default: False.
-        with_cp (bool): Activation checkpointing per block. Default: False.
-        init_cfg (dict | list[dict], optional): Initialization config.
+        **kwargs: ``frozen_stages``, ``in_channels``, ``conv_cfg``,
+            ``norm_cfg``, ``norm_eval``, ``with_cp`` and ``init_cfg`` of
+            :class:`RLABackbone`.
 
     Example:
         >>> import torch
@@ -151,89 +145,64 @@ class RLAPreActResNet(RLAStemStagesBackbone):
         164: (RLAPreActBottleneck, 18),
         1001: (RLAPreActBottleneck, 111),
     }
-    num_stages = 3
+    min_rla_channel = 0
 
     def __init__(self,
                  depth: int,
                  rla_channel: int = 12,
-                 in_channels: int = 3,
                  base_channels: int = 16,
                  out_indices: Sequence[int] = (2, ),
                  rla_source: str = 'branch',
                  cat_hidden: bool = True,
-                 frozen_stages: int = -1,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg=None):
-        super().__init__(init_cfg=init_cfg or default_init_cfg())
+                 **kwargs):
         if depth not in self.arch_settings:
             raise ValueError(f'invalid depth {depth!r} for RLAPreActResNet, '
                              f'expected one of {tuple(self.arch_settings)}')
-        check_int('rla_channel', rla_channel, 0)
-        check_int('in_channels', in_channels, 1)
-        check_int('base_channels', base_channels, 1)
-        check_rla_source(rla_source)
-        last = self.num_stages - 1
-        out_indices = check_indices('out_indices', out_indices, last)
-        check_cat_hidden(cat_hidden, out_indices, last, rla_channel)
-        check_int('frozen_stages', frozen_stages, -1, self.num_stages)
-        block, num_blocks = self.arch_settings[depth]
-
         self.depth = depth
-        self.in_channels = in_channels
-        self.rla_channel = rla_channel
-        self.out_indices = out_indices
-        self.cat_hidden = cat_hidden
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.conv1 = build_conv_layer(conv_cfg, in_channels, base_channels, 3,
-                                      padding=1, bias=False)
-        inplanes = base_channels
-        self.res_layers = []
-        for i in range(self.num_stages):
-            planes = base_channels * 2**i
-            out_channels = planes * block.expansion
-            stride = 1 if i == 0 else 2
-            blocks = []
-            for b in range(num_blocks):
-                downsample = None
-                if b == 0 and (stride != 1 or inplanes != out_channels):
-                    downsample = build_conv_layer(
-                        conv_cfg, inplanes, out_channels, 1, stride=stride,
-                        bias=False)
-                blocks.append(
-                    block(inplanes if b == 0 else out_channels, planes,
-                          rla_channel, stride=stride if b == 0 else 1,
-                          downsample=downsample, conv_cfg=conv_cfg,
-                          norm_cfg=norm_cfg))
-            stage = RLAStage(
-                blocks,
-                out_channels=out_channels,
-                rla_channels=rla_channel,
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg,
-                rla_source=rla_source,
-                # Nothing reads the final hidden state unless it joins the
-                # classifier: skip that update (no unused parameters in DDP).
-                update_last=cat_hidden or i < last,
-                with_cp=with_cp)
-            self.add_module(f'layer{i + 1}', stage)
-            self.res_layers.append(f'layer{i + 1}')
-            inplanes = out_channels
-        self.final_norm = build_norm_layer(norm_cfg, inplanes)[1]
-        self.feat_dim = inplanes + (rla_channel if cat_hidden else 0)
-        if cat_hidden:
-            self._add_hidden_norm(norm_cfg, rla_channel)
-        self._freeze_stages()
+        self.block, self.num_blocks = self.arch_settings[depth]
+        self.base_channels = check_int('base_channels', base_channels, 1)
+        super().__init__(3, rla_channel, out_indices, cat_hidden,
+                         rla_source=rla_source, **kwargs)
 
-    def stem_modules(self):
+    def make_stem(self) -> Tuple[int, int]:
+        """One 3x3 conv at stride 1."""
+        self.conv1 = build_conv_layer(self.conv_cfg, self.in_channels,
+                                      self.base_channels, 3, padding=1,
+                                      bias=False)
+        return self.base_channels, 1
+
+    def stem_modules(self) -> List[nn.Module]:
         return [self.conv1]
 
-    def _stem(self, x: Tensor) -> Tensor:
+    def forward_stem(self, x: Tensor) -> Tensor:
         return self.conv1(x)
 
-    def _close(self, x: Tensor) -> Tensor:
-        """The final BN-ReLU of pre-activation networks."""
-        return F.relu(self.final_norm(x))
+    def make_stage(self, index: int, in_channels: int) -> StageSpec:
+        """``num_blocks`` blocks; the first of stages 2 and 3 strides."""
+        planes = self.base_channels * 2**index
+        out_channels = planes * self.block.expansion
+        stride = 1 if index == 0 else 2
+        blocks = []
+        for b in range(self.num_blocks):
+            downsample = None
+            if b == 0 and (stride != 1 or in_channels != out_channels):
+                downsample = build_conv_layer(
+                    self.conv_cfg, in_channels, out_channels, 1,
+                    stride=stride, bias=False)
+            blocks.append(
+                self.block(in_channels if b == 0 else out_channels, planes,
+                           self.rla_channel, stride=stride if b == 0 else 1,
+                           downsample=downsample, conv_cfg=self.conv_cfg,
+                           norm_cfg=self.norm_cfg))
+        return StageSpec(blocks, out_channels, stride)
+
+    def make_close(self, in_channels: int) -> Tuple[int, str]:
+        """The final BN of pre-activation networks, and ``bn_hidden``."""
+        self.final_norm = build_norm_layer(self.norm_cfg, in_channels)[1]
+        if self.cat_hidden:
+            in_channels += self.add_hidden_norm()
+        return in_channels, 'final_norm'
+
+    def forward_close(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
+        """The final BN-ReLU of pre-activation networks, then h joins."""
+        return self.append_hidden(F.relu(self.final_norm(x)), h)

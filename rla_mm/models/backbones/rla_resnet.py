@@ -1,5 +1,5 @@
 """RLA-ResNet backbones (paper Sec. 3.3, Table 3) for MMDetection and MMPretrain."""
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
@@ -7,12 +7,10 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
 from torch import Tensor
 
-from ...checks import check_choice, check_indices, check_int
+from ...checks import check_choice, check_int
 from ...registry import register_model
-from ..layers import (ECALayer, RLAStage, SELayer, check_rla_source,
-                      conv_cat_hidden, init_hidden)
-from .base import (RLABackbone, check_cat_hidden, default_init_cfg,
-                   eca_kernel_sizes)
+from ..layers import ECALayer, SELayer, conv_block_input
+from .base import RLABackbone, StageSpec, eca_kernel_sizes
 
 DEFAULT_ECA_KERNELS = (5, 5, 5, 7)
 DEFAULT_SE_REDUCTION = 16
@@ -111,7 +109,7 @@ class RLABasicBlock(_RLAResidualBlock):
 
     def forward(self, x: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.norm1(conv_cat_hidden(self.conv1, x, h)))
+        out = self.relu(self.norm1(conv_block_input(self.conv1, x, h)))
         out = self.norm2(self.conv2(out))
         return self._finish(out, identity)
 
@@ -194,7 +192,7 @@ class RLABottleneck(_RLAResidualBlock):
 
     def forward(self, x: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.norm1(conv_cat_hidden(self.conv1, x, h)))
+        out = self.relu(self.norm1(conv_block_input(self.conv1, x, h)))
         out = self.relu(self.norm2(self.conv2(out)))
         out = self.norm3(self.conv3(out))
         return self._finish(out, identity)
@@ -212,16 +210,16 @@ class RLAResNet(RLABackbone):
     For detection the outputs are the main-path features of ``out_indices``
     (256, 512, 1024, 2048 channels for depth >= 50); the hidden state is dropped.
     For classification set ``cat_hidden=True``: the last stage output becomes
-    ``cat(x, relu(norm(h)))`` (2048 + k channels), the paper's classifier input.
-    Without ``cat_hidden`` nothing reads the hidden state after the last block, so
-    that update and its norm are not built: every parameter gets a gradient (DDP
-    needs no ``find_unused_parameters``), and a classifier checkpoint loads with
-    those few keys reported as unexpected.
+    ``cat(x, relu(bn_hidden(h)))`` (2048 + k channels), the paper's classifier
+    input. Without ``cat_hidden`` nothing reads the hidden state after the last
+    block, so that update and its norm are not built, nor are the stages after
+    the deepest of ``out_indices`` (see :class:`RLABackbone`): every parameter
+    gets a gradient, and a classifier checkpoint loads with those keys reported
+    as unexpected.
 
     Args:
         depth (int): 18, 34 (basic blocks) or 50, 101, 152 (bottlenecks).
         rla_channel (int): Hidden channels k. Default: 32.
-        in_channels (int): Input image channels. Default: 3.
         stem_channels (int): Stem output channels. Default: 64.
         base_channels (int): Channels of the first stage. Default: 64.
         strides (Sequence[int]): Stride of each stage. Default: (1, 2, 2, 2).
@@ -245,16 +243,11 @@ class RLAResNet(RLABackbone):
             Default: 'output'.
         cat_hidden (bool): Concatenate relu(norm(h)) to the last stage output
             (classification). Default: False.
-        frozen_stages (int): Freeze the stem and this many stages, RLA parts
-            included (-1: nothing). Default: -1.
-        conv_cfg (dict, optional): Conv config. Default: None.
-        norm_cfg (dict): Norm config of every norm, RLA norms included.
-            Default: dict(type='BN', requires_grad=True).
-        norm_eval (bool): Keep norms in eval mode while training. Default: False.
-        with_cp (bool): Activation checkpointing per block. Default: False.
         zero_init_residual (bool): Zero-init the last norm of each residual
             branch, unless loading pretrained weights. Default: True.
-        init_cfg (dict | list[dict], optional): Initialization config.
+        **kwargs: ``frozen_stages``, ``in_channels``, ``conv_cfg``,
+            ``norm_cfg``, ``norm_eval``, ``with_cp`` and ``init_cfg`` of
+            :class:`RLABackbone`.
 
     Example:
         >>> import torch
@@ -279,7 +272,6 @@ class RLAResNet(RLABackbone):
     def __init__(self,
                  depth: int,
                  rla_channel: int = 32,
-                 in_channels: int = 3,
                  stem_channels: int = 64,
                  base_channels: int = 64,
                  strides: Sequence[int] = (1, 2, 2, 2),
@@ -294,80 +286,39 @@ class RLAResNet(RLABackbone):
                  se: Union[bool, int, None] = None,
                  rla_source: str = 'output',
                  cat_hidden: bool = False,
-                 frozen_stages: int = -1,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
                  zero_init_residual: bool = True,
-                 init_cfg=None):
-        super().__init__(init_cfg=init_cfg or default_init_cfg())
+                 **kwargs):
         if depth not in self.arch_settings:
             raise ValueError(f'invalid depth {depth!r} for RLAResNet, expected '
                              f'one of {tuple(self.arch_settings)}')
-        block, stage_blocks = self.arch_settings[depth]
-        num_stages = len(stage_blocks)
-        check_int('rla_channel', rla_channel, 1)
-        check_int('in_channels', in_channels, 1)
-        check_int('stem_channels', stem_channels, 1)
-        check_int('base_channels', base_channels, 1)
-        check_choice('style', style, ('pytorch', 'caffe'))
-        check_rla_source(rla_source)
+        self.depth = depth
+        self.block, self.stage_blocks = self.arch_settings[depth]
+        num_stages = len(self.stage_blocks)
         for name, values in (('strides', strides), ('dilations', dilations)):
             if len(values) != num_stages:
                 raise ValueError(f'{name} must have {num_stages} entries, '
                                  f'got {tuple(values)!r}')
             for v in values:
                 check_int(name, v, 1)
-        out_indices = check_indices('out_indices', out_indices, num_stages - 1)
-        check_cat_hidden(cat_hidden, out_indices, num_stages - 1, rla_channel)
-        check_int('frozen_stages', frozen_stages, -1, num_stages)
-        eca_kernels = eca_kernel_sizes(eca, num_stages, DEFAULT_ECA_KERNELS)
-        se_reduction = self._se_reduction(se)
-
-        self.depth = depth
-        self.in_channels = in_channels
-        self.rla_channel = rla_channel
-        self.out_indices = out_indices
-        self.style = style
+        self.stem_channels = check_int('stem_channels', stem_channels, 1)
+        self.base_channels = check_int('base_channels', base_channels, 1)
+        self.strides, self.dilations = tuple(strides), tuple(dilations)
+        self.style = check_choice('style', style, ('pytorch', 'caffe'))
         self.deep_stem = deep_stem
         self.avg_down = avg_down
-        self.cat_hidden = cat_hidden
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
+        self.groups = groups
+        self.base_width = base_width
+        self.eca_kernels = eca_kernel_sizes(eca, num_stages,
+                                            DEFAULT_ECA_KERNELS)
+        self.se_reduction = self._se_reduction(se)
         self.zero_init_residual = zero_init_residual
-        self.conv_cfg = conv_cfg
-        self.norm_cfg = norm_cfg
+        super().__init__(num_stages, rla_channel, out_indices, cat_hidden,
+                         rla_source=rla_source, **kwargs)
 
-        self._make_stem_layer(in_channels, stem_channels)
-        inplanes = stem_channels
-        self.res_layers = []
-        for i, num_blocks in enumerate(stage_blocks):
-            planes = base_channels * 2**i
-            stage = self.make_res_layer(
-                block=block,
-                num_blocks=num_blocks,
-                inplanes=inplanes,
-                planes=planes,
-                stride=strides[i],
-                dilation=dilations[i],
-                groups=groups,
-                base_width=base_width,
-                se=se_reduction,
-                eca_kernel=eca_kernels[i],
-                rla_source=rla_source,
-                # Nothing reads the final hidden state unless it joins the
-                # classifier: skip that update (no unused parameters in DDP).
-                update_last=cat_hidden or i < num_stages - 1,
-                with_cp=with_cp)
-            inplanes = planes * block.expansion
-            layer_name = f'layer{i + 1}'
-            self.add_module(layer_name, stage)
-            self.res_layers.append(layer_name)
-        self.feat_dim = inplanes
-        if cat_hidden:
-            self._add_hidden_norm(norm_cfg, rla_channel)
-        self._freeze_stages()
+    @property
+    def res_layers(self) -> List[str]:
+        """Names of the stages (MMDetection's ResNet name for them)."""
+        return self.stage_names
 
     @staticmethod
     def _se_reduction(se) -> Optional[int]:
@@ -377,12 +328,14 @@ class RLAResNet(RLABackbone):
             return DEFAULT_SE_REDUCTION
         return check_int('se (the SE reduction)', se, 1)
 
-    def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
+    def make_stem(self) -> Tuple[int, int]:
+        """The 7x7 (or, with ``deep_stem``, 3x(3x3)) stem and the max-pool."""
         if self.deep_stem:
-            half = stem_channels // 2
+            half = self.stem_channels // 2
             layers = []
-            for i, (cin, cout) in enumerate(((in_channels, half), (half, half),
-                                             (half, stem_channels))):
+            for i, (cin, cout) in enumerate(
+                    ((self.in_channels, half), (half, half),
+                     (half, self.stem_channels))):
                 layers += [
                     build_conv_layer(self.conv_cfg, cin, cout, 3,
                                      stride=2 if i == 0 else 1, padding=1,
@@ -393,17 +346,28 @@ class RLAResNet(RLABackbone):
             self.stem = nn.Sequential(*layers)
         else:
             self.conv1 = build_conv_layer(
-                self.conv_cfg, in_channels, stem_channels, 7, stride=2,
-                padding=3, bias=False)
+                self.conv_cfg, self.in_channels, self.stem_channels, 7,
+                stride=2, padding=3, bias=False)
             self.norm1_name, norm1 = build_norm_layer(
-                self.norm_cfg, stem_channels, postfix=1)
+                self.norm_cfg, self.stem_channels, postfix=1)
             self.add_module(self.norm1_name, norm1)
             self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        return self.stem_channels, 4
 
     @property
     def norm1(self) -> nn.Module:
         return getattr(self, self.norm1_name)
+
+    def stem_modules(self) -> List[nn.Module]:
+        return [self.stem] if self.deep_stem else [self.conv1, self.norm1]
+
+    def forward_stem(self, x: Tensor) -> Tensor:
+        if self.deep_stem:
+            x = self.stem(x)
+        else:
+            x = self.relu(self.norm1(self.conv1(x)))
+        return self.maxpool(x)
 
     def _make_downsample(self, inplanes: int, out_channels: int,
                          stride: int) -> Optional[nn.Module]:
@@ -423,74 +387,48 @@ class RLAResNet(RLABackbone):
         ]
         return nn.Sequential(*layers)
 
-    def make_res_layer(self, block: type, num_blocks: int, inplanes: int,
-                       planes: int, stride: int, dilation: int,
-                       rla_source: str, update_last: bool, with_cp: bool,
-                       **block_kwargs) -> RLAStage:
-        """Build one stage: ``num_blocks`` blocks wrapped in an RLAStage."""
-        out_channels = planes * block.expansion
+    def make_stage(self, index: int, in_channels: int) -> StageSpec:
+        """``stage_blocks[index]`` blocks; the first one strides and projects."""
+        planes = self.base_channels * 2**index
+        out_channels = planes * self.block.expansion
+        stride = self.strides[index]
         blocks = []
-        for i in range(num_blocks):
+        for i in range(self.stage_blocks[index]):
             blocks.append(
-                block(
-                    inplanes=inplanes if i == 0 else out_channels,
+                self.block(
+                    inplanes=in_channels if i == 0 else out_channels,
                     planes=planes,
                     rla_channel=self.rla_channel,
                     stride=stride if i == 0 else 1,
-                    dilation=dilation,
-                    downsample=self._make_downsample(inplanes, out_channels,
-                                                     stride) if i == 0 else None,
+                    dilation=self.dilations[index],
+                    downsample=self._make_downsample(
+                        in_channels, out_channels, stride) if i == 0 else None,
                     style=self.style,
+                    groups=self.groups,
+                    base_width=self.base_width,
                     conv_cfg=self.conv_cfg,
                     norm_cfg=self.norm_cfg,
-                    **block_kwargs))
-        return RLAStage(
-            blocks,
-            out_channels=out_channels,
-            rla_channels=self.rla_channel,
-            conv_cfg=self.conv_cfg,
-            norm_cfg=self.norm_cfg,
-            rla_source=rla_source,
-            update_last=update_last,
-            with_cp=with_cp)
+                    se=self.se_reduction,
+                    eca_kernel=self.eca_kernels[index]))
+        return StageSpec(blocks, out_channels, stride)
 
-    def frozen_modules(self):
-        """The stem and the first ``frozen_stages`` stages, RLA parts included."""
-        modules = []
-        if self.frozen_stages >= 0:
-            modules += [self.stem] if self.deep_stem else [self.conv1,
-                                                           self.norm1]
-        modules += [getattr(self, f'layer{i}')
-                    for i in range(1, self.frozen_stages + 1)]
-        return modules
+    def make_close(self, in_channels: int) -> Tuple[int, str]:
+        """Nothing but ``bn_hidden`` with ``cat_hidden``."""
+        if self.cat_hidden:
+            in_channels += self.add_hidden_norm()
+        return in_channels, self.stage_names[-1]
+
+    def forward_close(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
+        return self.append_hidden(x, h)
 
     def init_weights(self) -> None:
         super().init_weights()
         pretrained = isinstance(self.init_cfg, dict) \
             and self.init_cfg.get('type') == 'Pretrained'
         if self.zero_init_residual and not pretrained:
-            for name in self.res_layers:
+            for name in self.stage_names:
                 for block in getattr(self, name).blocks:
                     constant_init(block.last_norm, 0)
-
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """Return the features of ``out_indices`` (see the class docstring)."""
-        self._check_input(x)
-        if self.deep_stem:
-            x = self.stem(x)
-        else:
-            x = self.relu(self.norm1(self.conv1(x)))
-        x = self.maxpool(x)
-        h = init_hidden(x, self.rla_channel)
-        outs = []
-        for i, name in enumerate(self.res_layers):
-            x, h = getattr(self, name)(x, h)
-            if i in self.out_indices:
-                if self.cat_hidden and i == len(self.res_layers) - 1:
-                    outs.append(self._join_hidden(x, h))
-                else:
-                    outs.append(x)
-        return tuple(outs)
 
 
 @register_model()

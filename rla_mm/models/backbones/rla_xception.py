@@ -11,7 +11,7 @@ The paper's Table 9 lists the CIFAR Xception layer by layer; that table could no
 consulted while this was written, so the default ``arch`` is our thin reading of
 Chollet's design (see ``ARCH_THIN``) and every width and depth is an argument.
 """
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch.nn as nn
 import torch.nn.functional as F
@@ -19,10 +19,10 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ...checks import check_choice, check_indices, check_int
+from ...checks import check_choice, check_int
 from ...registry import register_model
-from ..layers import RLAStage, check_rla_source, concat_hidden
-from .base import RLAStemStagesBackbone, check_cat_hidden, default_init_cfg
+from ..layers import block_input
+from .base import RLABackbone, StageSpec
 
 # One RLA stage per entry: (output channels, blocks). The first block of every
 # stage halves the resolution; the rest are identity (middle-flow) blocks.
@@ -97,7 +97,7 @@ class RLAXceptionBlock(BaseModule):
 
     def forward(self, x: Tensor, h: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
         identity = x if self.shortcut is None else self.shortcut(x)
-        out = concat_hidden(x, h)
+        out = block_input(x, h)
         for conv in self.convs:
             out = conv(F.relu(out))
         if self.pool is not None:
@@ -106,7 +106,7 @@ class RLAXceptionBlock(BaseModule):
 
 
 @register_model()
-class RLAXception(RLAStemStagesBackbone):
+class RLAXception(RLABackbone):
     """Thin (RLA-)Xception for 32x32 images (CIFAR).
 
     Stem: two 3x3 convs (``stem_channels`` // 2, ``stem_channels``) at stride 1.
@@ -119,7 +119,6 @@ class RLAXception(RLAStemStagesBackbone):
             block of each stage strides. Default: ``ARCH_THIN``.
         rla_channel (int): Hidden channels k; 0 builds the plain network.
             Default: 12.
-        in_channels (int): Input channels. Default: 3.
         stem_channels (int): Output channels of the stem. Default: 64.
         exit_channels (Sequence[int]): Channels of the exit separable convs.
             Default: (768, 1024).
@@ -128,14 +127,9 @@ class RLAXception(RLAStemStagesBackbone):
         rla_source (str): 'branch' (Eq. 11) or 'output'. Default: 'branch'.
         cat_hidden (bool): Concatenate relu(bn(h)) to the last output.
             Default: True (needs ``rla_channel > 0``).
-        frozen_stages (int): Freeze the stem and this many stages (-1: none).
-            Default: -1.
-        conv_cfg (dict, optional): Conv config. Default: None.
-        norm_cfg (dict): Norm config of every norm. Default: BN.
-        norm_eval (bool): Keep norms in eval mode while training.
-            Default: False.
-        with_cp (bool): Activation checkpointing per block. Default: False.
-        init_cfg (dict | list[dict], optional): Initialization config.
+        **kwargs: ``frozen_stages``, ``in_channels``, ``conv_cfg``,
+            ``norm_cfg``, ``norm_eval``, ``with_cp`` and ``init_cfg`` of
+            :class:`RLABackbone`.
 
     Example:
         >>> import torch
@@ -145,22 +139,17 @@ class RLAXception(RLAStemStagesBackbone):
         (1, 1036, 4, 4)
     """
 
+    min_rla_channel = 0
+
     def __init__(self,
                  arch: Sequence[Tuple[int, int]] = ARCH_THIN,
                  rla_channel: int = 12,
-                 in_channels: int = 3,
                  stem_channels: int = 64,
                  exit_channels: Sequence[int] = (768, 1024),
                  out_indices: Optional[Sequence[int]] = None,
                  rla_source: str = 'branch',
                  cat_hidden: bool = True,
-                 frozen_stages: int = -1,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg=None):
-        super().__init__(init_cfg=init_cfg or default_init_cfg())
+                 **kwargs):
         arch = tuple(tuple(stage) for stage in arch)
         if not arch or any(len(stage) != 2 for stage in arch):
             raise ValueError(f'arch must be a non-empty sequence of (channels, '
@@ -168,66 +157,60 @@ class RLAXception(RLAStemStagesBackbone):
         for channels, blocks in arch:
             check_int('arch channels', channels, 1)
             check_int('arch blocks', blocks, 1)
-        check_int('rla_channel', rla_channel, 0)
-        check_int('in_channels', in_channels, 1)
-        check_int('stem_channels', stem_channels, 2)
-        for c in exit_channels:
-            check_int('exit_channels', c, 1)
-        check_rla_source(rla_source)
+        self.arch = arch
+        self.stem_channels = check_int('stem_channels', stem_channels, 2)
+        self.exit_channels = tuple(
+            check_int('exit_channels', c, 1) for c in exit_channels)
         last = len(arch) - 1
-        out_indices = check_indices(
-            'out_indices', (last, ) if out_indices is None else out_indices,
-            last)
-        check_cat_hidden(cat_hidden, out_indices, last, rla_channel)
-        check_int('frozen_stages', frozen_stages, -1, len(arch))
+        super().__init__(len(arch), rla_channel,
+                         (last, ) if out_indices is None else out_indices,
+                         cat_hidden, rla_source=rla_source, **kwargs)
 
-        self.in_channels = in_channels
-        self.rla_channel = rla_channel
-        self.out_indices = out_indices
-        self.cat_hidden = cat_hidden
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        half = stem_channels // 2
+    def make_stem(self) -> Tuple[int, int]:
+        """Two 3x3 convs at stride 1."""
+        half = self.stem_channels // 2
         self.stem = nn.Sequential(
-            build_conv_layer(conv_cfg, in_channels, half, 3, padding=1,
-                             bias=False),
-            build_norm_layer(norm_cfg, half)[1], nn.ReLU(inplace=True),
-            build_conv_layer(conv_cfg, half, stem_channels, 3, padding=1,
-                             bias=False),
-            build_norm_layer(norm_cfg, stem_channels)[1], nn.ReLU(inplace=True))
-        inplanes = stem_channels
-        self.res_layers = []
-        for i, (channels, num_blocks) in enumerate(arch):
-            blocks = [
-                RLAXceptionBlock(inplanes if b == 0 else channels, channels,
-                                 rla_channel, stride=2 if b == 0 else 1,
-                                 conv_cfg=conv_cfg, norm_cfg=norm_cfg)
-                for b in range(num_blocks)
-            ]
-            stage = RLAStage(
-                blocks, out_channels=channels, rla_channels=rla_channel,
-                conv_cfg=conv_cfg, norm_cfg=norm_cfg, rla_source=rla_source,
-                update_last=cat_hidden or i < last, with_cp=with_cp)
-            self.add_module(f'layer{i + 1}', stage)
-            self.res_layers.append(f'layer{i + 1}')
-            inplanes = channels
-        exit_convs = []
-        for channels in exit_channels:
-            exit_convs += [SeparableConv(inplanes, channels, conv_cfg, norm_cfg),
-                           nn.ReLU(inplace=True)]
-            inplanes = channels
-        self.exit_convs = nn.Sequential(*exit_convs)
-        self.feat_dim = inplanes + (rla_channel if cat_hidden else 0)
-        if cat_hidden:
-            self._add_hidden_norm(norm_cfg, rla_channel)
-        self._freeze_stages()
+            build_conv_layer(self.conv_cfg, self.in_channels, half, 3,
+                             padding=1, bias=False),
+            build_norm_layer(self.norm_cfg, half)[1], nn.ReLU(inplace=True),
+            build_conv_layer(self.conv_cfg, half, self.stem_channels, 3,
+                             padding=1, bias=False),
+            build_norm_layer(self.norm_cfg, self.stem_channels)[1],
+            nn.ReLU(inplace=True))
+        return self.stem_channels, 1
 
-    def stem_modules(self):
+    def stem_modules(self) -> List[nn.Module]:
         return [self.stem]
 
-    def _stem(self, x: Tensor) -> Tensor:
+    def forward_stem(self, x: Tensor) -> Tensor:
         return self.stem(x)
 
-    def _close(self, x: Tensor) -> Tensor:
-        """The exit flow's separable convs."""
-        return self.exit_convs(x)
+    def make_stage(self, index: int, in_channels: int) -> StageSpec:
+        """A strided block, then identity (middle-flow) blocks."""
+        channels, num_blocks = self.arch[index]
+        blocks = [
+            RLAXceptionBlock(in_channels if b == 0 else channels, channels,
+                             self.rla_channel, stride=2 if b == 0 else 1,
+                             conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
+            for b in range(num_blocks)
+        ]
+        return StageSpec(blocks, channels, 2)
+
+    def make_close(self, in_channels: int) -> Tuple[int, str]:
+        """The exit flow's separable convs, and ``bn_hidden``."""
+        exit_convs = []
+        for channels in self.exit_channels:
+            exit_convs += [
+                SeparableConv(in_channels, channels, self.conv_cfg,
+                              self.norm_cfg),
+                nn.ReLU(inplace=True)
+            ]
+            in_channels = channels
+        self.exit_convs = nn.Sequential(*exit_convs)
+        if self.cat_hidden:
+            in_channels += self.add_hidden_norm()
+        return in_channels, 'exit_convs'
+
+    def forward_close(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
+        """The exit flow, then h joins."""
+        return self.append_hidden(self.exit_convs(x), h)

@@ -1,8 +1,8 @@
 from .attention import ECALayer, SELayer
-from .rla_stage import (RLAStage, check_rla_source, concat_hidden,
-                        conv_cat_hidden, init_hidden, match_hidden)
+from .rla_stage import (RLAStage, block_input, check_rla_source,
+                        conv_block_input, init_hidden, match_hidden)
 
 __all__ = [
-    'ECALayer', 'SELayer', 'RLAStage', 'check_rla_source', 'concat_hidden',
-    'conv_cat_hidden', 'init_hidden', 'match_hidden'
+    'ECALayer', 'SELayer', 'RLAStage', 'block_input', 'check_rla_source',
+    'conv_block_input', 'init_hidden', 'match_hidden'
 ]

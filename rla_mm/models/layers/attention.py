@@ -3,7 +3,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ...checks import check_int
+from ...checks import check_int, check_odd
 
 
 class ECALayer(nn.Module):
@@ -17,10 +17,7 @@ class ECALayer(nn.Module):
 
     def __init__(self, kernel_size: int):
         super().__init__()
-        if not isinstance(kernel_size, int) or kernel_size < 1 \
-                or kernel_size % 2 == 0:
-            raise ValueError(
-                f'ECA kernel_size must be a positive odd int, got {kernel_size!r}')
+        check_odd('ECA kernel_size', kernel_size)
         self.conv = nn.Conv1d(
             1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
 

@@ -75,8 +75,9 @@ def match_hidden(h: Tensor, x: Tensor) -> Tensor:
     return h
 
 
-def concat_hidden(x: Tensor, h: Optional[Tensor]) -> Tensor:
-    """Return ``cat([x, h], dim=1)``, or ``x`` alone in a plain network (h is None).
+def block_input(x: Tensor, h: Optional[Tensor]) -> Tensor:
+    """Return the input of a block's branch, ``cat([x, h], dim=1)`` (Eq. 11), or
+    ``x`` alone in a plain network (h is None).
 
     Args:
         x (Tensor): Features (N, C, H, W).
@@ -85,8 +86,8 @@ def concat_hidden(x: Tensor, h: Optional[Tensor]) -> Tensor:
     return x if h is None else torch.cat([x, h], dim=1)
 
 
-def conv_cat_hidden(conv: nn.Module, x: Tensor, h: Tensor) -> Tensor:
-    """Return ``conv(cat([x, h], dim=1))`` without building the concatenation.
+def conv_block_input(conv: nn.Module, x: Tensor, h: Tensor) -> Tensor:
+    """Return ``conv(block_input(x, h))`` without building the concatenation.
 
     A convolution is linear in its input channels, so for a plain ``nn.Conv2d``
     (one group, zero padding) it equals ``conv(x, W[:, :C]) + conv(h, W[:, C:])``
@@ -116,7 +117,7 @@ class RLAStage(BaseModule):
     Args:
         blocks (list[nn.Module]): Blocks with ``forward(x, h) -> (x, y)``.
         out_channels (int): Channels of the blocks' branch output ``y``.
-        rla_channels (int): Hidden channels k. 0 builds a plain stage (no RLA
+        rla_channel (int): Hidden channels k. 0 builds a plain stage (no RLA
             parts; blocks get ``h=None``), the baseline of an RLA network.
         recurrent_conv (nn.Module, optional): The shared recurrent conv R. If None,
             a dense 3x3 conv k -> k without bias is built. Pass a module to share
@@ -138,7 +139,7 @@ class RLAStage(BaseModule):
     def __init__(self,
                  blocks: List[nn.Module],
                  out_channels: int,
-                 rla_channels: int,
+                 rla_channel: int,
                  recurrent_conv: Optional[nn.Module] = None,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
@@ -150,25 +151,25 @@ class RLAStage(BaseModule):
         if len(blocks) == 0:
             raise ValueError('an RLA stage needs at least one block')
         check_rla_source(rla_source)
-        check_int('rla_channels', rla_channels, 0)
+        check_int('rla_channel', rla_channel, 0)
         self.rla_source = rla_source
         self.blocks = nn.ModuleList(blocks)
         self.update_last = update_last
-        if rla_channels == 0:
+        if rla_channel == 0:
             num_updates = 0
         else:
             num_updates = len(blocks) if update_last else len(blocks) - 1
         self.norms = nn.ModuleList(
-            build_norm_layer(norm_cfg, rla_channels)[1]
+            build_norm_layer(norm_cfg, rla_channel)[1]
             for _ in range(num_updates))
         self.conv_out = self.recurrent_conv = None
         if num_updates > 0:
             self.conv_out = build_conv_layer(
-                conv_cfg, out_channels, rla_channels, kernel_size=1,
+                conv_cfg, out_channels, rla_channel, kernel_size=1,
                 bias=False)
             if recurrent_conv is None:
                 recurrent_conv = build_conv_layer(
-                    conv_cfg, rla_channels, rla_channels, kernel_size=3,
+                    conv_cfg, rla_channel, rla_channel, kernel_size=3,
                     padding=1, bias=False)
             self.recurrent_conv = recurrent_conv
         self.with_cp = with_cp

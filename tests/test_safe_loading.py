@@ -1,4 +1,4 @@
-"""Safe loading of MMEngine runner checkpoints (rla_mm.checkpoint)."""
+"""Safe loading: runner checkpoints and foreign files (rla_mm.safe_loading)."""
 import pickle
 import subprocess
 import sys
@@ -11,6 +11,8 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 import rla_mm  # noqa: F401  (installs the allow-list)
+from rla_mm.safe_loading import (install_safe_globals, load_foreign,
+                                 loads_weights_only_by_default)
 
 
 class ToyModel(BaseModel):
@@ -60,6 +62,33 @@ def runner_checkpoint(tmp_path_factory):
     return work_dir / 'epoch_1.pth'
 
 
+# MMEngine's own loader (what load_from, resume and tools/test.py use), with and
+# without rla_mm, in a fresh process each: the allow-list is what makes it load.
+LOAD_THROUGH_MMENGINE = """
+import sys
+if sys.argv[2] == 'with':
+    import rla_mm
+from mmengine.runner.checkpoint import _load_checkpoint
+ckpt = _load_checkpoint(sys.argv[1], map_location='cpu')
+print(type(ckpt['message_hub']['log_scalars']['train/loss']).__name__)
+"""
+
+
+def test_mmengine_loads_a_runner_checkpoint_only_with_the_allow_list(
+        runner_checkpoint):
+    assert loads_weights_only_by_default()  # the torch of requirements/
+    runs = {
+        mode: subprocess.run(
+            [sys.executable, '-c', LOAD_THROUGH_MMENGINE,
+             str(runner_checkpoint), mode], capture_output=True, text=True)
+        for mode in ('with', 'without')
+    }
+    assert runs['with'].returncode == 0, runs['with'].stderr[-2000:]
+    assert runs['with'].stdout.splitlines()[-1] == 'HistoryBuffer'
+    assert runs['without'].returncode != 0
+    assert 'Weights only load failed' in runs['without'].stderr
+
+
 def test_runner_checkpoint_loads_with_weights_only(runner_checkpoint):
     ckpt = torch.load(runner_checkpoint, map_location='cpu', weights_only=True)
     buffers = ckpt['message_hub']['log_scalars']
@@ -68,21 +97,60 @@ def test_runner_checkpoint_loads_with_weights_only(runner_checkpoint):
     assert set(ckpt) >= {'meta', 'state_dict', 'optimizer', 'message_hub'}
 
 
+def test_allow_list_only_where_torch_loads_weights_only(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.serialization, 'add_safe_globals', calls.append)
+    # torch 2.4 and 2.5 have add_safe_globals but unpickle anything by default
+    monkeypatch.setattr(torch, '__version__', '2.5.1')
+    assert install_safe_globals() is False and calls == []
+    monkeypatch.setattr(torch, '__version__', '2.6.0+cu124')
+    assert install_safe_globals() is True
+    assert HistoryBuffer in calls[0]
+
+
+def test_import_works_on_a_torch_without_add_safe_globals():
+    # torch < 2.4 has no allow-list at all. This torch's own modules use it
+    # while they load, so they load first; then it goes, and rla_mm comes.
+    code = ('import torch, mmengine.runner, mmcv.cnn\n'
+            'del torch.serialization.add_safe_globals\n'
+            "torch.__version__ = '2.3.1'\n"
+            'import rla_mm\n'
+            'print(rla_mm.install_safe_globals())')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == 'False'
+
+
+def test_foreign_files_load_weights_only(tmp_path):
+    path = tmp_path / 'weights.pth'
+    torch.save(dict(state_dict=dict(w=torch.ones(2))), path)
+    assert torch.equal(load_foreign(str(path))['state_dict']['w'],
+                       torch.ones(2))
+    torch.save(dict(x=_Reduce(print, ('hello', ))), path)
+    with pytest.raises(pickle.UnpicklingError, match='print'):
+        load_foreign(str(path))
+
+
+def test_foreign_files_on_a_torch_without_weights_only(monkeypatch):
+    loaded = []
+
+    def old_load(f, map_location=None):  # torch < 1.13 has no weights_only
+        loaded.append((f, map_location))
+        return 'checkpoint'
+
+    monkeypatch.setattr(torch, 'load', old_load)
+    with pytest.warns(UserWarning, match='unsafe way'):
+        assert load_foreign('x.pth') == 'checkpoint'
+    assert loaded == [('x.pth', 'cpu')]
+
+
 def test_resume_from_a_runner_checkpoint(runner_checkpoint, tmp_path):
     runner = make_runner(tmp_path, max_epochs=2, resume=True,
                          load_from=str(runner_checkpoint))
     runner.train()
     assert runner.epoch == 2
     assert (tmp_path / 'epoch_2.pth').exists()
-
-
-def test_without_rla_mm_torch_refuses_the_same_checkpoint(runner_checkpoint):
-    # The allow-list is what makes it load: plain torch refuses it.
-    code = ('import torch, sys; torch.load(sys.argv[1], weights_only=True)')
-    proc = subprocess.run([sys.executable, '-c', code, str(runner_checkpoint)],
-                          capture_output=True, text=True)
-    assert proc.returncode != 0
-    assert 'Weights only load failed' in proc.stderr
 
 
 class _Reduce:

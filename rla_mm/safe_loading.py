@@ -1,19 +1,25 @@
-"""Safe loading of the checkpoints that MMEngine runners write.
+"""Safe loading: runner checkpoints under torch's safe unpickler, and foreign files.
 
 torch >= 2.6 loads with ``weights_only=True`` by default, and MMEngine 0.10.7 calls
 ``torch.load`` without saying otherwise. A Runner checkpoint holds a message hub with
 ``HistoryBuffer`` objects and numpy arrays and scalars, which the safe unpickler
 refuses. :func:`install_safe_globals` allow-lists exactly those types, so
 ``tools/test.py CKPT``, ``--resume`` and ``load_from`` work while safe loading stays on.
+On an older torch, which unpickles anything by default (and before 2.4 has no
+allow-list), it does nothing. Files that come from elsewhere (the converter's inputs)
+go through :func:`load_foreign`, which asks for ``weights_only=True`` wherever torch
+offers the argument.
 
 ``HistoryBuffer`` pickles references to its statistics methods through
 ``getattr(HistoryBuffer, 'mean')``. Allow-listing the real ``getattr`` would let a
 crafted file reach any attribute of any allowed object, so a stand-in registered
 under the name ``builtins.getattr`` resolves only those methods.
 """
-import os.path as osp
+import inspect
 import pickle
-from typing import Any, List, Optional
+import re
+import warnings
+from typing import Any, List, Tuple
 
 import numpy as np
 import torch
@@ -56,28 +62,50 @@ def safe_globals() -> List[Any]:
     ]
 
 
-def install_safe_globals() -> None:
-    """Allow-list the runner checkpoint types for ``torch.load(weights_only=True)``."""
-    torch.serialization.add_safe_globals(safe_globals())
-
-
-def check_pretrained_file(init_cfg: Optional[dict]) -> None:
-    """Fail early, and helpfully, when a local ``Pretrained`` checkpoint is missing.
+def torch_version(version: str) -> Tuple[int, int]:
+    """``(major, minor)`` of a torch version string such as '2.6.0+cu124'.
 
     Args:
-        init_cfg (dict, optional): A backbone's ``init_cfg``.
-
-    Raises:
-        FileNotFoundError: naming the file and the converter command.
+        version (str): ``torch.__version__``.
     """
-    if not isinstance(init_cfg, dict) or init_cfg.get('type') != 'Pretrained':
-        return
-    path = init_cfg.get('checkpoint') or ''
-    if '://' in path or osp.isfile(path):
-        return
-    raise FileNotFoundError(
-        f'pretrained backbone checkpoint {path!r} does not exist. Convert the '
-        f"paper's ImageNet weights with\n  python tools/model_converters/"
-        f'rlanet_to_rla_mm.py SRC.pth.tar {path}\n(see README.md, "ImageNet '
-        f'weights"), or train from scratch with --cfg-options '
-        f'model.backbone.init_cfg=None')
+    match = re.match(r'(\d+)\.(\d+)', str(version))
+    if match is None:
+        raise ValueError(f'cannot read a torch version from {version!r}')
+    return int(match.group(1)), int(match.group(2))
+
+
+def loads_weights_only_by_default() -> bool:
+    """Whether this torch's ``torch.load`` uses ``weights_only=True`` by default
+    (torch >= 2.6) and has the allow-list to go with it."""
+    return torch_version(torch.__version__) >= (2, 6) and hasattr(
+        torch.serialization, 'add_safe_globals')
+
+
+def install_safe_globals() -> bool:
+    """Allow-list the runner checkpoint types for ``torch.load(weights_only=True)``.
+
+    Returns:
+        bool: True if installed; False on a torch that does not load with
+        ``weights_only=True`` by default, where nothing is needed.
+    """
+    if not loads_weights_only_by_default():
+        return False
+    torch.serialization.add_safe_globals(safe_globals())
+    return True
+
+
+def load_foreign(path: str, map_location: str = 'cpu') -> Any:
+    """``torch.load`` a file from elsewhere with ``weights_only=True``.
+
+    A torch too old to offer the argument (< 1.13) loads it the unsafe way, with
+    a warning.
+
+    Args:
+        path (str): The file.
+        map_location (str): Where to put the tensors. Default: 'cpu'.
+    """
+    if 'weights_only' in inspect.signature(torch.load).parameters:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    warnings.warn(f'torch {torch.__version__} cannot restrict unpickling to '
+                  f'weights; loading {path} the unsafe way')
+    return torch.load(path, map_location=map_location)
