@@ -38,17 +38,22 @@ setup(
     packages=find_packages(include=['rla_mm', 'rla_mm.*']),
     cmdclass={'build_py': BuildWithConfigs},
     python_requires='>=3.9',
-    # The ranges we support; requirements/*.txt pin what `make setup` installs.
+    # Lower bounds: the oldest versions run here (the `cu121` stack of
+    # `make test-compat`: torch 2.1.2, torchvision 0.16.2, numpy 1.26.4, where
+    # training, testing and every README command pass; mmengine, mmcv, mmdet,
+    # mmpretrain, pycocotools and model-index at the versions of
+    # requirements/*.txt). Upper bounds: the OpenMMLab series whose APIs rla_mm
+    # uses. requirements/*.txt pin what `make setup` installs.
     install_requires=[
-        'torch>=2.6',
-        'torchvision',
-        'mmengine>=0.10.4,<0.11',
-        'mmcv>=2.0.0,<2.2.0',
-        'mmdet>=3.1.0,<3.4.0',
-        'mmpretrain>=1.1.0,<1.3.0',
-        'model-index',  # rla_mm.register_model_zoo reads model-index.yml
-        'pycocotools',
-        'numpy',
+        'torch>=2.1.2',
+        'torchvision>=0.16.2',
+        'mmengine>=0.10.7,<0.11',
+        'mmcv>=2.1.0,<2.2.0',
+        'mmdet>=3.3.0,<3.4.0',
+        'mmpretrain>=1.2.0,<1.3.0',
+        'model-index>=0.1.11',  # rla_mm.register_model_zoo reads model-index.yml
+        'pycocotools>=2.0.11',
+        'numpy>=1.26.4',
     ],
     extras_require={
         'tests': ['pytest', 'scikit-learn'],

@@ -74,11 +74,28 @@ def test_no_fitting_stack_names_what_is_missing(tmp_path):
 def test_stack_variable_overrides_the_choice(tmp_path):
     proc = choose(tmp_path, [('NVIDIA H100', '9.0')], '13.0', STACK='cu121')
     assert proc.stdout.split() == ['cu121', 'torch==2.1.2',
-                                   'torchvision==0.16.2', 'numpy==1.26.4']
+                                   'torchvision==0.16.2']
     proc = choose(tmp_path, STACK='cu999')
     assert proc.returncode == 1
     assert "STACK='cu999' is not a stack; expected one of ['cu130', 'cu128', " \
         "'cu121']" in proc.stderr
+
+
+def test_requirements_take_the_stacks_own_pins(tmp_path):
+    reqs = tmp_path / 'reqs.txt'
+    reqs.write_text('# comment\nnumpy==2.4.6\nopencv-python-headless==5.0.0.93'
+                    '  # one OpenCV\nml_dtypes==0.6.0\nmmdet==3.3.0\n')
+    cu121 = stacks.by_name('cu121')
+    assert stacks.requirements(cu121, [str(reqs)]) == [
+        'numpy==1.26.4', 'opencv-python-headless==4.10.0.84',
+        'ml_dtypes==0.5.4', 'mmdet==3.3.0']
+    # an environment as pip builds it for users: the OpenCV mmcv declares
+    assert stacks.requirements(cu121, [str(reqs)], user_env=True)[1] == \
+        'opencv-python==4.10.0.84'
+    cu130 = stacks.by_name('cu130')
+    assert stacks.requirements(cu130, [str(reqs)]) == [
+        'numpy==2.4.6', 'opencv-python-headless==5.0.0.93', 'ml_dtypes==0.6.0',
+        'mmdet==3.3.0']
 
 
 def test_arch_list_for_the_cuda_build():
@@ -96,7 +113,7 @@ def test_this_environment_matches_its_row():
     assert torch.version.cuda == stack.cuda
     assert torch._C._cuda_getArchFlags().split() == list(stack.archs)
     import numpy
-    assert numpy.__version__ == (stack.numpy or stacks.deps_numpy())
+    assert numpy.__version__ == stack.numpy
 
 
 def test_readme_table_is_the_stack_table():

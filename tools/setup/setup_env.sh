@@ -40,23 +40,22 @@ fi
 bash tools/setup/build_mmcv.sh "$PY"
 
 echo "[setup] OpenMMLab packages, pinned dependencies, test tools, ONNX (optional)"
-# A stack that pins its own numpy (an older torch) keeps it.
-DEPS=$(mktemp)
-trap 'rm -f "$DEPS"' EXIT
-if [[ " $STACK_PINS " == *" numpy=="* ]]; then
-    grep -v '^numpy==' requirements/deps.txt > "$DEPS"
-else
-    cp requirements/deps.txt "$DEPS"
-fi
-# shellcheck disable=SC2086
-"$PY" -m pip install "${PIP_FLAGS[@]}" --no-deps -r requirements/openmmlab.txt \
-    -r "$DEPS" -r requirements/tests.txt -r requirements/optional.txt $STACK_PINS
+# The pinned packages, with the stack's own pins where it has them (an older
+# torch keeps its numpy) and one OpenCV: the headless one, or opencv-python
+# (EDITABLE=0: an environment as users build it; mmcv and mmengine declare it).
+REQS=$(mktemp)
+trap 'rm -f "$REQS"' EXIT
+"$PYTHON" tools/setup/stacks.py requirements "$STACK_NAME" \
+    $([ "${EDITABLE:-1}" = "1" ] || echo --user-env) requirements/openmmlab.txt \
+    requirements/deps.txt requirements/tests.txt requirements/optional.txt > "$REQS"
+"$PY" -m pip install "${PIP_FLAGS[@]}" --no-deps -r "$REQS"
 
 if [ "${EDITABLE:-1}" = "1" ]; then
     echo "[setup] rla_mm (editable)"
     "$PY" -m pip install "${PIP_FLAGS[@]}" --no-deps --no-build-isolation -e .
 else
     echo "[setup] rla_mm (pip install ., resolving its requirements)"
+    "$PY" -m pip check  # the environment is consistent before rla_mm comes in
     "$PY" -m pip freeze --exclude rla_mm | sort > "$VENV/.freeze-before"
     "$PY" -m pip install "${PIP_FLAGS[@]}" --no-build-isolation .
     "$PY" -m pip freeze --exclude rla_mm | sort > "$VENV/.freeze-after"
@@ -70,7 +69,7 @@ fi
 import importlib.metadata as md
 cv = [d.metadata['Name'] for d in md.distributions()
       if d.metadata['Name'].lower().startswith('opencv')]
-assert cv == ['opencv-python-headless'], f'expected only opencv-python-headless, found {cv}'
+assert len(cv) == 1, f'expected one OpenCV, found {cv}'
 import torch, torchvision, mmcv, mmcv.ops, mmengine, mmdet, mmpretrain, rla_mm  # noqa
 print(f'[setup] ok: torch {torch.__version__}, torchvision {torchvision.__version__}, '
       f'mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, '

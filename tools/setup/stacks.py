@@ -19,6 +19,8 @@ Usage:
     python3 tools/setup/stacks.py explain     # why that stack
     python3 tools/setup/stacks.py markdown    # README's "Supported environments"
     python3 tools/setup/stacks.py arch-list NAME   # TORCH_CUDA_ARCH_LIST for NAME
+    python3 tools/setup/stacks.py requirements NAME [--user-env] FILE...
+        # the files' pins with the stack's overrides (what setup installs)
 """
 import os
 import os.path as osp
@@ -33,7 +35,7 @@ class Stack(NamedTuple):
     name: str
     torch: str
     torchvision: str
-    numpy: Optional[str]  # None: requirements/deps.txt's numpy
+    overrides: Tuple[str, ...]  # pins that replace requirements/*.txt's
     cuda: str  # the CUDA runtime torch is built with
     min_driver_cuda: Tuple[int, int]  # the oldest driver CUDA version it runs on
     archs: Tuple[str, ...]
@@ -41,8 +43,14 @@ class Stack(NamedTuple):
 
     @property
     def pins(self) -> List[str]:
-        pins = [f'torch=={self.torch}', f'torchvision=={self.torchvision}']
-        return pins + ([f'numpy=={self.numpy}'] if self.numpy else [])
+        return [f'torch=={self.torch}', f'torchvision=={self.torchvision}']
+
+    @property
+    def numpy(self) -> str:
+        for pin in self.overrides:
+            if pin.startswith('numpy=='):
+                return pin.split('==')[1]
+        return deps_numpy()
 
     @property
     def capabilities(self) -> Tuple[Tuple[int, int], ...]:
@@ -52,16 +60,23 @@ class Stack(NamedTuple):
 # Preference order. A CUDA 12 wheel runs on any CUDA 12 driver (>= 525) through
 # CUDA's minor-version compatibility; a CUDA 13 wheel needs a 13.x driver (>= 580).
 STACKS = (
-    Stack('cu130', '2.14.1', '0.29.1', None, '13.0', (13, 0),
+    Stack('cu130', '2.14.1', '0.29.1', (), '13.0', (13, 0),
           ('sm_75', 'sm_80', 'sm_86', 'sm_90', 'sm_100', 'sm_120'),
           'the whole suite, `make demo`, `make demo-cls` (CPU)'),
-    Stack('cu128', '2.10.0', '0.25.0', None, '12.8', (12, 0),
+    Stack('cu128', '2.10.0', '0.25.0', (), '12.8', (12, 0),
           ('sm_70', 'sm_75', 'sm_80', 'sm_86', 'sm_90', 'sm_100', 'sm_120'),
           'nothing yet: chosen for V100 (sm_70) and CUDA 12 drivers'),
-    Stack('cu121', '2.1.2', '0.16.2', '1.26.4', '12.1', (12, 0),
+    # torch 2.1 is built against numpy 1.x; so are the OpenCV and ml_dtypes of
+    # its time (the newest ones require numpy >= 2)
+    Stack('cu121', '2.1.2', '0.16.2',
+          ('numpy==1.26.4', 'opencv-python==4.10.0.84',
+           'opencv-python-headless==4.10.0.84', 'ml_dtypes==0.5.4'),
+          '12.1', (12, 0),
           ('sm_50', 'sm_60', 'sm_70', 'sm_75', 'sm_80', 'sm_86', 'sm_90'),
-          'the whole suite (CPU), as an existing OpenMMLab environment: '
-          '`make test-compat`'),
+          '`make test-compat` (CPU), an existing OpenMMLab environment: '
+          'rla_mm installs changing nothing; 377 of 393 tests pass (failing: '
+          'safe-loading tests written for torch >= 2.6, torch.compile and ONNX '
+          'export, CPU fp16 autocast, profiler fields)'),
 )
 PYTHON = '3.11'
 DEPS = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'requirements',
@@ -140,6 +155,29 @@ def choose(env_stack: Optional[str] = None,
                   'environment')
 
 
+def requirements(stack: Stack, files: Sequence[str],
+                 user_env: bool = False) -> List[str]:
+    """The requirement lines of ``files`` for ``stack``: its overrides replace
+    the pins of the same packages; ``user_env`` swaps the headless OpenCV for
+    ``opencv-python``, which mmcv and mmengine declare (an environment as pip
+    builds it for a user)."""
+    def name(pin: str) -> str:
+        return re.split(r'[=<>!~ ;]', pin, 1)[0].lower().replace('_', '-')
+
+    overrides = {name(p): p for p in stack.overrides}
+    lines = []
+    for path in files:
+        with open(path) as f:
+            for line in f:
+                line = line.split('#', 1)[0].strip()
+                if not line:
+                    continue
+                if user_env and name(line) == 'opencv-python-headless':
+                    line = line.replace('opencv-python-headless', 'opencv-python')
+                lines.append(overrides.get(name(line), line))
+    return lines
+
+
 def markdown() -> str:
     rows = ['| stack | torch | torchvision | CUDA | kernels (arch list) | Python '
             '| numpy | run on it |', '|---|---|---|---|---|---|---|---|']
@@ -147,7 +185,7 @@ def markdown() -> str:
         rows.append(f'| `{s.name}` | {s.torch} | {s.torchvision} | {s.cuda} '
                     f'(driver CUDA >= {s.min_driver_cuda[0]}.'
                     f'{s.min_driver_cuda[1]}) | {" ".join(s.archs)} | {PYTHON} '
-                    f'| {s.numpy or deps_numpy()} | {s.ran} |')
+                    f'| {s.numpy} | {s.ran} |')
     return '\n'.join(rows) + '\n'
 
 
@@ -157,13 +195,18 @@ def main(argv: Sequence[str]) -> int:
         if command == 'markdown':
             print(markdown(), end='')
             return 0
+        if command == 'requirements':  # requirements NAME [--user-env] FILE...
+            files = [a for a in argv[2:] if a != '--user-env']
+            print('\n'.join(requirements(by_name(argv[1]), files,
+                                          '--user-env' in argv)))
+            return 0
         if command == 'arch-list':
             stack = by_name(argv[1])
             print(';'.join(f'{a[3:-1]}.{a[-1]}' for a in stack.archs))
             return 0
         if command not in ('choose', 'explain'):
             raise NoStack(f'unknown command {command!r}; expected choose, '
-                          'explain, markdown or arch-list NAME')
+                          'explain, markdown, arch-list or requirements')
         stack, why = choose(os.environ.get('STACK'), query_gpus())
     except NoStack as err:
         print(f'[setup] {err}', file=sys.stderr)
