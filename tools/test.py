@@ -18,7 +18,7 @@ from mmengine.runner import Runner
 
 import rla_mm  # noqa: F401  (registers the backbones, allow-lists checkpoints)
 from cli_options import add_common_args, load_config
-from cpu_distributed import prepare_distributed
+from cpu_distributed import finish_distributed, prepare_distributed
 from dataset_check import check_dataset_files
 
 
@@ -87,3 +87,4 @@ def write_metrics(path: str, metrics: dict, model, args) -> None:
 
 if __name__ == '__main__':
     main()
+    finish_distributed()

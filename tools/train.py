@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 
 import rla_mm  # noqa: F401  (registers the backbones, allow-lists checkpoints)
 from cli_options import add_common_args, load_config
-from cpu_distributed import prepare_distributed
+from cpu_distributed import finish_distributed, prepare_distributed
 from dataset_check import check_dataset_files
 
 
@@ -76,3 +76,4 @@ def main(argv=None):
 
 if __name__ == '__main__':
     main()
+    finish_distributed()

@@ -107,6 +107,13 @@ def time_pair(fns: Sequence[Callable[[], None]], repeats: int, warmup: int,
     return times
 
 
+def _event_time(event) -> int:
+    """A profiler event's start in ns (torch 2.1's events give microseconds)."""
+    if hasattr(event, 'start_ns'):
+        return event.start_ns()
+    return event.start_us() * 1000
+
+
 def peak_memory(fn: Callable[[], None], device: torch.device) -> int:
     """Peak bytes allocated by ``fn`` above what was live when it started."""
     if device.type == 'cuda':
@@ -120,7 +127,7 @@ def peak_memory(fn: Callable[[], None], device: torch.device) -> int:
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     events = sorted((e for e in prof.profiler.kineto_results.events()
-                     if e.name() == '[memory]'), key=lambda e: e.start_ns())
+                     if e.name() == '[memory]'), key=_event_time)
     live = peak = 0
     for e in events:
         live += e.nbytes()

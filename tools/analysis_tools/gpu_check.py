@@ -91,6 +91,23 @@ def relative_error(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> floa
     return (num / max(den, 1e-30)) ** 0.5
 
 
+def autocast_dtypes(device: torch.device) -> Dict[str, torch.dtype]:
+    """The autocast precisions this torch offers on ``device``: torch 2.1's CPU
+    autocast has bf16 only, and GPUs before Ampere have no bf16."""
+    offered = {}
+    for name, dtype in (('fp16', torch.float16), ('bf16', torch.bfloat16)):
+        if device.type == 'cuda' and dtype == torch.bfloat16 \
+                and not torch.cuda.is_bf16_supported():
+            continue
+        try:
+            with torch.autocast(device.type, dtype=dtype):
+                pass
+        except RuntimeError:  # this torch refuses the dtype on this device
+            continue
+        offered[name] = dtype
+    return offered
+
+
 def _outputs(model, x, dtype=None) -> List[torch.Tensor]:
     with torch.no_grad(), torch.autocast(x.device.type, dtype=dtype,
                                          enabled=dtype is not None):
@@ -147,13 +164,14 @@ def measure(cls: type, kwargs: dict, side: int, device: torch.device,
         if not all(torch.isfinite(o).all() for o in ref):
             raise AssertionError('non-finite fp32 outputs')
         errors = {}
-        for name, dtype in (('fp16', torch.float16), ('bf16', torch.bfloat16)):
+        dtypes = autocast_dtypes(device)
+        for name, dtype in dtypes.items():
             errors[name] = relative_error(_outputs(model, x, dtype), ref)
         model = model.to(memory_format=torch.channels_last)
         x_cl = x.contiguous(memory_format=torch.channels_last)
         errors['channels_last'] = relative_error(_outputs(model, x_cl), ref)
         model.train()
-        for dtype in (None, torch.float16, torch.bfloat16):
+        for dtype in (None, *dtypes.values()):
             _backward(model, x_cl if dtype is None else x, dtype)
     finally:
         (torch.backends.cuda.matmul.allow_tf32,
@@ -162,7 +180,9 @@ def measure(cls: type, kwargs: dict, side: int, device: torch.device,
 
 
 def _format(errors: Dict[str, float]) -> str:
-    return ', '.join(f'{k} {v:.1e}' for k, v in errors.items())
+    return ', '.join(f'{k} {errors[k]:.1e}' if k in errors else
+                     f'{k} not offered by this torch here'
+                     for k in ('fp16', 'bf16', 'channels_last'))
 
 
 def check_backbone(cls: type, kwargs: dict, side: int, twin: Tuple[str, dict],
