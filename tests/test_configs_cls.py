@@ -245,3 +245,24 @@ def test_configs_readme_table_is_the_metafile():
         '<!-- metafile-in1k:end -->')[0]
     assert block == table
     assert '| 25,870,696 | 4.17G | 77.17 | 93.42 |' in table
+
+
+def test_readme_parameter_table_is_the_metafile():
+    """README's "Parameter counts" rows repeat configs/metafile.yml exactly."""
+    import re
+    with open(osp.join(REPO_ROOT, 'README.md')) as f:
+        text = f.read()
+    table = text[text.index('## Parameter counts'):]
+    table = table[:table.index('\n\n', table.index('| model |'))]
+    rows = re.findall(r'^\| (RLA-[\w-]+) \| ([\d,]+) \| ([\d.]+M) \| (\S+) \|$',
+                      table, re.M)
+    assert len(rows) == 8, table
+    for model, params, in_paper_unit, paper in rows:
+        key = model.lower().replace('-', '')
+        entries = [m for name, m in METAFILE.items()
+                   if re.match(rf'{key}\d+xb', name.replace('_', ''))]
+        assert len(entries) == 1, (model, [m['Name'] for m in entries])
+        meta = entries[0]['Metadata']
+        assert int(params.replace(',', '')) == meta['Parameters'], model
+        assert in_paper_unit == f"{meta['Parameters'] / 2**20:.2f}M", model
+        assert paper == meta.get('Paper Params', '—'), model
