@@ -75,7 +75,9 @@ STACKS = (
            'nvidia-cuda-cuobjdump==13.2.86')),
     Stack('cu128', '2.10.0', '0.25.0', (), '12.8', (12, 0),
           ('sm_70', 'sm_75', 'sm_80', 'sm_86', 'sm_90', 'sm_100', 'sm_120'),
-          'nothing yet: chosen for V100 (sm_70) and CUDA 12 drivers'),
+          'the arch list read from an installed torch 2.10.0+cu128 and '
+          '`tests/test_setup_stacks.py` there (12 passed); chosen for V100 (sm_70) '
+          'and CUDA 12 drivers, no suite run yet'),
     # torch 2.1 is built against numpy 1.x; so are the OpenCV and ml_dtypes of
     # its time (the newest ones require numpy >= 2)
     Stack('cu121', '2.1.2', '0.16.2',
