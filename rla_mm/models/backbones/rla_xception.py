@@ -16,17 +16,16 @@ then a 1x1 pointwise conv)::
            global average pool, fc
 
 Every bracketed block reads ``[x, h]`` (k = 12 more input channels in its first
-separable conv). Blocks of one width are one :class:`RLAStage` (its own
-``conv_out``); the stages of one resolution share one recurrent conv, as in the
-authors' RLA-MobileNetV2. The first block of the 16x16 and 8x8 stages starts with
+separable conv). Each row is one :class:`RLAStage` (its own ``conv_out``); the
+stages of one resolution share one recurrent conv, as in the authors'
+RLA-MobileNetV2. The first block of the 16x16 and 8x8 stages starts with
 the pool, so every layer of a row runs at that row's resolution; the entry, middle
 and exit-flow blocks are residual (a 1x1 conv + BN shortcut where the width
 changes), the last block is not (Chollet's exit convs).
 
 The third entry block (256) is Chollet's third entry module (728 wide in his
-network). The paper keeps Xception's depth, and its Table 2 counts (2.70M / 2.75M
-parameters, +0.07M / +0.06M for RLA) are this network's; a table without that row
-is 136,704 parameters short of them (``configs/README.md``).
+network): the paper keeps Xception's depth, and its Table 2 parameter counts are
+this network's; without that row they are not reached (``configs/README.md``).
 """
 from typing import List, Optional, Sequence, Tuple
 
