@@ -127,8 +127,6 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
     min_rla_channel: int = 1
     #: Whether the close is an output of its own (index ``num_stages``).
     close_has_output: bool = False
-    #: Activation of the final hidden state before it joins the features.
-    hidden_act = staticmethod(F.relu)
 
     def __init__(self,
                  num_stages: int,
@@ -231,6 +229,14 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
     def hidden_norm(self) -> nn.Module:
         """Norm applied to the final hidden state before it joins x."""
         return getattr(self, self.hidden_norm_name)
+
+    def hidden_act(self, h: Tensor) -> Tensor:
+        """Activation of the final hidden state before it joins the features.
+
+        A method rather than a ``staticmethod(F.relu)`` attribute: torch 2.1's
+        dynamo breaks the graph on the latter.
+        """
+        return F.relu(h)
 
     def append_hidden(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
         """``cat[x, hidden_act(hidden_norm(h))]`` with ``cat_hidden``, else ``x``."""
