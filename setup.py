@@ -1,23 +1,64 @@
 """Install rla_mm: `make setup` (pinned environment) or `pip install -e .`."""
+import os
 import os.path as osp
-
 import shutil
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
+from setuptools.command.develop import develop
+
+# What OpenMMLab's `mim` (and rla_mm.configs) read from an installed package's
+# `.mim/` folder: `mim train/test` run `.mim/tools/{train,test}.py`, `mim run`
+# any script under `.mim/tools/`, config names are looked up under
+# `.mim/configs/`, and `mim search` reads `.mim/model-index.yml`.
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
 
 
-class BuildWithConfigs(build_py):
-    """Copy configs/ and model-index.yml into the built package as rla_mm/.mim/
-    (wheels), the layout OpenMMLab packages use."""
+def copy_mim_files(mim: str) -> None:
+    """Copy MIM_FILES into ``mim`` (a wheel's rla_mm/.mim)."""
+    shutil.rmtree(mim, ignore_errors=True)
+    os.makedirs(mim)
+    for name in MIM_FILES:
+        if osp.isdir(name):
+            shutil.copytree(name, osp.join(mim, name),
+                            ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        else:
+            shutil.copy(name, mim)
+
+
+def link_mim_files(mim: str) -> None:
+    """Link MIM_FILES from ``mim`` (the checkout's rla_mm/.mim, git-ignored) to
+    the checkout's own, for editable installs."""
+    os.makedirs(mim, exist_ok=True)
+    for name in MIM_FILES:
+        link = osp.join(mim, name)
+        if osp.islink(link) or osp.isfile(link):
+            os.remove(link)
+        elif osp.isdir(link):
+            shutil.rmtree(link)
+        os.symlink(osp.relpath(osp.abspath(name), mim), link)
+
+
+class BuildWithMim(build_py):
+    """Wheels carry MIM_FILES in rla_mm/.mim/, the layout OpenMMLab packages
+    use; an editable build links them instead."""
 
     def run(self):
         super().run()
-        mim = osp.join(self.build_lib, 'rla_mm', '.mim')
-        if osp.isdir('configs') and not self.editable_mode:
-            shutil.rmtree(mim, ignore_errors=True)
-            shutil.copytree('configs', osp.join(mim, 'configs'))
-            shutil.copy('model-index.yml', mim)
+        if not osp.isdir('configs'):  # building from an unpacked wheel
+            return
+        if self.editable_mode:
+            link_mim_files(osp.join('rla_mm', '.mim'))
+        else:
+            copy_mim_files(osp.join(self.build_lib, 'rla_mm', '.mim'))
+
+
+class DevelopWithMim(develop):
+    """`pip install -e .` (setuptools' develop): link MIM_FILES."""
+
+    def run(self):
+        super().run()
+        link_mim_files(osp.join('rla_mm', '.mim'))
 
 
 def read_version() -> str:
@@ -36,7 +77,7 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=find_packages(include=['rla_mm', 'rla_mm.*']),
-    cmdclass={'build_py': BuildWithConfigs},
+    cmdclass={'build_py': BuildWithMim, 'develop': DevelopWithMim},
     python_requires='>=3.9',
     # Lower bounds: the oldest versions run here (the `cu121` stack of
     # `make test-compat`: torch 2.1.2, torchvision 0.16.2, numpy 1.26.4, where
@@ -58,6 +99,7 @@ setup(
     extras_require={
         'tests': ['pytest', 'scikit-learn'],
         'onnx': ['onnx', 'onnxruntime', 'onnxscript'],
+        'mim': ['openmim>=0.3.9'],  # mim train / test / run / search rla_mm
     },
     zip_safe=False,
 )

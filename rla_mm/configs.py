@@ -35,17 +35,40 @@ def model_index_path() -> str:
     return osp.join(data_root(), 'model-index.yml')
 
 
-def load_metafile() -> Dict[str, dict]:
-    """The models of ``configs/metafile.yml``, the one place of the model facts,
-    by config file name (e.g. 'rla_resnet50_4xb64_in1k.py').
+# The model facts, in OpenMMLab's metafile schema; model-index.yml imports both.
+CLS_METAFILE = 'metafile.yml'  # classifiers (MMPretrain's schema)
+DET_METAFILE = 'metafile_det.yml'  # detectors (MMDetection's schema)
 
-    Each value is the model's entry; its ``Metadata`` holds ``Parameters``
-    (exact), ``FLOPs`` and, for the models of the paper's Table 3, ``Paper
-    Params``, ``Paper FLOPs`` (as printed there, see :func:`paper_figure`) and
-    ``Reference Arch`` (the authors' architecture name).
+
+def metafile_path(name: str = CLS_METAFILE) -> str:
+    """Path of one of rla_mm's metafiles (``CLS_METAFILE`` or ``DET_METAFILE``).
+
+    Args:
+        name (str): The metafile's name in the configs folder.
+    """
+    if name not in (CLS_METAFILE, DET_METAFILE):
+        raise ValueError(f'no rla_mm metafile {name!r}; expected '
+                         f'{CLS_METAFILE!r} or {DET_METAFILE!r}')
+    return osp.join(configs_dir(), name)
+
+
+def load_metafile(name: str = CLS_METAFILE) -> Dict[str, dict]:
+    """The models of a metafile, the one place of the model facts, by config
+    file name (e.g. 'rla_resnet50_4xb64_in1k.py').
+
+    ``configs/metafile.yml`` (the default) holds the classifiers: each entry's
+    ``Metadata`` holds ``Parameters`` (exact), ``FLOPs`` and, for the models of
+    the paper's Table 3, ``Paper Params``, ``Paper FLOPs`` (as printed there,
+    see :func:`paper_figure`) and ``Reference Arch`` (the authors' architecture
+    name). ``configs/metafile_det.yml`` (``name=DET_METAFILE``) holds the COCO
+    detectors: ``Parameters``, ``FLOPs`` (backbone and neck at 800x1333), the
+    paper's AP in ``Results`` and the authors' ``Published Checkpoint`` name.
+
+    Args:
+        name (str): ``CLS_METAFILE`` or ``DET_METAFILE``.
     """
     import yaml
-    with open(osp.join(configs_dir(), 'metafile.yml')) as f:
+    with open(metafile_path(name)) as f:
         models = yaml.safe_load(f)['Models']
     return {osp.basename(m['Config']): m for m in models}
 

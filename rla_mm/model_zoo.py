@@ -16,14 +16,14 @@ checkpoint converted with ``tools/model_converters/rlanet_to_rla_mm.py`` or trai
 with ``tools/train.py``. Registration imports MMPretrain, which is why ``import
 rla_mm`` does not do it by itself (an MMDetection run does not need it).
 """
-import os.path as osp
 from typing import List
 
-from .configs import model_index_path
+from .configs import data_root, metafile_path
 
 
 def register_model_zoo() -> List[str]:
-    """Add rla_mm's classification models to MMPretrain's ``ModelHub``.
+    """Add rla_mm's classification models (``configs/metafile.yml``) to
+    MMPretrain's ``ModelHub``.
 
     Calling it again does nothing. A name that another package has already
     registered raises MMPretrain's ``ValueError``, naming both metafiles.
@@ -34,9 +34,11 @@ def register_model_zoo() -> List[str]:
     from mmpretrain.apis.model import ModelHub
     from modelindex.load_model_index import load
 
-    index = model_index_path()
-    names = [model.name.lower() for model in load(index).models]
+    # The classification metafile only: model-index.yml also imports the
+    # detection metafile (for `mim search`), whose models MMPretrain cannot build.
+    metafile = metafile_path()
+    names = [model.name.lower() for model in load(metafile).models]
     if not all(ModelHub.has(name) for name in names):
         # Config paths in the metafile are relative to the index's folder.
-        ModelHub.register_model_index(index, config_prefix=osp.dirname(index))
+        ModelHub.register_model_index(metafile, config_prefix=data_root())
     return names

@@ -113,8 +113,10 @@ class Step:
 class ReadmeSession:
     """Turns README commands into the steps of one shell session in ``cwd``."""
 
-    def __init__(self, cwd: str, coco_root: str, imagenet_root: str):
+    def __init__(self, cwd: str, coco_root: str, imagenet_root: str,
+                 mim_site: Optional[str] = None):
         self.cwd, self.coco_root, self.imagenet_root = cwd, coco_root, imagenet_root
+        self.mim_site = mim_site  # rla_mm installed from a wheel, for mim
         self.steps: List[Step] = []
         self.ran: Dict[str, int] = {}
         self.node_zero: Optional[Tuple[int, str]] = None
@@ -170,6 +172,7 @@ class ReadmeSession:
             'tools/dist_train.sh': self.dist_train,
             'tools/dist_test.sh': self.dist_test,
             'tools/slurm_train.sh': self.slurm, 'tools/slurm_test.sh': self.slurm,
+            'mim': self.mim,
         }.get(prog)
         assert handler, (f'README:{line}: no rule in {__file__} runs `{command}`;'
                          ' add one')
@@ -228,6 +231,65 @@ class ReadmeSession:
             write_reference_checkpoint(osp.join(self.cwd, prep[0]), prep[1])
         shell = shlex.join(['python', script] + args)
         return Step(line, command, shell, rewrites, checks=checks)
+
+    def mim(self, line, command, env, words) -> Step:
+        """OpenMMLab's mim: on rla_mm installed from a wheel, or on MMDetection's
+        and MMPretrain's own tools with our configs."""
+        sub, package, args = words[1], words[2], list(words[3:])
+        rewrites, checks, prefix = [], (), ''
+        if package == 'rla_mm':
+            assert self.mim_site, f'README:{line}: no wheel install for mim'
+            prefix = f'PYTHONPATH={shlex.quote(self.mim_site)} '
+            rewrites.append('rla_mm: a wheel of this checkout installed with '
+                            f'pip install --no-deps --target {self.mim_site}, '
+                            'first on PYTHONPATH')
+        tool = args[0] if sub == 'run' else sub
+        if tool == 'search':
+            checks = (expect('config id: faster_rcnn_rla_r50_fpn_1x_coco\n'),
+                      expect('config id: rla_resnet50_4xb64_in1k\n'),
+                      expect('faster_rcnn_r50rla_fpn_1x_coco_388'))
+        elif tool in ('train', 'test'):
+            config = args[0]
+            opts, data = self.data_options(osp.join('configs', config))
+            if tool == 'test':
+                at = args.index('--checkpoint') + 1
+                args[at], notes = self.checkpoint(args[at])
+                rewrites += notes
+                checks = (expect(COCO_TABLE), expect(
+                    f'.mim/tools/test.py {self.mim_site}/rla_mm/.mim/configs/'
+                    f'{config}'))
+            else:
+                work = args[args.index('--work-dir') + 1]
+                checks = (trained_one_epoch, exists(self.cwd, work,
+                                                    'epoch_1.pth'),
+                          expect(f'{self.mim_site}/rla_mm/.mim/tools/train.py'))
+            args += ['--cfg-options'] + opts
+            rewrites.append(data)
+        elif tool == 'get_flops':
+            checks = (expect(f'{self.mim_site}/rla_mm/.mim/tools/'
+                             'analysis_tools/get_flops.py'),
+                      expect('params: '), expect('FLOPs (MACs): '))
+        elif tool == 'print_config':
+            checks = (expect("type='RLAResNet'"), expect("type='FasterRCNN'"))
+        elif tool in ('browse_dataset', 'analyze_results', 'confusion_matrix'):
+            opts, data = self.data_options(args[1])
+            out = args[args.index('--output-dir') + 1] if (
+                tool == 'browse_dataset') else args[3]
+            made = {'browse_dataset': '00001.png', 'analyze_results': 'good',
+                    'confusion_matrix': 'confusion_matrix.png'}[tool]
+            checks = (exists(self.cwd, out, made), )
+            args += ['--cfg-options'] + opts
+            rewrites.append(data)
+        elif tool == 'vis_cam':
+            image, save = args[1], args[args.index('--save-path') + 1]
+            cv2_write_digit(osp.join(self.cwd, image))
+            rewrites.append(f'{image}: a digit scan written here (no download)')
+            checks = (exists(self.cwd, save), )
+        else:
+            raise AssertionError(f'README:{line}: no rule runs mim {sub} {tool}')
+        return Step(line, command, prefix + shlex.join(['mim', sub, package,
+                                                        *args]),
+                    rewrites, checks=checks)
 
     def dist_train(self, line, command, env, words) -> Step:
         config, gpus, rest = words[1], words[2], words[3:]
@@ -334,6 +396,16 @@ def one_checkpoint(*parts: str) -> Callable[[str], None]:
     return check
 
 
+def cv2_write_digit(path: str) -> None:
+    """One of scikit-learn's digit scans as a colour picture at ``path``."""
+    import cv2
+    from sklearn.datasets import load_digits
+    scan = load_digits().images[0]
+    image = cv2.resize((scan * 255 / 16).astype('uint8'), (64, 64))
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
+
+
 def write_reference_checkpoint(path: str, arch: str) -> None:
     """Random weights saved the way the authors' ImageNet training script does."""
     depth = int(re.match(r'rla_resnet(\d+)$', arch).group(1))
@@ -379,7 +451,20 @@ def scratch(tmp_path_factory):
         coco, num_train=8, num_val=4, size=96, seed=3)
     imagenet = str(root / 'imagenet')
     make_imagenet_layout(imagenet)
-    return str(work), coco, imagenet
+    # mim's rla_mm commands run on rla_mm installed from a wheel
+    site = str(root / 'site')
+    proc = subprocess.run(
+        [sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+         '--no-build-isolation', '-q', REPO_ROOT, '-w', str(root)],
+        capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    (wheel, ) = root.glob('rla_mm-*.whl')
+    proc = subprocess.run(
+        [sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
+         '--no-index', '--target', site, str(wheel)],
+        capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return str(work), coco, imagenet, site
 
 
 def session_script(steps: List[Step]) -> str:
@@ -394,8 +479,8 @@ def session_script(steps: List[Step]) -> str:
 
 
 def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
-    cwd, coco, imagenet = scratch
-    session = ReadmeSession(cwd, coco, imagenet)
+    cwd, coco, imagenet, site = scratch
+    session = ReadmeSession(cwd, coco, imagenet, site)
     for first, lang, text in readme_blocks():
         if lang in ('bash', 'sh', 'shell'):
             for line, command in shell_commands(text, first):
@@ -414,7 +499,11 @@ def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
                    'tools/dist_test.sh', 'python tools/test.py',
                    'python tools/analysis_tools/get_flops.py',
                    'source .venv/bin/activate', 'RLA_MM_CONFIGS',
-                   'my_project/configs/my_faster_rcnn.py'):
+                   'my_project/configs/my_faster_rcnn.py',
+                   'mim train rla_mm', 'mim test rla_mm',
+                   'mim run rla_mm get_flops', 'mim search rla_mm',
+                   'mim run mmdet analyze_results', 'mim run mmpretrain vis_cam',
+                   '--tta'):
         assert needed in covered, f'no README command runs {needed!r}'
 
     with capsys.disabled():

@@ -2,17 +2,22 @@
 
 Usage:
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
-        [--show-dir DIR] [--metrics-out metrics.json] [--cfg-options k=v ...]
-        [--launcher pytorch]
+        [--show-dir DIR] [--metrics-out metrics.json] [--tta]
+        [--cfg-options k=v ...] [--launcher pytorch]
+
+``--out`` writes what MMDetection's and MMPretrain's analysis tools read
+(``analyze_results.py``, ``confusion_matrix.py``); ``--tta`` tests with the
+config's ``tta_model`` / ``tta_pipeline``, or the library's default flip TTA.
 """
 import env_check  # noqa: F401  (first: says what to do without torch)
 
 import argparse
+import copy
 import json
 import os
 import os.path as osp
 
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
@@ -26,15 +31,68 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', help='dump predictions to a pickle file')
+    parser.add_argument(
+        '--out', help='dump predictions to a pickle file (detection: '
+        "MMDetection's format, masks as RLE)")
     parser.add_argument(
         '--show-dir', help='save pictures of predictions under '
         'WORK_DIR/TIMESTAMP/SHOW_DIR (detection)')
     parser.add_argument(
         '--metrics-out', help='write the metrics, the parameter count and '
         'the checkpoint path to this JSON file')
+    parser.add_argument(
+        '--tta', action='store_true',
+        help="test-time augmentation: the config's tta_model and "
+        "tta_pipeline, else MMDetection's (or MMPretrain's) default: the "
+        'image and its horizontal flip, merged')
     add_common_args(parser)
     return parser.parse_args(argv)
+
+
+def is_detector(cfg: Config) -> bool:
+    """MMDetection runs the config (its default scope), not MMPretrain."""
+    return cfg.get('default_scope', 'mmdet') != 'mmpretrain'
+
+
+def enable_tta(cfg: Config) -> None:
+    """Wrap the model in ``cfg.tta_model`` and test on ``cfg.tta_pipeline``.
+
+    Without them, the defaults of MMDetection's and MMPretrain's own
+    ``tools/test.py --tta``: the test pipeline with its last step (packing)
+    run on the image flipped and as it is; ``DetTTAModel`` (NMS at IoU 0.5,
+    100 boxes) or ``AverageClsScoreTTA`` merges the two predictions.
+    """
+    detector = is_detector(cfg)
+    if detector and cfg.model.get('roi_head', {}).get('mask_head'):
+        # mmdet 3.3 DetTTAModel asserts 'TTA of instance segmentation does
+        # not support now' after the whole test set has run
+        raise ValueError(
+            "--tta: MMDetection's DetTTAModel merges boxes only, and this "
+            'config predicts masks; test the boxes with --tta --cfg-options '
+            'model.roi_head.mask_head=None test_evaluator.metric=bbox')
+    if 'tta_model' not in cfg:
+        cfg.tta_model = dict(
+            type='DetTTAModel',
+            tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5),
+                         max_per_img=100)) if detector else dict(
+                             type='mmpretrain.AverageClsScoreTTA')
+    if 'tta_pipeline' not in cfg:
+        dataset = cfg.test_dataloader.dataset
+        while 'dataset' in dataset:  # dataset wrappers
+            dataset = dataset.dataset
+        pipeline = copy.deepcopy(dataset.pipeline)
+        pack = pipeline[-1]
+        if 'meta_keys' in pack:  # the merge un-flips the boxes
+            pack.meta_keys = tuple(pack.meta_keys) + tuple(
+                k for k in ('flip', 'flip_direction')
+                if k not in pack.meta_keys)
+        pipeline[-1] = dict(
+            type='TestTimeAug',
+            transforms=[[dict(type='RandomFlip', prob=1.),
+                         dict(type='RandomFlip', prob=0.)], [pack]])
+        cfg.tta_pipeline = pipeline
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
 
 
 def enable_visualization(cfg: Config, show_dir: str) -> None:
@@ -58,13 +116,18 @@ def main(argv=None):
     cfg.load_from = args.checkpoint
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
+    if args.tta:
+        enable_tta(cfg)
     check_dataset_files(cfg, splits=('test_dataloader', ))
     prepare_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out must end with .pkl or .pickle, got {args.out!r}')
-        from mmengine.evaluator import DumpResults
+        if is_detector(cfg):  # masks as RLE, no ground truth
+            from mmdet.evaluation import DumpDetResults as DumpResults
+        else:
+            from mmengine.evaluator import DumpResults
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     metrics = runner.test()
     if args.metrics_out is not None and is_main_process():

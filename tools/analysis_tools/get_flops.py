@@ -16,6 +16,7 @@ parameters, prints as 24.37M in the paper's tables); both units are printed.
 
 Usage:
     python tools/analysis_tools/get_flops.py CONFIG [CONFIG ...] [--shape H W]
+    mim run rla_mm get_flops CONFIG [--shape H W]   (CONFIG may be a config name)
     python tools/analysis_tools/get_flops.py --all --out docs/complexity.md
 """
 import os.path as osp
@@ -50,6 +51,20 @@ class _Traced(nn.Module):
         return self.model(x, mode='tensor')
 
 
+def resolve_config(config: str) -> str:
+    """A config file path, or the name of one of rla_mm's configs (as
+    ``mim run rla_mm get_flops NAME`` passes it)."""
+    if osp.isfile(config):
+        return config
+    from rla_mm.configs import configs_dir
+    path = osp.join(configs_dir(), config)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'config file not found: {config} (neither a file nor a config '
+            f'under {configs_dir()})')
+    return path
+
+
 def build_model(config: str):
     """Build the model of ``config`` in eval mode.
 
@@ -59,9 +74,7 @@ def build_model(config: str):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     import rla_mm  # noqa: F401  (registers the backbones)
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file not found: {config}')
-    cfg = Config.fromfile(config)
+    cfg = Config.fromfile(resolve_config(config))
     scope = cfg.get('default_scope', 'mmdet')
     init_default_scope(scope)
     if scope == 'mmpretrain':
@@ -168,7 +181,8 @@ def markdown(results: List[Dict]) -> str:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('configs', nargs='*', help='config files')
+    parser.add_argument('configs', nargs='*', help='config files, or names of rla_mm configs '
+                        '(e.g. retinanet_rla_r50_fpn_1x_coco.py)')
     parser.add_argument('--all', action='store_true',
                         help='every config under configs/ (not _base_/ or demo/)')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),

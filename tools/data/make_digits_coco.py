@@ -204,8 +204,10 @@ def cfg_options(root: str, epochs: int = 1, coco_layout: bool = True,
             opts += [f'{split}_dataloader.dataset.ann_file='
                      f'annotations/instances_{name}.json',
                      f'{split}_dataloader.dataset.data_prefix.img={name}/',
-                     f'{split}_dataloader.dataset.metainfo.classes=['
-                     f'{",".join(CLASSES)}]']
+                     # a tuple, as MMDetection's datasets give them (its
+                     # confusion_matrix.py appends to them with a tuple)
+                     f'{split}_dataloader.dataset.metainfo.classes=('
+                     f'{",".join(CLASSES)})']
     if scale is not None:
         # pipeline positions of MMDetection's coco_detection / coco_instance
         opts += [f'train_dataloader.dataset.pipeline.2.scale=({scale},{scale})',

@@ -65,6 +65,11 @@ else
     fi
 fi
 
+# After rla_mm: openmim declares packages it never imports (requirements/mim.txt),
+# which the user-env branch's `pip check` above would report.
+echo "[setup] openmim (mim train / test / run / search)"
+"$PY" -m pip install "${PIP_FLAGS[@]}" --no-deps -r requirements/mim.txt
+
 "$PY" - <<'PYEOF'
 import importlib.metadata as md
 cv = [d.metadata['Name'] for d in md.distributions()
