@@ -35,9 +35,12 @@ def model_index_path() -> str:
     return osp.join(data_root(), 'model-index.yml')
 
 
-def load_metafile() -> Dict[str, dict]:
+def load_metafile(name: str = 'metafile.yml') -> Dict[str, dict]:
     """The models of ``configs/metafile.yml``, the one place of the model facts,
     by config file name (e.g. 'rla_resnet50_4xb64_in1k.py').
+
+    ``name='ablation/metafile.yml'`` reads the ablation models (paper Tables 6,
+    11, 13) instead.
 
     Each value is the model's entry; its ``Metadata`` holds ``Parameters``
     (exact), ``FLOPs`` and, for the models of the paper's Table 3, ``Paper
@@ -45,7 +48,7 @@ def load_metafile() -> Dict[str, dict]:
     ``Reference Arch`` (the authors' architecture name).
     """
     import yaml
-    with open(osp.join(configs_dir(), 'metafile.yml')) as f:
+    with open(osp.join(configs_dir(), name)) as f:
         models = yaml.safe_load(f)['Models']
     return {osp.basename(m['Config']): m for m in models}
 
