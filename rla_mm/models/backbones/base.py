@@ -38,12 +38,16 @@ from ..layers.rla_stage import (RLA_VARIANT_DEFAULTS, RLAStage,
                                 check_rla_source, check_rla_variant, hidden_of,
                                 init_state)
 
+def _no_act(h: Tensor) -> Tensor:
+    return h
+
+
 #: Activations of the final hidden state before it joins the features.
 HIDDEN_ACTS = {
     'relu': F.relu,
     'relu6': F.relu6,
     'tanh': torch.tanh,
-    'none': lambda h: h,
+    'none': _no_act,
 }
 
 
@@ -150,8 +154,8 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
             Default: Kaiming convs and unit norms.
         rla_add, rla_act, rla_cell, rla_shared, rla_exchange: The ablation
             variants of the RLA update, see :class:`RLAStage`; the defaults
-            are the paper's module. Only families with ``rla_variants = True``
-            take other values. ``rla_exchange=False`` builds blocks that do
+            are the paper's module. Only families with
+            ``takes_rla_variants = True`` take other values. ``rla_exchange=False`` builds blocks that do
             not read h.
         hidden_act (str, optional): Activation of the final hidden state
             before it joins the features: 'relu', 'relu6', 'tanh' or 'none';
@@ -167,7 +171,7 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
     #: Activation of the final hidden state before it joins the features.
     hidden_act = staticmethod(F.relu)
     #: Whether the family takes the ablation options of the RLA update.
-    rla_variants: bool = False
+    takes_rla_variants: bool = False
 
     def __init__(self,
                  num_stages: int,
@@ -211,7 +215,7 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         check_rla_variant(**self.rla_variant)
         changed = {k: v for k, v in self.rla_variant.items()
                    if v != RLA_VARIANT_DEFAULTS[k]}
-        if changed and not self.rla_variants:
+        if changed and not self.takes_rla_variants:
             raise ValueError(
                 f'{type(self).__name__} does not offer the ablation options of '
                 f'the RLA update, got {changed!r}; RLAResNet and '

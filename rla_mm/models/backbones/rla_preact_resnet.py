@@ -156,7 +156,7 @@ class RLAPreActResNet(RLABackbone):
         1001: (RLAPreActBottleneck, 111),
     }
     min_rla_channel = 0
-    rla_variants = True
+    takes_rla_variants = True
 
     def __init__(self,
                  depth: int,

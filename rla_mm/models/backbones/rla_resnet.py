@@ -283,7 +283,7 @@ class RLAResNet(RLABackbone):
         152: (RLABottleneck, (3, 8, 36, 3)),
     }
     min_rla_channel = 0
-    rla_variants = True
+    takes_rla_variants = True
 
     def __init__(self,
                  depth: int,

@@ -282,7 +282,8 @@ class RLAStage(BaseModule):
 
             if rla_shared:
                 self.conv_out = conv_out()
-                self.recurrent_conv = recurrent_conv or cell()
+                self.recurrent_conv = cell() if recurrent_conv is None \
+                    else recurrent_conv
             else:
                 self.conv_out = nn.ModuleList(
                     conv_out() for _ in range(num_updates))
