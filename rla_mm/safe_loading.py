@@ -15,6 +15,7 @@ offers the argument.
 crafted file reach any attribute of any allowed object, so a stand-in registered
 under the name ``builtins.getattr`` resolves only those methods.
 """
+import importlib
 import inspect
 import pickle
 import re
@@ -44,12 +45,14 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
 
 
 def _numpy_globals() -> List[Any]:
-    core = getattr(np, '_core', None) or np.core
+    # numpy 2 moved numpy.core to numpy._core; numpy 1.26 has both names, but its
+    # numpy._core only fills in once imported, so import the module by name
+    multiarray = importlib.import_module('numpy._core.multiarray')
     dtype_classes = [
         cls for cls in vars(np.dtypes).values()
         if isinstance(cls, type) and issubclass(cls, np.dtype)
     ]
-    return [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray,
+    return [multiarray._reconstruct, multiarray.scalar, np.ndarray,
             np.dtype, *dtype_classes]
 
 

@@ -30,11 +30,15 @@ TINY: Dict[str, Tuple[int, Dict[str, dict]]] = {
         'bottleneck': dict(depth=164, rla_channel=4, base_channels=4),
         'plain': dict(depth=20, rla_channel=0, base_channels=4),
     }),
-    'RLAXception': (2, {
-        'thin': dict(arch=((8, 1), (16, 2)), stem_channels=8,
-                     exit_channels=(16, ), rla_channel=4),
-        'plain': dict(arch=((8, 1), (16, 2)), stem_channels=8,
-                      exit_channels=(16, ), rla_channel=0),
+    # Two stages at the stem resolution (one shared recurrent conv), a strided
+    # residual stage with a projection, a strided plain (exit-conv) stage.
+    'RLAXception': (4, {
+        'thin': dict(arch=(((8, 8), 1, 1, True), ((12, ), 1, 1, True),
+                           ((12, 16), 2, 2, True), ((16, ), 1, 2, False)),
+                     stem_channels=8, rla_channel=4),
+        'plain': dict(arch=(((8, 8), 1, 1, True), ((12, ), 1, 1, True),
+                            ((12, 16), 2, 2, True), ((16, ), 1, 2, False)),
+                      stem_channels=8, rla_channel=0),
     }),
 }
 

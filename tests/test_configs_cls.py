@@ -266,3 +266,61 @@ def test_readme_parameter_table_is_the_metafile():
         assert int(params.replace(',', '')) == meta['Parameters'], model
         assert in_paper_unit == f"{meta['Parameters'] / 2**20:.2f}M", model
         assert paper == meta.get('Paper Params', '—'), model
+
+
+def test_configs_readme_cifar_table_is_the_metafile():
+    # our exact CIFAR counts beside Table 2, rendered from the metafile
+    from conftest import load_tool
+    table = load_tool('analysis_tools/metafile_table.py').cifar_table()
+    with open(osp.join(REPO_ROOT, 'configs', 'README.md')) as f:
+        readme = f.read()
+    block = readme.split('<!-- metafile-cifar:begin -->\n')[1].split(
+        '<!-- metafile-cifar:end -->')[0]
+    assert block == table
+    assert len(table.splitlines()) == 2 + 6
+
+
+@pytest.mark.parametrize('data', ['cifar10', 'cifar100'])
+@pytest.mark.parametrize('plain,rla', [('preact_resnet110', 'rla_resnet110'),
+                                       ('preact_resnet164', 'rla_resnet164'),
+                                       ('xception', 'rla_xception')])
+def test_cifar_counts_beside_table_2(plain, rla, data):
+    """Table 2 prints decimal millions; every RLA-Net total of the paper
+    (Params + ΔParams) is ours, every plain one but ResNet-164's."""
+    plain_meta = METAFILE[f'{plain}_1xb128_{data}.py']['Metadata']
+    rla_meta = METAFILE[f'{rla}_1xb128_{data}.py']['Metadata']
+    paper = float(plain_meta['Table 2 Params'].rstrip('M'))
+    delta = float(rla_meta['Table 2 Delta Params'].rstrip('M'))
+    assert round(rla_meta['Parameters'] / 1e6, 2) == round(paper + delta, 2)
+    ours = round(plain_meta['Parameters'] / 1e6, 2)
+    if plain == 'preact_resnet164':
+        # Table 8's plain network (1.70M / 1.73M); the paper prints 1.72M / 1.74M
+        assert round(paper - ours, 2) == 0.02 - 0.01 * (data == 'cifar100')
+    else:
+        assert ours == paper
+
+
+def test_published_checkpoints_quote_their_own_figures():
+    """An entry naming the authors' checkpoint quotes that checkpoint's figures
+    (its name ends with the top-1 error x 100) and keeps the paper's beside."""
+    published = {name: m for name, m in METAFILE.items()
+                 if 'Reference Checkpoint' in m['Metadata']}
+    assert len(published) == 6
+    differ = set()
+    for name, model in published.items():
+        meta, metrics = model['Metadata'], model['Results'][0]['Metrics']
+        error = int(meta['Reference Checkpoint'].rsplit('_', 1)[1]) / 100
+        assert metrics['Top 1 Accuracy'] == pytest.approx(100 - error), name
+        if (meta['Paper Top 1 Accuracy'], meta['Paper Top 5 Accuracy']) != (
+                metrics['Top 1 Accuracy'], metrics['Top 5 Accuracy']):
+            differ.add(name)
+    # the authors' README against the paper: 21.00 / 5.51 (paper 21.13 / 5.61)
+    # and 27.62 (paper 27.68) top-1 / top-5 error
+    assert differ == {'rla_eca_resnet101_4xb64_in1k.py',
+                      'rla_mobilenet_v2_2xb48_in1k.py'}
+    eca101 = published['rla_eca_resnet101_4xb64_in1k.py']
+    assert eca101['Results'][0]['Metrics']['Top 5 Accuracy'] == 94.49
+    assert (eca101['Metadata']['Paper Top 1 Accuracy'],
+            eca101['Metadata']['Paper Top 5 Accuracy']) == (78.87, 94.39)
+    mbv2 = published['rla_mobilenet_v2_2xb48_in1k.py']['Metadata']
+    assert mbv2['Paper Top 1 Accuracy'] == 72.32

@@ -81,8 +81,9 @@ def test_rla_stage_compiles_with_inductor():
 ])
 def test_classifier_exports_to_onnx(tmp_path, backbone, in_channels):
     # requirements/optional.txt, installed by `make setup`
+    import inspect
+
     import onnxruntime as ort
-    import onnxscript  # noqa: F401  (torch.onnx.export(dynamo=True) needs it)
     import rla_mm  # noqa: F401  (registers the backbones)
     from mmengine.registry import init_default_scope
     init_default_scope('mmpretrain')
@@ -90,8 +91,13 @@ def test_classifier_exports_to_onnx(tmp_path, backbone, in_channels):
     model = Classifier(backbone, in_channels).eval()
     x = torch.randn(2, 3, 64, 64)
     path = str(tmp_path / 'model.onnx')
+    if 'dynamo' in inspect.signature(torch.onnx.export).parameters:
+        import onnxscript  # noqa: F401  (the dynamo exporter needs it)
+        options = dict(dynamo=True)
+    else:  # torch < 2.5 (the compat stack's 2.1): the TorchScript exporter
+        options = dict(opset_version=17)
     torch.onnx.export(model, (x, ), path, input_names=['image'],
-                      output_names=['logits'], dynamo=True)
+                      output_names=['logits'], **options)
     session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
     got = session.run(None, {'image': x.numpy()})[0]
     with torch.no_grad():

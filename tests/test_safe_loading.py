@@ -14,6 +14,11 @@ import rla_mm  # noqa: F401  (installs the allow-list)
 from rla_mm.safe_loading import (install_safe_globals, load_foreign,
                                  loads_weights_only_by_default)
 
+# torch >= 2.6 loads with weights_only=True by default and rla_mm installs its
+# allow-list there; an older torch (the compat stack's 2.1) unpickles anything by
+# default, and rla_mm leaves it alone. The tests below check each side.
+SAFE_BY_DEFAULT = loads_weights_only_by_default()
+
 
 class ToyModel(BaseModel):
 
@@ -76,7 +81,6 @@ print(type(ckpt['message_hub']['log_scalars']['train/loss']).__name__)
 
 def test_mmengine_loads_a_runner_checkpoint_only_with_the_allow_list(
         runner_checkpoint):
-    assert loads_weights_only_by_default()  # the torch of requirements/
     runs = {
         mode: subprocess.run(
             [sys.executable, '-c', LOAD_THROUGH_MMENGINE,
@@ -85,11 +89,21 @@ def test_mmengine_loads_a_runner_checkpoint_only_with_the_allow_list(
     }
     assert runs['with'].returncode == 0, runs['with'].stderr[-2000:]
     assert runs['with'].stdout.splitlines()[-1] == 'HistoryBuffer'
-    assert runs['without'].returncode != 0
-    assert 'Weights only load failed' in runs['without'].stderr
+    if SAFE_BY_DEFAULT:
+        assert runs['without'].returncode != 0
+        assert 'Weights only load failed' in runs['without'].stderr
+    else:  # the old torch's unsafe default loads it without any help
+        assert runs['without'].returncode == 0, runs['without'].stderr[-2000:]
+        assert runs['without'].stdout.splitlines()[-1] == 'HistoryBuffer'
 
 
 def test_runner_checkpoint_loads_with_weights_only(runner_checkpoint):
+    if not SAFE_BY_DEFAULT:
+        # no allow-list installed: the safe unpickler refuses MMEngine's types,
+        # and rla_mm does not touch this torch's loading
+        with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
+            torch.load(runner_checkpoint, map_location='cpu', weights_only=True)
+        return
     ckpt = torch.load(runner_checkpoint, map_location='cpu', weights_only=True)
     buffers = ckpt['message_hub']['log_scalars']
     assert isinstance(buffers['train/loss'], HistoryBuffer)
@@ -99,7 +113,9 @@ def test_runner_checkpoint_loads_with_weights_only(runner_checkpoint):
 
 def test_allow_list_only_where_torch_loads_weights_only(monkeypatch):
     calls = []
-    monkeypatch.setattr(torch.serialization, 'add_safe_globals', calls.append)
+    # raising=False: torch < 2.4 has no add_safe_globals; the stand-in gives it one
+    monkeypatch.setattr(torch.serialization, 'add_safe_globals', calls.append,
+                        raising=False)
     # torch 2.4 and 2.5 have add_safe_globals but unpickle anything by default
     monkeypatch.setattr(torch, '__version__', '2.5.1')
     assert install_safe_globals() is False and calls == []
@@ -112,7 +128,8 @@ def test_import_works_on_a_torch_without_add_safe_globals():
     # torch < 2.4 has no allow-list at all. This torch's own modules use it
     # while they load, so they load first; then it goes, and rla_mm comes.
     code = ('import torch, mmengine.runner, mmcv.cnn\n'
-            'del torch.serialization.add_safe_globals\n'
+            "if hasattr(torch.serialization, 'add_safe_globals'):\n"
+            '    del torch.serialization.add_safe_globals\n'
             "torch.__version__ = '2.3.1'\n"
             'import rla_mm\n'
             'print(rla_mm.install_safe_globals())')
@@ -174,6 +191,12 @@ def test_arbitrary_globals_are_refused(tmp_path):
 def test_getattr_stand_in_only_reaches_history_buffer_statistics(tmp_path):
     path = tmp_path / 'getattr.pth'
     torch.save(dict(x=_Reduce(getattr, (HistoryBuffer, '__init__'))), path)
+    if not SAFE_BY_DEFAULT:  # no stand-in installed: getattr stays refused
+        for name in ('__init__', 'mean'):
+            torch.save(dict(x=_Reduce(getattr, (HistoryBuffer, name))), path)
+            with pytest.raises(pickle.UnpicklingError, match='getattr'):
+                torch.load(path, weights_only=True)
+        return
     with pytest.raises(pickle.UnpicklingError,
                        match="refusing getattr.*'__init__'"):
         torch.load(path, weights_only=True)

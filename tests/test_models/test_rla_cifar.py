@@ -1,4 +1,4 @@
-"""CIFAR backbones: pre-activation RLA-ResNets, the thin RLA-Xception, plain twins."""
+"""CIFAR backbones: pre-activation RLA-ResNets, the Table 9 RLA-Xception, plain twins."""
 import pytest
 import torch
 
@@ -6,6 +6,7 @@ from rla_mm.configs import load_metafile
 from rla_mm.models import (RLAPreActBasicBlock, RLAPreActBottleneck,
                            RLAPreActResNet, RLAStage, RLAXception,
                            RLAXceptionBlock)
+from rla_mm.models.backbones.rla_xception import ARCH_CIFAR
 
 
 def num_params(module):
@@ -97,30 +98,102 @@ def test_rla_channel_zero_builds_the_plain_network():
     assert out.shape == (1, 64, 8, 8)
 
 
-def test_xception_block_and_shapes():
-    block = RLAXceptionBlock(64, 128, rla_channel=12, stride=2)
+def test_xception_residual_block_pools_first_and_projects():
+    block = RLAXceptionBlock(64, (128, 128), rla_channel=12, stride=2)
     assert len(block.convs) == 2
+    # h joins the input of the first separable conv only
     assert block.convs[0].depthwise.in_channels == 64 + 12
-    out, y = block(torch.randn(1, 64, 32, 32), torch.randn(1, 12, 32, 32))
-    assert out.shape == y.shape == (1, 128, 16, 16)
-    middle = RLAXceptionBlock(128, 128, rla_channel=12)
-    assert len(middle.convs) == 3 and middle.shortcut is None
-    x = torch.randn(1, 128, 8, 8)
-    out, y = middle(x, torch.randn(1, 12, 8, 8))
-    torch.testing.assert_close(out, y + x)
+    assert block.convs[1].depthwise.in_channels == 128
+    x, h = torch.randn(1, 64, 35, 35), torch.randn(1, 12, 35, 35)
+    out, y = block(x, h)
+    # a 3x3 stride-2 average pool first: the convs run at 18x18
+    assert out.shape == y.shape == (1, 128, 18, 18)
+    pooled = torch.nn.functional.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
+    torch.testing.assert_close(out, y + block.shortcut(pooled))
 
-    model = RLAXception().eval()
-    assert [len(getattr(model, f'layer{i}').blocks) for i in (1, 2, 3)] == \
-        [1, 9, 1]
-    assert model(torch.randn(2, 3, 32, 32))[0].shape == (2, 1024 + 12, 4, 4)
-    plain = RLAXception(rla_channel=0, cat_hidden=False)
-    # The RLA parts of the default thin Xception, k = 12: the first conv of
-    # every block reads 12 more channels (depthwise 9 + pointwise 128/256/512
-    # weights per channel), conv_out and the recurrent conv per stage, one norm
-    # per block and the final norm on h.
-    extra = (12 * (9 + 128) + 12 * (9 + 256) * 9 + 12 * (9 + 512)
-             + 12 * (128 + 256 + 512) + 3 * 12 * 12 * 9 + 2 * 12 * 11 + 2 * 12)
-    assert num_params(model) - num_params(plain) == extra
+
+def test_xception_block_activations():
+    x, h = torch.randn(1, 8, 6, 6), torch.randn(1, 4, 6, 6)
+    # pre-activated: the first ReLU is dropped after the stem
+    with_relu = RLAXceptionBlock(8, (8, 8), rla_channel=4).eval()
+    without = RLAXceptionBlock(8, (8, 8), rla_channel=4, first_relu=False)
+    without.load_state_dict(with_relu.state_dict())
+    without.eval()
+    assert with_relu.shortcut is None
+    out, y = with_relu(x, h)
+    torch.testing.assert_close(out, y + x)
+    torch.testing.assert_close(with_relu(x.relu(), h.relu())[1],
+                               without(x.relu(), h.relu())[1])
+    assert not torch.allclose(y, without(x, h)[1])
+    # the exit convs: post-activated, no shortcut, the output is the branch
+    plain = RLAXceptionBlock(8, (16, 16), rla_channel=4, residual=False)
+    assert plain.shortcut is None
+    out, y = plain(x, h)
+    assert out is y and out.shape == (1, 16, 6, 6) and out.min() >= 0
+
+
+def test_xception_follows_table_9():
+    model = RLAXception(out_indices=tuple(range(6))).eval()
+    assert [m.out_channels for m in model.stem if hasattr(m, 'out_channels')] \
+        == [16, 32]
+    stages = [getattr(model, name) for name in model.stage_names]
+    assert [len(s.blocks) for s in stages] == [1, 1, 1, 8, 1, 1]
+    assert [[len(b.convs) for b in s.blocks][0] for s in stages] == \
+        [2, 2, 2, 3, 2, 2]
+    assert [s.blocks[0].convs[-1].pointwise.out_channels for s in stages] == \
+        [64, 128, 256, 256, 512, 512]
+    # 1x1 projections where the width changes, none in the middle flow, and
+    # Chollet's exit convs without a shortcut
+    assert [s.blocks[0].shortcut is not None for s in stages] == \
+        [True, True, True, False, True, False]
+    assert [s.blocks[0].residual for s in stages] == [True] * 5 + [False]
+    # one recurrent conv per resolution, a conv_out per stage
+    recurrent = [s.recurrent_conv for s in stages]
+    assert recurrent[0] is recurrent[1] is recurrent[2]
+    assert recurrent[3] is recurrent[4] and recurrent[4] is not recurrent[5]
+    assert recurrent[2] is not recurrent[3]
+    outs = model(torch.randn(2, 3, 32, 32))
+    assert [tuple(o.shape[1:]) for o in outs] == [
+        (64, 32, 32), (128, 32, 32), (256, 32, 32), (256, 16, 16),
+        (512, 16, 16), (512 + 12, 8, 8)]
+
+
+@pytest.mark.parametrize('k,config', [
+    (0, 'xception_1xb128_cifar10.py'), (0, 'xception_1xb128_cifar100.py'),
+    (12, 'rla_xception_1xb128_cifar10.py'),
+    (12, 'rla_xception_1xb128_cifar100.py'),
+])
+def test_xception_parameter_counts(k, config):
+    model = RLAXception(rla_channel=k, cat_hidden=k > 0)
+    classes = 100 if 'cifar100' in config else 10
+    expected = load_metafile()[config]['Metadata']['Parameters']
+    assert num_params(model) + model.feat_dim * classes + classes == expected
+
+
+def test_xception_rla_parameters_term_by_term():
+    model, plain = RLAXception(), RLAXception(rla_channel=0, cat_hidden=False)
+    # first separable conv of each of the 13 blocks reads 12 more channels
+    # (depthwise 9 + pointwise width weights each), a conv_out per stage,
+    # three recurrent convs, a norm per block and the norm on h
+    first_convs = 12 * (9 + 64) + 12 * (9 + 128) + 10 * 12 * (9 + 256) \
+        + 12 * (9 + 512)
+    conv_outs = 12 * (64 + 128 + 256 + 256 + 512 + 512)
+    assert num_params(model) - num_params(plain) == \
+        first_convs + conv_outs + 3 * 12 * 12 * 9 + 13 * 2 * 12 + 2 * 12 \
+        == 65532
+
+
+def test_xception_without_the_third_entry_block_misses_table_2():
+    # Table 9 as quoted without the [relu; sep 256; relu; sep 256] entry block:
+    # 136,704 parameters short of the paper's 2.70M
+    arch = tuple(stage for i, stage in enumerate(ARCH_CIFAR) if i != 2)
+    short = RLAXception(arch=arch, rla_channel=0, cat_hidden=False)
+    full = RLAXception(rla_channel=0, cat_hidden=False)
+    assert short.layer3.blocks[0].shortcut is not None  # 128 -> 256
+    missing = (128 * 9 + 128 * 256 + 512) + (256 * 9 + 256 * 256 + 512) \
+        + (128 * 256 + 512)
+    assert num_params(full) - num_params(short) == missing + 640 == 136704
+    assert round((num_params(short) + 512 * 10 + 10) / 1e6, 2) == 2.57
 
 
 @pytest.mark.parametrize('kwargs,name', [
@@ -135,10 +208,14 @@ def test_preact_bad_arguments_name_the_argument(kwargs, name):
 
 @pytest.mark.parametrize('kwargs,name', [
     (dict(arch=()), 'arch'),
-    (dict(arch=((64, 0), )), 'arch blocks'),
-    (dict(arch=((64, 1, 2), )), 'arch'),
+    (dict(arch=(((64, ), 0, 1, True), )), 'arch blocks'),
+    (dict(arch=(((64, ), 1, 2), )), 'arch'),
+    (dict(arch=(((), 1, 1, True), )), 'arch widths'),
+    (dict(arch=(((0, ), 1, 1, True), )), 'arch widths'),
+    (dict(arch=(((64, ), 1, 3, True), )), 'arch stride'),
+    (dict(arch=(((64, ), 1, 1, 'yes'), )), 'arch residual'),
+    (dict(arch=(((64, ), 1, 2, True), )), 'first stage'),
     (dict(rla_channel=0), 'cat_hidden'),
-    (dict(exit_channels=(0, )), 'exit_channels'),
 ])
 def test_xception_bad_arguments_name_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=name):

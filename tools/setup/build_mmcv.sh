@@ -10,7 +10,11 @@
 #
 # Usage: build_mmcv.sh PYTHON
 #   RLA_MM_CACHE   cache root (default: ${XDG_CACHE_HOME:-~/.cache}/rla_mm)
-#   FORCE_CUDA=1   build the CUDA ops too (needs nvcc and a CUDA torch)
+#   FORCE_CUDA=1   build the CUDA ops too, for TORCH_CUDA_ARCH_LIST (setup_env.sh sets
+#                  the stack's). Needs a CUDA torch; the compiler is CUDA_HOME's, or nvcc
+#                  on PATH, or else the registry's NVIDIA packages matching torch's CUDA
+#                  (tools/setup/cuda_toolkit.py). The wheel must hold device code for
+#                  every listed arch (cuobjdump) before it is cached.
 #   MAX_JOBS       parallel compile jobs (default: number of cores)
 set -euo pipefail
 
@@ -19,7 +23,13 @@ MMCV_VERSION=${MMCV_VERSION:-2.1.0}
 CACHE_ROOT=${RLA_MM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rla_mm}
 
 TORCH_VERSION=$("$PY" -c 'import torch; print(torch.__version__.split("+")[0])')
+TOOLKIT="$(dirname "$0")/cuda_toolkit.py"
 if [ "${FORCE_CUDA:-0}" = "1" ]; then
+    if [ -z "${TORCH_CUDA_ARCH_LIST:-}" ]; then
+        echo "[setup] FORCE_CUDA=1 needs TORCH_CUDA_ARCH_LIST (the archs to build for," \
+            "e.g. \"8.0;9.0\"); make setup sets the stack's" >&2
+        exit 1
+    fi
     FLAVOUR=cuda$("$PY" -c 'import torch; print((torch.version.cuda or "none").replace(".", ""))')
     # the arch list is part of what was built
     FLAVOUR=${FLAVOUR}_sm$(echo "${TORCH_CUDA_ARCH_LIST:-default}" | tr -cd '0-9;+' | tr ';' '-')
@@ -36,9 +46,19 @@ if [ "$(cat "$MARKER" 2>/dev/null)" = "$KEY" ] && "$PY" -c 'import mmcv.ops' 2>/
     exit 0
 fi
 
+if [ "${FORCE_CUDA:-0}" = "1" ]; then
+    CUDA_HOME=$("$PY" "$TOOLKIT" home "$PY")
+    export CUDA_HOME PATH="$CUDA_HOME/bin:$PATH"
+    echo "[setup] CUDA toolkit: $CUDA_HOME; archs: $TORCH_CUDA_ARCH_LIST"
+fi
+
 if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
     echo "[setup] building mmcv $MMCV_VERSION with ops for torch $TORCH_VERSION ($FLAVOUR)."
-    echo "[setup] this happens once per machine and takes about 30 minutes on 2 cores."
+    if [ "${FORCE_CUDA:-0}" = "1" ]; then
+        echo "[setup] this happens once per machine and arch list; see README for the time."
+    else
+        echo "[setup] this happens once per machine and takes about 12 minutes on 2 cores."
+    fi
     WORK=$(mktemp -d)
     trap 'rm -rf "$WORK"' EXIT
     "$PY" -m pip download --quiet --no-deps --no-build-isolation --no-binary :all: \
@@ -50,6 +70,11 @@ if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
     grep -q -- '-std=c++20' "$SRC/setup.py" || { echo "[setup] patching mmcv setup.py failed" >&2; exit 1; }
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "$PY" -m pip wheel --no-deps \
         --no-build-isolation --no-cache-dir -w "$WORK/dist" "$SRC"
+    if [ "${FORCE_CUDA:-0}" = "1" ]; then
+        echo "[setup] device code in the wheel:"
+        "$PY" "$TOOLKIT" archs "$CUDA_HOME" "$WORK"/dist/mmcv-*.whl \
+            --expect "$TORCH_CUDA_ARCH_LIST"
+    fi
     mkdir -p "$WHEEL_DIR"
     cp "$WORK"/dist/mmcv-*.whl "$WHEEL_DIR/"
 fi

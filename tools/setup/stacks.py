@@ -40,6 +40,12 @@ class Stack(NamedTuple):
     min_driver_cuda: Tuple[int, int]  # the oldest driver CUDA version it runs on
     archs: Tuple[str, ...]
     ran: str  # what was run on it
+    # registry packages that make a CUDA toolkit matching `cuda` (nvcc and what it
+    # reads), for building mmcv's CUDA ops without a system toolkit
+    # (tools/setup/cuda_toolkit.py); cuobjdump lists the device code built. None
+    # for CUDA 12: the registry's nvidia-cuda-nvcc-cu12 wheels (12.1 to 12.9) hold
+    # ptxas but not the nvcc driver, so CUDA 12 builds need a system toolkit
+    toolkit: Tuple[str, ...] = ()
 
     @property
     def pins(self) -> List[str]:
@@ -62,10 +68,16 @@ class Stack(NamedTuple):
 STACKS = (
     Stack('cu130', '2.14.1', '0.29.1', (), '13.0', (13, 0),
           ('sm_75', 'sm_80', 'sm_86', 'sm_90', 'sm_100', 'sm_120'),
-          'the whole suite, `make demo`, `make demo-cls` (CPU)'),
+          'the whole suite, `make demo`, `make demo-cls` (CPU)',
+          ('nvidia-cuda-nvcc==13.0.88', 'nvidia-nvvm==13.0.88',
+           'nvidia-cuda-crt==13.0.88', 'nvidia-cuda-cccl==13.0.85',
+           # the oldest cuobjdump on the registry; it reads older fatbins
+           'nvidia-cuda-cuobjdump==13.2.86')),
     Stack('cu128', '2.10.0', '0.25.0', (), '12.8', (12, 0),
           ('sm_70', 'sm_75', 'sm_80', 'sm_86', 'sm_90', 'sm_100', 'sm_120'),
-          'nothing yet: chosen for V100 (sm_70) and CUDA 12 drivers'),
+          'the arch list read from an installed torch 2.10.0+cu128 and '
+          '`tests/test_setup_stacks.py` there (12 passed); chosen for V100 (sm_70) '
+          'and CUDA 12 drivers, no suite run yet'),
     # torch 2.1 is built against numpy 1.x; so are the OpenCV and ml_dtypes of
     # its time (the newest ones require numpy >= 2)
     Stack('cu121', '2.1.2', '0.16.2',

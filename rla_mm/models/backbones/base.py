@@ -159,7 +159,7 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
             not read h.
         hidden_act (str, optional): Activation of the final hidden state
             before it joins the features: 'relu', 'relu6', 'tanh' or 'none';
-            None: the family's own (``hidden_act``). Default: None.
+            None: the family's own (:meth:`hidden_act`). Default: None.
         hidden_norm (bool): Normalise the final hidden state (``bn_hidden``)
             before that activation. Default: True.
     """
@@ -168,8 +168,6 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
     min_rla_channel: int = 1
     #: Whether the close is an output of its own (index ``num_stages``).
     close_has_output: bool = False
-    #: Activation of the final hidden state before it joins the features.
-    hidden_act = staticmethod(F.relu)
     #: Whether the family takes the ablation options of the RLA update.
     takes_rla_variants: bool = False
 
@@ -221,9 +219,8 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
                 f'the RLA update, got {changed!r}; RLAResNet and '
                 f'RLAPreActResNet do')
         self.rla_cell, self.rla_exchange = rla_cell, rla_exchange
-        if hidden_act is not None:
-            self.hidden_act = HIDDEN_ACTS[check_choice(
-                'hidden_act', hidden_act, tuple(HIDDEN_ACTS))]
+        self.hidden_act_choice = None if hidden_act is None else \
+            check_choice('hidden_act', hidden_act, tuple(HIDDEN_ACTS))
         self.with_hidden_norm = check_bool('hidden_norm', hidden_norm)
         # The close's output: its own index, or that of the last stage.
         self.close_index = num_outputs - 1
@@ -309,6 +306,15 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
             return nn.Identity()
         return getattr(self, self.hidden_norm_name)
 
+    def hidden_act(self, h: Tensor) -> Tensor:
+        """The family's activation of the final hidden state before it joins
+        the features (the ``hidden_act`` argument overrides it).
+
+        A method rather than a ``staticmethod(F.relu)`` attribute: torch 2.1's
+        dynamo breaks the graph on the latter.
+        """
+        return F.relu(h)
+
     def append_hidden(self, x: Tensor, h) -> Tensor:
         """``cat[x, hidden_act(hidden_norm(h))]`` with ``cat_hidden``, else ``x``.
 
@@ -316,8 +322,14 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         """
         if not self.cat_hidden:
             return x
-        h = self.hidden_norm(hidden_of(h))
-        return torch.cat([x, self.hidden_act(h)], dim=1)
+        h = hidden_of(h)
+        if self.hidden_norm_name is not None:
+            h = getattr(self, self.hidden_norm_name)(h)
+        if self.hidden_act_choice is None:
+            h = self.hidden_act(h)
+        else:
+            h = HIDDEN_ACTS[self.hidden_act_choice](h)
+        return torch.cat([x, h], dim=1)
 
     # -- what each family writes ---------------------------------------------
     @abstractmethod

@@ -1,15 +1,31 @@
-"""A thin Xception for 32x32 images with RLA (paper Sec. 4.1, Tables 2 and 9).
+"""The thin Xception for 32x32 images with RLA (paper Sec. 4.1, Tables 2 and 9).
 
-Xception (Chollet, 2017) scaled to CIFAR: a stride-1 stem, entry-flow blocks that
-halve the resolution with a max-pool, a middle flow of identity blocks and an exit
-block, all made of depthwise-separable convs. Blocks are grouped into RLA stages by
-output resolution (a stage's first block strides); the hidden state joins the
-block input, so the first separable conv of each block reads C_in + k channels.
-``rla_channel=0`` builds the plain Xception, the baseline.
+Xception (Chollet, 2017) scaled to CIFAR as the paper's Table 9 lists it: a 3x3 stem
+(16, 32 channels, stride 1), Chollet's blocks with fewer channels and the same
+depth, 3x3 average pools (instead of max pools) for the two remaining
+downsamplings, and BN after every conv and separable conv (a 3x3 depthwise conv,
+then a 1x1 pointwise conv)::
 
-The paper's Table 9 lists the CIFAR Xception layer by layer; that table could not be
-consulted while this was written, so the default ``arch`` is our thin reading of
-Chollet's design (see ``ARCH_THIN``) and every width and depth is an argument.
+    32x32  conv 3x3, 16, relu; conv 3x3, 32, relu                     stem
+    32x32  [sep 64; relu; sep 64]                                     entry flow
+    32x32  [relu; sep 128; relu; sep 128]
+    32x32  [relu; sep 256; relu; sep 256]
+    16x16  [relu; sep 256; relu; sep 256; relu; sep 256] x 8          middle flow
+    16x16  [relu; sep 256; relu; sep 512]                             exit flow
+     8x8   [sep 512; relu; sep 512; relu]
+           global average pool, fc
+
+Every bracketed block reads ``[x, h]`` (k = 12 more input channels in its first
+separable conv). Each row is one :class:`RLAStage` (its own ``conv_out``); the
+stages of one resolution share one recurrent conv, as in the authors'
+RLA-MobileNetV2. The first block of the 16x16 and 8x8 stages starts with
+the pool, so every layer of a row runs at that row's resolution; the entry, middle
+and exit-flow blocks are residual (a 1x1 conv + BN shortcut where the width
+changes), the last block is not (Chollet's exit convs).
+
+The third entry block (256) is Chollet's third entry module (728 wide in his
+network): the paper keeps Xception's depth, and its Table 2 parameter counts are
+this network's; without that row they are not reached (``configs/README.md``).
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -19,14 +35,22 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from ...checks import check_choice, check_int
+from ...checks import check_bool, check_choice, check_int
 from ...registry import register_model
-from ..layers import block_input
+from ..layers import block_input, match_hidden
 from .base import RLABackbone, StageSpec
 
-# One RLA stage per entry: (output channels, blocks). The first block of every
-# stage halves the resolution; the rest are identity (middle-flow) blocks.
-ARCH_THIN = ((128, 1), (256, 9), (512, 1))
+# One RLA stage (block group) per entry, as in the paper's Table 9:
+# (widths of a block's separable convs, blocks, stride of the first block,
+# residual). Groups of one resolution share a recurrent conv.
+ARCH_CIFAR = (
+    ((64, 64), 1, 1, True),  # entry flow, 32x32
+    ((128, 128), 1, 1, True),
+    ((256, 256), 1, 1, True),
+    ((256, 256, 256), 8, 2, True),  # middle flow, 16x16
+    ((256, 512), 1, 1, True),  # exit flow
+    ((512, 512), 1, 2, False),  # exit convs, 8x8
+)
 
 
 class SeparableConv(BaseModule):
@@ -56,74 +80,94 @@ class SeparableConv(BaseModule):
 
 
 class RLAXceptionBlock(BaseModule):
-    """Xception block: ``num_convs`` x (ReLU, separable conv), on [x, h].
+    """Xception block on ``[x, h]``: separable convs, after (stride 2) a 3x3
+    stride-2 average pool of x, so that every conv runs at the output resolution.
 
-    A strided block ends with a 3x3 stride-2 max-pool and has a 1x1 strided conv
-    + norm shortcut; an identity block has three convs and the identity shortcut.
+    A residual block is pre-activated (ReLU before each separable conv, the first
+    one only with ``first_relu``) and adds a shortcut from the (pooled) input: the
+    identity, or a 1x1 conv + norm where the width changes. A plain block
+    (Chollet's exit convs) is post-activated (ReLU after each separable conv) and
+    has no shortcut. A strided block pools h as :class:`RLAStage` pools it
+    after the block (2x2), so the block reads the state the stage updates.
 
     Args:
         in_channels (int): Input channels of x.
-        out_channels (int): Output channels.
+        widths (Sequence[int]): Output channels of the separable convs.
         rla_channel (int): Hidden channels k joined to x (0: plain block).
         stride (int): 1 or 2. Default: 1.
-        num_convs (int): Separable convs in the branch. Default: 2 if strided
-            else 3.
+        residual (bool): Pre-activated with a shortcut, or post-activated
+            without. Default: True.
+        first_relu (bool): ReLU before the first separable conv of a residual
+            block (False where the input is already activated). Default: True.
         conv_cfg (dict, optional): Conv config.
         norm_cfg (dict): Norm config. Default: BN.
         init_cfg (dict, optional): Initialization config.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, rla_channel: int,
-                 stride: int = 1, num_convs: Optional[int] = None,
-                 conv_cfg: Optional[dict] = None,
+    def __init__(self, in_channels: int, widths: Sequence[int],
+                 rla_channel: int, stride: int = 1, residual: bool = True,
+                 first_relu: bool = True, conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'), init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         check_choice('stride', stride, (1, 2))
-        if num_convs is None:
-            num_convs = 2 if stride == 2 else 3
-        check_int('num_convs', num_convs, 1)
+        widths = tuple(check_int('widths', w, 1) for w in widths)
+        if not widths:
+            raise ValueError('widths must name at least one separable conv, '
+                             'got ()')
+        self.residual = check_bool('residual', residual)
+        self.first_relu = check_bool('first_relu', first_relu)
+        self.out_channels = widths[-1]
+        inputs = (in_channels + rla_channel, ) + widths[:-1]
         self.convs = nn.ModuleList(
-            SeparableConv(in_channels + rla_channel if i == 0 else out_channels,
-                          out_channels, conv_cfg, norm_cfg)
-            for i in range(num_convs))
-        self.pool = nn.MaxPool2d(3, stride=2, padding=1) if stride == 2 \
-            else None
+            SeparableConv(c_in, c_out, conv_cfg, norm_cfg)
+            for c_in, c_out in zip(inputs, widths))
+        self.pool = nn.AvgPool2d(3, stride=2, padding=1,
+                                 count_include_pad=False) \
+            if stride == 2 else None
         self.shortcut = None
-        if stride != 1 or in_channels != out_channels:
+        if residual and in_channels != self.out_channels:
             self.shortcut = nn.Sequential(
-                build_conv_layer(conv_cfg, in_channels, out_channels, 1,
-                                 stride=stride, bias=False),
-                build_norm_layer(norm_cfg, out_channels)[1])
+                build_conv_layer(conv_cfg, in_channels, self.out_channels, 1,
+                                 bias=False),
+                build_norm_layer(norm_cfg, self.out_channels)[1])
 
     def forward(self, x: Tensor, h: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-        identity = x if self.shortcut is None else self.shortcut(x)
-        out = block_input(x, h)
-        for conv in self.convs:
-            out = conv(F.relu(out))
         if self.pool is not None:
-            out = self.pool(out)
+            x = self.pool(x)
+            # h pooled as the RLA stage pools it after the block
+            h = None if h is None else match_hidden(h, x)
+        out = block_input(x, h)
+        for i, conv in enumerate(self.convs):
+            if self.residual and (i > 0 or self.first_relu):
+                out = F.relu(out)
+            out = conv(out)
+            if not self.residual:
+                out = F.relu(out)
+        if not self.residual:
+            return out, out
+        identity = x if self.shortcut is None else self.shortcut(x)
         return out + identity, out
 
 
 @register_model()
 class RLAXception(RLABackbone):
-    """Thin (RLA-)Xception for 32x32 images (CIFAR).
+    """The thin (RLA-)Xception of the paper's Table 9, for 32x32 images (CIFAR).
 
-    Stem: two 3x3 convs (``stem_channels`` // 2, ``stem_channels``) at stride 1.
-    Then one RLA stage per ``arch`` entry, and the exit convs: separable
-    convs to ``exit_channels`` with ReLU. With RLA, the output of the last stage
-    is ``cat[x, relu(bn_hidden(h))]``.
+    Stem: two 3x3 convs (``stem_channels`` // 2, ``stem_channels``) at stride 1,
+    each with BN and ReLU. Then one RLA stage per ``arch`` entry (``layer1`` ..
+    ``layer6`` by default); a stage whose first block strides starts a new
+    recurrent conv, the others share the previous stage's. With ``cat_hidden``,
+    the last output is ``cat[x, relu(bn_hidden(h))]`` (512 + 12 channels).
 
     Args:
-        arch (Sequence[tuple[int, int]]): (channels, blocks) per stage; the first
-            block of each stage strides. Default: ``ARCH_THIN``.
+        arch (Sequence[tuple]): Per stage: (separable conv widths of a block,
+            blocks, stride of the first block (1 or 2), residual). The first
+            stage may not stride. Default: ``ARCH_CIFAR`` (Table 9).
         rla_channel (int): Hidden channels k; 0 builds the plain network.
             Default: 12.
-        stem_channels (int): Output channels of the stem. Default: 64.
-        exit_channels (Sequence[int]): Channels of the exit separable convs.
-            Default: (768, 1024).
-        out_indices (Sequence[int]): Stages to return; the last index is the
-            exit output. Default: (len(arch) - 1, ).
+        stem_channels (int): Output channels of the stem. Default: 32.
+        out_indices (Sequence[int]): Stages to return. Default:
+            (len(arch) - 1, ).
         rla_source (str): 'branch' (Eq. 11) or 'output'. Default: 'branch'.
         cat_hidden (bool): Concatenate relu(bn(h)) to the last output.
             Default: True (needs ``rla_channel > 0``).
@@ -136,35 +180,51 @@ class RLAXception(RLABackbone):
         >>> from rla_mm.models import RLAXception
         >>> model = RLAXception().eval()
         >>> print(tuple(model(torch.rand(1, 3, 32, 32))[0].shape))
-        (1, 1036, 4, 4)
+        (1, 524, 8, 8)
     """
 
     min_rla_channel = 0
 
     def __init__(self,
-                 arch: Sequence[Tuple[int, int]] = ARCH_THIN,
+                 arch: Sequence[tuple] = ARCH_CIFAR,
                  rla_channel: int = 12,
-                 stem_channels: int = 64,
-                 exit_channels: Sequence[int] = (768, 1024),
+                 stem_channels: int = 32,
                  out_indices: Optional[Sequence[int]] = None,
                  rla_source: str = 'branch',
                  cat_hidden: bool = True,
                  **kwargs):
-        arch = tuple(tuple(stage) for stage in arch)
-        if not arch or any(len(stage) != 2 for stage in arch):
-            raise ValueError(f'arch must be a non-empty sequence of (channels, '
-                             f'blocks) pairs, got {arch!r}')
-        for channels, blocks in arch:
-            check_int('arch channels', channels, 1)
-            check_int('arch blocks', blocks, 1)
-        self.arch = arch
+        self.arch = self.check_arch(arch)
         self.stem_channels = check_int('stem_channels', stem_channels, 2)
-        self.exit_channels = tuple(
-            check_int('exit_channels', c, 1) for c in exit_channels)
-        last = len(arch) - 1
-        super().__init__(len(arch), rla_channel,
+        last = len(self.arch) - 1
+        super().__init__(len(self.arch), rla_channel,
                          (last, ) if out_indices is None else out_indices,
                          cat_hidden, rla_source=rla_source, **kwargs)
+
+    @staticmethod
+    def check_arch(arch) -> Tuple[tuple, ...]:
+        """``arch`` as a tuple of checked (widths, blocks, stride, residual)."""
+        if isinstance(arch, (str, bytes)) or not hasattr(arch, '__len__') \
+                or not arch or any(
+                    not hasattr(stage, '__len__') or len(stage) != 4
+                    for stage in arch):
+            raise ValueError(f'arch must be a non-empty sequence of (widths, '
+                             f'blocks, stride, residual) entries, got {arch!r}')
+        checked = []
+        for widths, blocks, stride, residual in arch:
+            if isinstance(widths, (str, bytes)) \
+                    or not hasattr(widths, '__len__') or not widths:
+                raise ValueError(f'arch widths must be a non-empty sequence of '
+                                 f'channels, got {widths!r}')
+            checked.append((tuple(check_int('arch widths', w, 1)
+                                  for w in widths),
+                            check_int('arch blocks', blocks, 1),
+                            check_choice('arch stride', stride, (1, 2)),
+                            check_bool('arch residual', residual)))
+        if checked[0][2] != 1:
+            raise ValueError(f'arch stride of the first stage must be 1 (it '
+                             f'shares the stem resolution), got '
+                             f'{checked[0][2]!r}')
+        return tuple(checked)
 
     def make_stem(self) -> Tuple[int, int]:
         """Two 3x3 convs at stride 1."""
@@ -186,31 +246,32 @@ class RLAXception(RLABackbone):
         return self.stem(x)
 
     def make_stage(self, index: int, in_channels: int) -> StageSpec:
-        """A strided block, then identity (middle-flow) blocks."""
-        channels, num_blocks = self.arch[index]
+        """The blocks of stage ``index``; a stage that strides starts a new
+        recurrent conv, the others share the previous stage's."""
+        widths, num_blocks, stride, residual = self.arch[index]
+        # The stem and a plain block end with a ReLU: the next block starts
+        # without one.
+        after_relu = index == 0 or not self.arch[index - 1][3]
         blocks = [
-            RLAXceptionBlock(in_channels if b == 0 else channels, channels,
-                             self.rla_channel, stride=2 if b == 0 else 1,
+            RLAXceptionBlock(in_channels if b == 0 else widths[-1], widths,
+                             self.rla_channel,
+                             stride=stride if b == 0 else 1,
+                             residual=residual,
+                             first_relu=not (b == 0 and after_relu),
                              conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
             for b in range(num_blocks)
         ]
-        return StageSpec(blocks, channels, 2)
+        recurrent = None
+        if stride == 1 and index > 0:
+            recurrent = getattr(self, self.stage_names[-1]).recurrent_conv
+        return StageSpec(blocks, widths[-1], stride, recurrent)
 
     def make_close(self, in_channels: int) -> Tuple[int, str]:
-        """The exit flow's separable convs, and ``bn_hidden``."""
-        exit_convs = []
-        for channels in self.exit_channels:
-            exit_convs += [
-                SeparableConv(in_channels, channels, self.conv_cfg,
-                              self.norm_cfg),
-                nn.ReLU(inplace=True)
-            ]
-            in_channels = channels
-        self.exit_convs = nn.Sequential(*exit_convs)
+        """``bn_hidden`` with ``cat_hidden``; nothing otherwise."""
         if self.cat_hidden:
-            in_channels += self.add_hidden_norm()
-        return in_channels, 'exit_convs'
+            return in_channels + self.add_hidden_norm(), self.hidden_norm_name
+        return in_channels, self.stage_names[-1]
 
     def forward_close(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
-        """The exit flow, then h joins."""
-        return self.append_hidden(self.exit_convs(x), h)
+        """h joins (with ``cat_hidden``)."""
+        return self.append_hidden(x, h)
