@@ -38,17 +38,20 @@ def model_index_path() -> str:
 # The model facts, in OpenMMLab's metafile schema; model-index.yml imports both.
 CLS_METAFILE = 'metafile.yml'  # classifiers (MMPretrain's schema)
 DET_METAFILE = 'metafile_det.yml'  # detectors (MMDetection's schema)
+# the ablation models (paper Tables 6, 11, 13, 15); not in model-index.yml
+ABLATION_METAFILE = 'ablation/metafile.yml'
+METAFILES = (CLS_METAFILE, DET_METAFILE, ABLATION_METAFILE)
 
 
 def metafile_path(name: str = CLS_METAFILE) -> str:
-    """Path of one of rla_mm's metafiles (``CLS_METAFILE`` or ``DET_METAFILE``).
+    """Path of one of rla_mm's metafiles (one of ``METAFILES``).
 
     Args:
         name (str): The metafile's name in the configs folder.
     """
-    if name not in (CLS_METAFILE, DET_METAFILE):
-        raise ValueError(f'no rla_mm metafile {name!r}; expected '
-                         f'{CLS_METAFILE!r} or {DET_METAFILE!r}')
+    if name not in METAFILES:
+        raise ValueError(f'no rla_mm metafile {name!r}; expected one of '
+                         f'{list(METAFILES)}')
     return osp.join(configs_dir(), name)
 
 
@@ -63,9 +66,11 @@ def load_metafile(name: str = CLS_METAFILE) -> Dict[str, dict]:
     name). ``configs/metafile_det.yml`` (``name=DET_METAFILE``) holds the COCO
     detectors: ``Parameters``, ``FLOPs`` (backbone and neck at 800x1333), the
     paper's AP in ``Results`` and the authors' ``Published Checkpoint`` name.
+    ``configs/ablation/metafile.yml`` (``name=ABLATION_METAFILE``) holds the
+    ablation models (paper Tables 6, 11, 13, 15).
 
     Args:
-        name (str): ``CLS_METAFILE`` or ``DET_METAFILE``.
+        name (str): One of ``METAFILES``.
     """
     import yaml
     with open(metafile_path(name)) as f:

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from .configs import load_metafile
+from .convert_ablation import ABLATION_ARCHS, ablation_rules
 from .models import RLAMobileNetV2, RLAResNet
 from .safe_loading import load_foreign
 
@@ -45,7 +46,8 @@ MOBILENET_ARCHS = {
                       ('_k32', 32))
     for suffix in ('', '_eca')
 }
-ARCHS = sorted(RESNET_ARCHS) + sorted(MOBILENET_ARCHS)
+ARCHS = sorted(RESNET_ARCHS) + sorted(MOBILENET_ARCHS) \
+    + sorted(ABLATION_ARCHS)
 
 _BN = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
 
@@ -118,18 +120,22 @@ def build_reference_backbone(arch: str):
                          **RESNET_ARCHS[arch])
     if arch in MOBILENET_ARCHS:
         return RLAMobileNetV2(**MOBILENET_ARCHS[arch])
+    if arch in ABLATION_ARCHS:
+        return RLAResNet(**ABLATION_ARCHS[arch])
     raise ConversionError(
         f'unknown reference arch {arch!r}; expected one of {ARCHS}')
 
 
-def _map_key(key: str, mobilenet: bool) -> List[str]:
+def _map_key(key: str, mobilenet: bool, rules=None) -> List[str]:
     """Target keys of one reference key (empty when no rule maps it)."""
     if mobilenet:
         match = re.fullmatch(r'recurrent_convs\.(\d+)\.weight', key)
         if match:
             return [f'backbone.layer{i}.recurrent_conv.weight'
                     for i in MOBILENET_RECURRENT.get(int(match.group(1)), ())]
-    for pattern, target in (MOBILENET_RULES if mobilenet else RESNET_RULES):
+    if rules is None:
+        rules = MOBILENET_RULES if mobilenet else RESNET_RULES
+    for pattern, target in rules:
         match = re.fullmatch(pattern, key)
         if match:
             if '{s}' in target:
@@ -169,6 +175,7 @@ def convert_state_dict(state_dict: Dict[str, Tensor],
     """
     backbone = build_reference_backbone(arch)
     mobilenet = arch in MOBILENET_ARCHS
+    rules = ablation_rules(arch, RESNET_RULES)
     expected = {f'backbone.{k}': v.shape
                 for k, v in backbone.state_dict().items()}
     fc_weight = state_dict.get('fc.weight', state_dict.get('classifier.1.weight'))
@@ -181,7 +188,7 @@ def convert_state_dict(state_dict: Dict[str, Tensor],
     converted = OrderedDict()
     unmapped, mismatched = [], []
     for key, value in state_dict.items():
-        targets = _map_key(key, mobilenet)
+        targets = _map_key(key, mobilenet, rules)
         if not targets or any(t not in expected for t in targets):
             unmapped.append(key)
             continue
@@ -246,7 +253,8 @@ def main(argv=None) -> int:
           f'{sum(params.values()):,} parameters')
     print(f'wrote {args.dst}')
     configs = {m['Metadata'].get('Reference Arch'): m['Config']
-               for m in load_metafile().values()}
+               for name in ('metafile.yml', 'ablation/metafile.yml')
+               for m in load_metafile(name).values()}
     if arch in configs:
         print(f'classifier config: {configs[arch]}')
     return 0

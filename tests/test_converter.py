@@ -146,7 +146,11 @@ def test_wrong_arch_and_shape_mismatch(tmp_path, capsys):
     sd = ref.random_resnet_state_dict(50)
     with pytest.raises(ConversionError, match='shape mismatches'):
         convert_state_dict(sd, 'rla_resnext50_32x4d')
-    with pytest.raises(ConversionError, match="unknown reference arch 'resnet50'"):
+    with pytest.raises(ConversionError,
+                       match="unknown reference arch 'rla_resnet18'"):
+        convert_state_dict(sd, 'rla_resnet18')
+    # the plain ResNet-50 is known (the ablation baseline), in its own layout
+    with pytest.raises(ConversionError, match="reference arch 'resnet50'"):
         convert_state_dict(sd, 'resnet50')
     src = tmp_path / 'bare.pth'
     torch.save(sd, src)  # a bare state dict has no arch

@@ -31,10 +31,24 @@ from mmengine.model import BaseModule
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ...checks import (check_bool, check_indices, check_int, check_odd,
-                       check_type)
+from ...checks import (check_bool, check_choice, check_indices, check_int,
+                       check_odd, check_type)
 from ...pretrained import check_pretrained_file
-from ..layers.rla_stage import RLAStage, check_rla_source, init_hidden
+from ..layers.rla_stage import (RLA_VARIANT_DEFAULTS, RLAStage,
+                                check_rla_source, check_rla_variant, hidden_of,
+                                init_state)
+
+def _no_act(h: Tensor) -> Tensor:
+    return h
+
+
+#: Activations of the final hidden state before it joins the features.
+HIDDEN_ACTS = {
+    'relu': F.relu,
+    'relu6': F.relu6,
+    'tanh': torch.tanh,
+    'none': _no_act,
+}
 
 
 class StageSpec(NamedTuple):
@@ -74,6 +88,23 @@ def eca_kernel_sizes(eca: Union[bool, Sequence[int], None], num: int,
         raise ValueError(f'eca must be None, True or a sequence of {num} odd '
                          f'kernel sizes (one per {unit}), got {eca!r}')
     return tuple(check_odd('eca kernel size', k) for k in eca)
+
+
+def extra_planes(extra_channels: int, expansion: int) -> int:
+    """Planes to add to every block so that its output widens by
+    ``extra_channels`` (the "channel + k" baselines of the paper's Tables 6 (a)
+    and 12: bottleneck widths 16 + k/4, 16 + k/4, 64 + k).
+
+    Args:
+        extra_channels (int): Channels to add to each block's output.
+        expansion (int): Output channels per plane of the family's block.
+    """
+    check_int('extra_channels', extra_channels, 0)
+    if extra_channels % expansion:
+        raise ValueError(
+            f'extra_channels must be a multiple of the block expansion '
+            f'{expansion}, got {extra_channels!r}')
+    return extra_channels // expansion
 
 
 def default_init_cfg() -> list:
@@ -121,12 +152,24 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         with_cp (bool): Activation checkpointing per block. Default: False.
         init_cfg (dict | list[dict], optional): Initialization config.
             Default: Kaiming convs and unit norms.
+        rla_add, rla_act, rla_cell, rla_shared, rla_exchange: The ablation
+            variants of the RLA update, see :class:`RLAStage`; the defaults
+            are the paper's module. Only families with
+            ``takes_rla_variants = True`` take other values. ``rla_exchange=False`` builds blocks that do
+            not read h.
+        hidden_act (str, optional): Activation of the final hidden state
+            before it joins the features: 'relu', 'relu6', 'tanh' or 'none';
+            None: the family's own (:meth:`hidden_act`). Default: None.
+        hidden_norm (bool): Normalise the final hidden state (``bn_hidden``)
+            before that activation. Default: True.
     """
 
     #: Smallest hidden width the family's blocks accept.
     min_rla_channel: int = 1
     #: Whether the close is an output of its own (index ``num_stages``).
     close_has_output: bool = False
+    #: Whether the family takes the ablation options of the RLA update.
+    takes_rla_variants: bool = False
 
     def __init__(self,
                  num_stages: int,
@@ -140,7 +183,14 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  norm_eval: bool = False,
                  with_cp: bool = False,
-                 init_cfg=None):
+                 init_cfg=None,
+                 rla_add: str = 'before',
+                 rla_act: str = 'pre',
+                 rla_cell: str = 'conv',
+                 rla_shared: bool = True,
+                 rla_exchange: bool = True,
+                 hidden_act: Optional[str] = None,
+                 hidden_norm: bool = True):
         super().__init__(init_cfg=init_cfg or default_init_cfg())
         num_outputs = num_stages + int(self.close_has_output)
         self.num_stages = num_stages
@@ -157,6 +207,21 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         self.norm_cfg = check_type('norm_cfg', norm_cfg, dict)
         self.norm_eval = check_bool('norm_eval', norm_eval)
         self.with_cp = check_bool('with_cp', with_cp)
+        self.rla_variant = dict(rla_add=rla_add, rla_act=rla_act,
+                                rla_cell=rla_cell, rla_shared=rla_shared,
+                                rla_exchange=rla_exchange)
+        check_rla_variant(**self.rla_variant)
+        changed = {k: v for k, v in self.rla_variant.items()
+                   if v != RLA_VARIANT_DEFAULTS[k]}
+        if changed and not self.takes_rla_variants:
+            raise ValueError(
+                f'{type(self).__name__} does not offer the ablation options of '
+                f'the RLA update, got {changed!r}; RLAResNet and '
+                f'RLAPreActResNet do')
+        self.rla_cell, self.rla_exchange = rla_cell, rla_exchange
+        self.hidden_act_choice = None if hidden_act is None else \
+            check_choice('hidden_act', hidden_act, tuple(HIDDEN_ACTS))
+        self.with_hidden_norm = check_bool('hidden_norm', hidden_norm)
         # The close's output: its own index, or that of the last stage.
         self.close_index = num_outputs - 1
         self.closed = self.close_index in self.out_indices
@@ -189,6 +254,7 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
                 conv_cfg=self.conv_cfg,
                 norm_cfg=self.norm_cfg,
                 rla_source=self.rla_source,
+                **self.rla_variant,
                 # Update h after the stage's last block only if something
                 # reads it: the next stage, or the close joining it.
                 update_last=i < num_built - 1 or self.cat_hidden,
@@ -212,37 +278,58 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         self.feature_info = [info[i] for i in sorted(set(self.out_indices))]
         self.feat_dim = self.feature_info[-1]['num_chs']
 
+    @property
+    def block_rla_channel(self) -> int:
+        """Hidden channels the blocks read: k, or 0 with ``rla_exchange=False``."""
+        return self.rla_channel if self.rla_exchange else 0
+
     def add_hidden_norm(self) -> int:
-        """Add the norm on the final hidden state (``bn_hidden`` for BN).
+        """Add the norm on the final hidden state (``bn_hidden`` for BN), unless
+        ``hidden_norm=False``.
 
         Families call it from :meth:`make_close`, where their checkpoints put it.
 
         Returns:
-            int: The channels it adds to the features (k).
+            int: The channels the hidden state adds to the features (k).
         """
-        self.hidden_norm_name, norm = build_norm_layer(
-            self.norm_cfg, self.rla_channel, postfix='_hidden')
-        self.add_module(self.hidden_norm_name, norm)
+        self.hidden_norm_name = None
+        if self.with_hidden_norm:
+            self.hidden_norm_name, norm = build_norm_layer(
+                self.norm_cfg, self.rla_channel, postfix='_hidden')
+            self.add_module(self.hidden_norm_name, norm)
         return self.rla_channel
 
     @property
     def hidden_norm(self) -> nn.Module:
         """Norm applied to the final hidden state before it joins x."""
+        if self.hidden_norm_name is None:
+            return nn.Identity()
         return getattr(self, self.hidden_norm_name)
 
     def hidden_act(self, h: Tensor) -> Tensor:
-        """Activation of the final hidden state before it joins the features.
+        """The family's activation of the final hidden state before it joins
+        the features (the ``hidden_act`` argument overrides it).
 
         A method rather than a ``staticmethod(F.relu)`` attribute: torch 2.1's
         dynamo breaks the graph on the latter.
         """
         return F.relu(h)
 
-    def append_hidden(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
-        """``cat[x, hidden_act(hidden_norm(h))]`` with ``cat_hidden``, else ``x``."""
+    def append_hidden(self, x: Tensor, h) -> Tensor:
+        """``cat[x, hidden_act(hidden_norm(h))]`` with ``cat_hidden``, else ``x``.
+
+        ``h`` is the last stage's state (the LSTM cell's ``(h, c)`` gives h).
+        """
         if not self.cat_hidden:
             return x
-        return torch.cat([x, self.hidden_act(self.hidden_norm(h))], dim=1)
+        h = hidden_of(h)
+        if self.hidden_norm_name is not None:
+            h = getattr(self, self.hidden_norm_name)(h)
+        if self.hidden_act_choice is None:
+            h = self.hidden_act(h)
+        else:
+            h = HIDDEN_ACTS[self.hidden_act_choice](h)
+        return torch.cat([x, h], dim=1)
 
     # -- what each family writes ---------------------------------------------
     @abstractmethod
@@ -296,7 +383,8 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
                 f'C = in_channels = {self.in_channels}, got shape '
                 f'{tuple(x.shape)}')
         x = self.forward_stem(x)
-        h = init_hidden(x, self.rla_channel) if self.rla_channel else None
+        h = init_state(x, self.rla_channel, self.rla_cell) \
+            if self.rla_channel else None
         outs = []
         for i, name in enumerate(self.stage_names):
             x, h = getattr(self, name)(x, h)

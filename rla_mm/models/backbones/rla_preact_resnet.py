@@ -17,7 +17,7 @@ from torch import Tensor
 from ...checks import check_int
 from ...registry import register_model
 from ..layers import block_input
-from .base import RLABackbone, StageSpec
+from .base import RLABackbone, StageSpec, extra_planes
 
 
 class RLAPreActBasicBlock(BaseModule):
@@ -53,11 +53,13 @@ class RLAPreActBasicBlock(BaseModule):
                                       bias=False)
         self.downsample = downsample
 
-    def forward(self, x: Tensor, h: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, h: Optional[Tensor],
+                shortcut: bool = False) -> Tuple[Tensor, Tensor]:
+        """Return the block output and the branch output (or the shortcut)."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.conv1(F.relu(self.norm1(block_input(x, h))))
         out = self.conv2(F.relu(self.norm2(out)))
-        return out + identity, out
+        return out + identity, identity if shortcut else out
 
 
 class RLAPreActBottleneck(BaseModule):
@@ -96,12 +98,14 @@ class RLAPreActBottleneck(BaseModule):
                                       bias=False)
         self.downsample = downsample
 
-    def forward(self, x: Tensor, h: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, h: Optional[Tensor],
+                shortcut: bool = False) -> Tuple[Tensor, Tensor]:
+        """Return the block output and the branch output (or the shortcut)."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.conv1(F.relu(self.norm1(block_input(x, h))))
         out = self.conv2(F.relu(self.norm2(out)))
         out = self.conv3(F.relu(self.norm3(out)))
-        return out + identity, out
+        return out + identity, identity if shortcut else out
 
 
 @register_model()
@@ -124,9 +128,15 @@ class RLAPreActResNet(RLABackbone):
         rla_source (str): 'branch' (Eq. 11) or 'output'. Default: 'branch'.
         cat_hidden (bool): Concatenate relu(bn(h)) to the last stage output.
             Default: True (needs ``rla_channel > 0``).
+        extra_channels (int): Widen every block's output by this many
+            channels (its inner widths by ``extra_channels / expansion``): with
+            ``rla_channel=0``, the "channel + k" baseline of the paper's
+            Tables 11 and 12. Default: 0.
         **kwargs: ``frozen_stages``, ``in_channels``, ``conv_cfg``,
-            ``norm_cfg``, ``norm_eval``, ``with_cp`` and ``init_cfg`` of
-            :class:`RLABackbone`.
+            ``norm_cfg``, ``norm_eval``, ``with_cp``, ``init_cfg``, the
+            ablation options (``rla_add``, ``rla_act``, ``rla_cell``,
+            ``rla_shared``, ``rla_exchange``) and ``hidden_act``,
+            ``hidden_norm`` of :class:`RLABackbone`.
 
     Example:
         >>> import torch
@@ -146,6 +156,7 @@ class RLAPreActResNet(RLABackbone):
         1001: (RLAPreActBottleneck, 111),
     }
     min_rla_channel = 0
+    takes_rla_variants = True
 
     def __init__(self,
                  depth: int,
@@ -154,12 +165,14 @@ class RLAPreActResNet(RLABackbone):
                  out_indices: Sequence[int] = (2, ),
                  rla_source: str = 'branch',
                  cat_hidden: bool = True,
+                 extra_channels: int = 0,
                  **kwargs):
         if depth not in self.arch_settings:
             raise ValueError(f'invalid depth {depth!r} for RLAPreActResNet, '
                              f'expected one of {tuple(self.arch_settings)}')
         self.depth = depth
         self.block, self.num_blocks = self.arch_settings[depth]
+        self.extra_planes = extra_planes(extra_channels, self.block.expansion)
         self.base_channels = check_int('base_channels', base_channels, 1)
         super().__init__(3, rla_channel, out_indices, cat_hidden,
                          rla_source=rla_source, **kwargs)
@@ -179,7 +192,7 @@ class RLAPreActResNet(RLABackbone):
 
     def make_stage(self, index: int, in_channels: int) -> StageSpec:
         """``num_blocks`` blocks; the first of stages 2 and 3 strides."""
-        planes = self.base_channels * 2**index
+        planes = self.base_channels * 2**index + self.extra_planes
         out_channels = planes * self.block.expansion
         stride = 1 if index == 0 else 2
         blocks = []
@@ -191,7 +204,8 @@ class RLAPreActResNet(RLABackbone):
                     stride=stride, bias=False)
             blocks.append(
                 self.block(in_channels if b == 0 else out_channels, planes,
-                           self.rla_channel, stride=stride if b == 0 else 1,
+                           self.block_rla_channel,
+                           stride=stride if b == 0 else 1,
                            downsample=downsample, conv_cfg=self.conv_cfg,
                            norm_cfg=self.norm_cfg))
         return StageSpec(blocks, out_channels, stride)

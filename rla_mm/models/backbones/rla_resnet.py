@@ -10,7 +10,7 @@ from torch import Tensor
 from ...checks import check_choice, check_int
 from ...registry import register_model
 from ..layers import ECALayer, SELayer, conv_block_input
-from .base import RLABackbone, StageSpec, eca_kernel_sizes
+from .base import RLABackbone, StageSpec, eca_kernel_sizes, extra_planes
 
 DEFAULT_ECA_KERNELS = (5, 5, 5, 7)
 DEFAULT_SE_REDUCTION = 16
@@ -32,13 +32,16 @@ class _RLAResidualBlock(BaseModule):
         self.se = SELayer(out_channels, se) if se else None
         self.eca = ECALayer(eca_kernel) if eca_kernel else None
 
-    def _finish(self, out: Tensor, identity: Tensor) -> Tuple[Tensor, Tensor]:
+    def _finish(self, out: Tensor, identity: Tensor,
+                shortcut: bool) -> Tuple[Tensor, Tensor]:
+        """The block output and the branch output y (or, with ``shortcut``,
+        the shortcut)."""
         if self.se is not None:
             out = self.se(out)
         if self.eca is not None:
             out = self.eca(out)
         # ReLU in place on the fresh sum; ``out`` (the branch output y) stays
-        return (out + identity).relu_(), out
+        return (out + identity).relu_(), identity if shortcut else out
 
 
 class RLABasicBlock(_RLAResidualBlock):
@@ -107,11 +110,13 @@ class RLABasicBlock(_RLAResidualBlock):
         """The norm that closes the residual branch (zero-initialised)."""
         return self.norm2
 
-    def forward(self, x: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, h: Optional[Tensor],
+                shortcut: bool = False) -> Tuple[Tensor, Tensor]:
+        """Return the block output and the branch output (or the shortcut)."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.norm1(conv_block_input(self.conv1, x, h)))
         out = self.norm2(self.conv2(out))
-        return self._finish(out, identity)
+        return self._finish(out, identity, shortcut)
 
 
 class RLABottleneck(_RLAResidualBlock):
@@ -190,12 +195,14 @@ class RLABottleneck(_RLAResidualBlock):
         """The norm that closes the residual branch (zero-initialised)."""
         return self.norm3
 
-    def forward(self, x: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, h: Optional[Tensor],
+                shortcut: bool = False) -> Tuple[Tensor, Tensor]:
+        """Return the block output and the branch output (or the shortcut)."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.norm1(conv_block_input(self.conv1, x, h)))
         out = self.relu(self.norm2(self.conv2(out)))
         out = self.norm3(self.conv3(out))
-        return self._finish(out, identity)
+        return self._finish(out, identity, shortcut)
 
 
 @register_model()
@@ -245,9 +252,16 @@ class RLAResNet(RLABackbone):
             (classification). Default: False.
         zero_init_residual (bool): Zero-init the last norm of each residual
             branch, unless loading pretrained weights. Default: True.
+        extra_channels (int): Widen every block's output by this many
+            channels (its inner widths by ``extra_channels / expansion``):
+            with ``rla_channel=0``, the "channel + k" baseline of the paper's
+            Table 6 (a). Default: 0.
         **kwargs: ``frozen_stages``, ``in_channels``, ``conv_cfg``,
-            ``norm_cfg``, ``norm_eval``, ``with_cp`` and ``init_cfg`` of
-            :class:`RLABackbone`.
+            ``norm_cfg``, ``norm_eval``, ``with_cp``, ``init_cfg``, the
+            ablation options (``rla_add``, ``rla_act``, ``rla_cell``,
+            ``rla_shared``, ``rla_exchange``) and ``hidden_act``,
+            ``hidden_norm`` of :class:`RLABackbone`. ``rla_channel=0`` builds
+            the plain ResNet.
 
     Example:
         >>> import torch
@@ -268,6 +282,8 @@ class RLAResNet(RLABackbone):
         101: (RLABottleneck, (3, 4, 23, 3)),
         152: (RLABottleneck, (3, 8, 36, 3)),
     }
+    min_rla_channel = 0
+    takes_rla_variants = True
 
     def __init__(self,
                  depth: int,
@@ -287,12 +303,14 @@ class RLAResNet(RLABackbone):
                  rla_source: str = 'output',
                  cat_hidden: bool = False,
                  zero_init_residual: bool = True,
+                 extra_channels: int = 0,
                  **kwargs):
         if depth not in self.arch_settings:
             raise ValueError(f'invalid depth {depth!r} for RLAResNet, expected '
                              f'one of {tuple(self.arch_settings)}')
         self.depth = depth
         self.block, self.stage_blocks = self.arch_settings[depth]
+        self.extra_planes = extra_planes(extra_channels, self.block.expansion)
         num_stages = len(self.stage_blocks)
         for name, values in (('strides', strides), ('dilations', dilations)):
             if len(values) != num_stages:
@@ -389,7 +407,7 @@ class RLAResNet(RLABackbone):
 
     def make_stage(self, index: int, in_channels: int) -> StageSpec:
         """``stage_blocks[index]`` blocks; the first one strides and projects."""
-        planes = self.base_channels * 2**index
+        planes = self.base_channels * 2**index + self.extra_planes
         out_channels = planes * self.block.expansion
         stride = self.strides[index]
         blocks = []
@@ -398,7 +416,7 @@ class RLAResNet(RLABackbone):
                 self.block(
                     inplanes=in_channels if i == 0 else out_channels,
                     planes=planes,
-                    rla_channel=self.rla_channel,
+                    rla_channel=self.block_rla_channel,
                     stride=stride if i == 0 else 1,
                     dilation=self.dilations[index],
                     downsample=self._make_downsample(
