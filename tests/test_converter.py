@@ -1,5 +1,8 @@
 """The converter for the authors' checkpoints, checked against a functional forward."""
+import hashlib
+import json
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -249,3 +252,54 @@ def test_dense_rla_mobilenet_names_are_refused_by_name(tmp_path, capsys, arch):
           for k, v in sd.items()}
     with pytest.raises(ConversionError, match=r'unmapped source keys \(5\)'):
         convert_state_dict(sd, 'ds' + arch)
+
+
+# ------------------------------------------- the authors' layouts, as recorded
+# tests/fixtures/reference_layouts.json: written by running the authors' factories
+# (tests/fixtures/record_reference_layouts.py); their code does not ship here.
+with open(osp.join(osp.dirname(__file__), 'fixtures',
+                   'reference_layouts.json')) as _f:
+    REFERENCE_LAYOUTS = json.load(_f)
+
+
+def layout(state_dict):
+    lines = sorted(f'{k} {tuple(v.shape)}' for k, v in state_dict.items())
+    return dict(n=len(lines),
+                sha=hashlib.sha256('\n'.join(lines).encode()).hexdigest()[:16])
+
+
+def reference_format(name):
+    """rla_functional's weights for a recorded factory (1000 classes)."""
+    eca = name.endswith('_eca')
+    if name.startswith('dsrla_mobilenetv2'):
+        return ref.random_mobilenet_state_dict(eca=eca, num_classes=1000)
+    depth = int(re.search(r'r(?:esnet)?(\d+)', name).group(1))
+    return ref.random_resnet_state_dict(
+        depth, eca=(5, 5, 5, 7) if eca else None, num_classes=1000,
+        head=not name.startswith('mmdet_'))
+
+
+@pytest.mark.parametrize(
+    'name', [n for n in sorted(REFERENCE_LAYOUTS) if n != 'rla_mobilenetv2_k32'])
+def test_reference_format_weights_have_the_authors_layout(name):
+    sd = reference_format(name)
+    recorded = REFERENCE_LAYOUTS[name]
+    assert layout(sd) == dict(n=recorded['n'], sha=recorded['sha'])
+    params = {id(v): v.numel() for k, v in sd.items()
+              if not k.endswith(('running_mean', 'running_var',
+                                 'num_batches_tracked'))}
+    assert sum(params.values()) == recorded['params']
+    if not name.startswith('mmdet_'):  # detectors: test_convert_mmdet2.py
+        converted = convert_state_dict(sd, name)
+        assert {id(v) for v in converted.values()} == {id(v) for v in sd.values()}
+
+
+def test_the_dense_rla_mobilenet_is_another_model():
+    # models/mobilenetv2_rla.py: same key names as one RLAMobileNetV2 layout
+    # would need, but a full 3x3 recurrent conv: 8,928 parameters more
+    dense = REFERENCE_LAYOUTS['rla_mobilenetv2_k32']
+    published = REFERENCE_LAYOUTS['dsrla_mobilenetv2_k32']
+    assert dense['params'] - published['params'] == 32 * 32 * 9 - 32 * 9
+    with pytest.raises(ConversionError, match='use --arch dsrla_mobilenetv2_k32'):
+        convert_state_dict(ref.random_mobilenet_state_dict(),
+                           'rla_mobilenetv2_k32')
