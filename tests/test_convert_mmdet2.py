@@ -9,6 +9,7 @@ Shared2FCBBoxHead, FCNMaskHead and RetinaHead, with the shapes their 2.x
 constructors give for the authors' configs.
 """
 import os.path as osp
+import re
 import subprocess
 import sys
 from collections import OrderedDict
@@ -103,15 +104,25 @@ def write_mmdet2_checkpoint(path, state_dict, classes, detector):
                     optimizer=optimizer.state_dict()), path)
 
 
-CASES = [(det, depth, eca) for det in ('faster_rcnn', 'retinanet', 'mask_rcnn')
-         for depth in (50, 101) for eca in (False, True)]
+TABLE = load_tool('analysis_tools/published_detectors_table.py')
+PUBLISHED = TABLE.load_published()
 
 
-@pytest.mark.parametrize('detector,depth,eca', CASES)
-def test_every_published_detector_loads_into_our_config(detector, depth, eca):
+def published_variant(checkpoint):
+    """(detector, depth, eca) of an authors' checkpoint name."""
+    found = re.fullmatch(r'(faster_rcnn|retinanet|mask_rcnn)_r(50|101)rla(eca)?'
+                         r'_fpn_1x_coco_\d+', checkpoint)
+    return found.group(1), int(found.group(2)), bool(found.group(3))
+
+
+@pytest.mark.parametrize('entry', PUBLISHED, ids=lambda e: e['Checkpoint'])
+def test_every_published_detector_loads_into_our_config(entry):
+    detector, depth, eca = published_variant(entry['Checkpoint'])
     sd, backbone_sd = mmdet2_state_dict(detector, depth, eca, num_classes=80)
     assert identify(sd) == (detector, depth, eca)
+    # the converter picks the config that the README's table names
     name = config_name(detector, depth, eca)
+    assert f'configs/{name}' == entry['Config']
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', name))
     model = build_detector(cfg)
     unread = unread_backbone_keys(cfg.model.backbone, model.backbone)
@@ -259,3 +270,26 @@ def test_checkpoint_needing_unsafe_unpickling_is_refused(tmp_path, capsys):
     assert convert_main([str(src), str(tmp_path / 'o.pth')]) == 1
     assert 'expected a dict with "state_dict", got list' in \
         capsys.readouterr().err
+
+
+def test_readme_table_is_written_from_the_yaml():
+    with open(osp.join(REPO_ROOT, 'README.md')) as f:
+        readme = f.read()
+    block = readme.split('<!-- published-detectors:begin -->\n')[1].split(
+        '<!-- published-detectors:end -->')[0]
+    assert block == TABLE.table(PUBLISHED), \
+        'run python tools/analysis_tools/published_detectors_table.py'
+    assert len(PUBLISHED) == 12
+    assert sorted(published_variant(e['Checkpoint']) for e in PUBLISHED) == \
+        sorted((d, depth, eca) for d in ('faster_rcnn', 'retinanet', 'mask_rcnn')
+               for depth in (50, 101) for eca in (False, True))
+    # the paper's figures (README's COCO table): the same unless 'Paper' says
+    paper = {f'configs/{m.group(1)}': tuple(map(float, m.groups()[1:]))
+             for m in re.finditer(r'^\| `(\w+_coco\.py)` \| ([\d.]+) \| '
+                                  r'([\d.]+) \| ([\d.]+) \|', readme, re.M)}
+    for e in PUBLISHED:
+        # a checkpoint's name ends in its box AP x 10
+        assert e['Checkpoint'].endswith(f"_{round(e['AP'] * 10)}")
+        ours = dict(AP=e['AP'], AP50=e['AP50'], AP75=e['AP75'])
+        expected = dict(ours, **e.get('Paper', {}))
+        assert paper[e['Config']] == tuple(expected.values()), e['Config']
