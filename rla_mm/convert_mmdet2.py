@@ -48,7 +48,9 @@ from .convert_rlanet import (ConversionError, _map_key, raise_on_problems,
                              strip_wrapper)
 from .safe_loading import load_foreign
 
-DETECTORS = ('faster_rcnn', 'retinanet', 'mask_rcnn')
+# the detectors and the MMDetection model type of each
+DETECTORS = dict(faster_rcnn='FasterRCNN', retinanet='RetinaNet',
+                 mask_rcnn='MaskRCNN')
 DEPTHS = {6: 50, 23: 101}  # blocks of the third stage -> ResNet depth
 
 _WB = r'(weight|bias)'
@@ -304,6 +306,10 @@ def convert_file(src: str, dst: str, config: Optional[str] = None) -> str:
     detector, depth, eca = identify(state_dict)
     name = config or config_name(detector, depth, eca)
     cfg = Config.fromfile(name if osp.isfile(name) else get_config_path(name))
+    if cfg.model.type != DETECTORS[detector]:
+        raise ConversionError(
+            f'the weights are a {DETECTORS[detector]} but {name} builds a '
+            f'{cfg.model.type}')
     num_classes = num_classes_of(state_dict, cfg)
     options = set_num_classes(cfg, num_classes)
     model = build_detector(cfg)

@@ -233,6 +233,11 @@ def test_unmapped_missing_and_misshaped_keys_are_listed(tmp_path, capsys):
     assert convert_main([str(src), str(dst)]) == 1
     assert 'neck.fpn_convs.4.conv.bias' in capsys.readouterr().err
     assert not dst.exists()
+    # --config names another detector than the weights are
+    assert convert_main([str(src), str(dst), '--config',
+                         'faster_rcnn_rla_r50_fpn_1x_coco.py']) == 1
+    assert ('the weights are a RetinaNet but faster_rcnn_rla_r50_fpn_1x_coco.py '
+            'builds a FasterRCNN') in capsys.readouterr().err
 
 
 def test_other_detectors_and_depths_are_refused_by_name():
