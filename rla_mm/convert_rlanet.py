@@ -47,10 +47,6 @@ MOBILENET_ARCHS = {
     for k_name, k in _MOBILENET_KS
     for suffix in ('', '_eca')
 }
-# The same names without 'ds' are models/mobilenetv2_rla.py: a dense 3x3 recurrent
-# conv (k x k x 3 x 3, 3,633,096 parameters at k = 32), no published weights.
-# RLAMobileNetV2's recurrent conv is depthwise, so they are refused by name.
-DENSE_MOBILENET_ARCHS = tuple(name[2:] for name in MOBILENET_ARCHS)
 ARCHS = sorted(RESNET_ARCHS) + sorted(MOBILENET_ARCHS)
 
 _BN = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
@@ -108,6 +104,10 @@ MOBILENET_RULES: List[Tuple[str, str]] = [
 # RLA-MobileNetV2: reference recurrent conv r (one per resolution; all five are
 # one module in the authors' code) -> our layers.
 MOBILENET_RECURRENT = {0: (1, ), 1: (2, ), 2: (3, ), 3: (4, 5), 4: (6, 7)}
+# The same names without 'ds' are models/mobilenetv2_rla.py: a dense 3x3 recurrent
+# conv (k x k x 3 x 3, 3,633,096 parameters at k = 32), no published weights.
+# RLAMobileNetV2's recurrent conv is depthwise, so they are refused by name.
+DENSE_MOBILENET_ARCHS = tuple(name[2:] for name in MOBILENET_ARCHS)
 
 
 class ConversionError(ValueError):
