@@ -39,11 +39,13 @@ RESNET_ARCHS = {
     for body, body_kwargs in _RESNET_BODIES.items()
     for suffix, attention in _ATTENTION_SUFFIXES.items()
 }
+# RLA-MobileNetV2: the factories of the authors' models/mobilenetv2_dsrla.py, the
+# code of their published weights (dsrla_mobilenetv2_k32_2762, ..._k32_eca_2707).
+_MOBILENET_KS = (('', 32), ('_k6', 6), ('_k12', 12), ('_k24', 24), ('_k32', 32))
 MOBILENET_ARCHS = {
-    f'rla_mobilenetv2{k_name}{suffix}': dict(
+    f'dsrla_mobilenetv2{k_name}{suffix}': dict(
         rla_channel=k, eca=True if suffix else None)
-    for k_name, k in (('', 32), ('_k6', 6), ('_k12', 12), ('_k24', 24),
-                      ('_k32', 32))
+    for k_name, k in _MOBILENET_KS
     for suffix in ('', '_eca')
 }
 ARCHS = sorted(RESNET_ARCHS) + sorted(MOBILENET_ARCHS) \
@@ -101,8 +103,13 @@ MOBILENET_RULES: List[Tuple[str, str]] = [
     (r'classifier\.1\.(weight|bias)', r'head.fc.\1'),
 ]
 
-# RLA-MobileNetV2: reference recurrent conv r (one per resolution) -> our layers.
+# RLA-MobileNetV2: reference recurrent conv r (one per resolution; all five are
+# one module in the authors' code) -> our layers.
 MOBILENET_RECURRENT = {0: (1, ), 1: (2, ), 2: (3, ), 3: (4, 5), 4: (6, 7)}
+# The same names without 'ds' are models/mobilenetv2_rla.py: a dense 3x3 recurrent
+# conv (k x k x 3 x 3, 3,633,096 parameters at k = 32), no published weights.
+# RLAMobileNetV2's recurrent conv is depthwise, so they are refused by name.
+DENSE_MOBILENET_ARCHS = tuple(name[2:] for name in MOBILENET_ARCHS)
 
 
 class ConversionError(ValueError):
@@ -115,6 +122,13 @@ def build_reference_backbone(arch: str):
     Args:
         arch (str): A reference architecture name, e.g. ``'rla_resnet50_eca'``.
     """
+    if arch in DENSE_MOBILENET_ARCHS:
+        raise ConversionError(
+            f'{arch!r} is the authors\' dense-recurrent MobileNetV2 '
+            '(models/mobilenetv2_rla.py: recurrent_convs, a full 3x3 conv), '
+            'a different model with no published weights, which rla_mm does '
+            'not build. The published RLA-MobileNetV2 weights come from '
+            f'models/mobilenetv2_dsrla.py: use --arch ds{arch}')
     if arch in RESNET_ARCHS:
         return RLAResNet(out_indices=(3, ), cat_hidden=True,
                          **RESNET_ARCHS[arch])
@@ -129,7 +143,7 @@ def build_reference_backbone(arch: str):
 def _map_key(key: str, mobilenet: bool, rules=None) -> List[str]:
     """Target keys of one reference key (empty when no rule maps it)."""
     if mobilenet:
-        match = re.fullmatch(r'recurrent_convs\.(\d+)\.weight', key)
+        match = re.fullmatch(r'recurrent_dsconvs\.(\d+)\.weight', key)
         if match:
             return [f'backbone.layer{i}.recurrent_conv.weight'
                     for i in MOBILENET_RECURRENT.get(int(match.group(1)), ())]
@@ -198,16 +212,57 @@ def convert_state_dict(state_dict: Dict[str, Tensor],
                                   f'{tuple(expected[target])}')
             converted[target] = value
     missing = sorted(set(expected) - set(converted))
-    if unmapped or missing or mismatched:
-        lines = [f'checkpoint does not match reference arch {arch!r}:']
-        for title, keys in (('unmapped source keys', unmapped),
-                            ('missing target keys', missing),
-                            ('shape mismatches', mismatched)):
-            if keys:
-                lines.append(f'  {title} ({len(keys)}): ' + ', '.join(keys[:20])
-                             + (' ...' if len(keys) > 20 else ''))
-        raise ConversionError('\n'.join(lines))
+    mismatched += shared_conflicts(backbone, converted, prefix='backbone.')
+    raise_on_problems(f'checkpoint does not match reference arch {arch!r}',
+                      unmapped, missing, mismatched)
     return converted
+
+
+def shared_conflicts(model: torch.nn.Module, converted: Dict[str, Tensor],
+                     prefix: str = '') -> List[str]:
+    """Targets that are one tensor in ``model`` but get different values.
+
+    RLAMobileNetV2 shares one recurrent conv among its stages, as the authors'
+    code does (``recurrent_dsconvs.{0..4}`` is one module five times): loading
+    different values into it would silently keep the last one.
+
+    Args:
+        model (nn.Module): The model the converted keys are for.
+        converted (dict): Converted weights, keys ``prefix`` + the model's keys.
+        prefix (str): Prefix of the converted keys. Default: ''.
+    """
+    first, conflicts = {}, []
+    for key, tensor in model.state_dict(keep_vars=True).items():
+        if tensor.numel() == 0 or prefix + key not in converted:
+            continue
+        owner = first.setdefault(tensor.data_ptr(), prefix + key)
+        if owner != prefix + key and not torch.equal(converted[owner],
+                                                     converted[prefix + key]):
+            conflicts.append(f'{prefix + key} differs from {owner}, one shared '
+                             'tensor in the model')
+    return conflicts
+
+
+def raise_on_problems(title: str, unmapped: List[str], missing: List[str],
+                      mismatched: List[str]) -> None:
+    """Raise one :class:`ConversionError` listing every problem, if any.
+
+    Args:
+        title (str): What did not match, the first line of the message.
+        unmapped (list[str]): Source keys that no rule maps to the target.
+        missing (list[str]): Target keys that no source key provides.
+        mismatched (list[str]): Shape (or shared-value) mismatches.
+    """
+    if not (unmapped or missing or mismatched):
+        return
+    lines = [f'{title}:']
+    for name, keys in (('unmapped source keys', unmapped),
+                       ('missing target keys', missing),
+                       ('shape mismatches', mismatched)):
+        if keys:
+            lines.append(f'  {name} ({len(keys)}): ' + ', '.join(keys[:20])
+                         + (' ...' if len(keys) > 20 else ''))
+    raise ConversionError('\n'.join(lines))
 
 
 def parse_args(argv=None):
@@ -217,8 +272,9 @@ def parse_args(argv=None):
     parser.add_argument('src', help='reference checkpoint (.pth.tar / .pth)')
     parser.add_argument('dst', help='where to write the rla_mm checkpoint')
     parser.add_argument(
-        '--arch', choices=ARCHS,
-        help='reference architecture, when the checkpoint has no "arch" entry')
+        '--arch', metavar='ARCH',
+        help='reference architecture, when the checkpoint has no "arch" entry: '
+        + ', '.join(ARCHS))
     return parser.parse_args(argv)
 
 

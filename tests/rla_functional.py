@@ -39,8 +39,13 @@ def random_resnet_state_dict(depth: int, k: int = 32,
                              se: Optional[int] = None, groups: int = 1,
                              width_per_group: int = 64,
                              num_classes: int = 10,
-                             seed: int = 0) -> 'OrderedDict[str, Tensor]':
-    """Reference-format (``stages.*``, ``module.``-less) RLA-ResNet weights."""
+                             seed: int = 0,
+                             head: bool = True) -> 'OrderedDict[str, Tensor]':
+    """Reference-format (``stages.*``, ``module.``-less) RLA-ResNet weights.
+
+    ``head=False`` gives the layout of the authors' detection backbone
+    (``mmdetection/resnet_rla.py``): no ``bn2`` and ``fc``; the last block's
+    ``stage_bns`` entry is there although its output is never read."""
     gen = torch.Generator().manual_seed(seed)
     sd = OrderedDict()
     _conv(sd, 'conv1.weight', 64, 3, 7, gen)
@@ -75,6 +80,8 @@ def random_resnet_state_dict(depth: int, k: int = 32,
         _conv(sd, f'conv_outs.{s}.weight', k, planes * 4, 1, gen)
         _conv(sd, f'recurrent_convs.{s}.weight', k, k, 3, gen)
         inplanes = planes * 4
+    if not head:
+        return sd
     _bn(sd, 'bn2', k, gen)
     sd['fc.weight'] = torch.randn(num_classes, inplanes + k, generator=gen) \
         / (inplanes + k)**0.5
@@ -85,7 +92,9 @@ def random_resnet_state_dict(depth: int, k: int = 32,
 def random_mobilenet_state_dict(k: int = 32, eca: bool = False,
                                 num_classes: int = 10,
                                 seed: int = 0) -> 'OrderedDict[str, Tensor]':
-    """Reference-format RLA-MobileNetV2 weights (one shared recurrent conv)."""
+    """Reference-format RLA-MobileNetV2 weights: the layout of the authors'
+    ``models/mobilenetv2_dsrla.py`` (one shared depthwise recurrent conv, stored
+    as ``recurrent_dsconvs.{0..4}``), that of their published weights."""
     gen = torch.Generator().manual_seed(seed)
     sd = OrderedDict()
     _conv(sd, 'conv1.0.weight', 32, 3, 3, gen)
@@ -111,9 +120,10 @@ def random_mobilenet_state_dict(k: int = 32, eca: bool = False,
         for i in range(n):
             _bn(sd, f'stage_bns.{j}.{i}', k, gen)
         _conv(sd, f'conv_outs.{j}.weight', k, c, 1, gen)
+    # models/mobilenetv2_dsrla.py repeats ONE depthwise conv module five times
     shared = torch.randn(k, 1, 3, 3, generator=gen) / 3.0
     for r in range(5):
-        sd[f'recurrent_convs.{r}.weight'] = shared
+        sd[f'recurrent_dsconvs.{r}.weight'] = shared
     _conv(sd, 'conv2.0.weight', 1280, 320 + k, 1, gen)
     _bn(sd, 'conv2.1', 1280, gen)
     _bn(sd, 'bn2', k, gen)
@@ -185,6 +195,8 @@ def resnet_forward(sd, x: Tensor, depth: int, k: int = 32, groups: int = 1,
             h = rla_update(h, y, sd, f'conv_outs.{s}.weight',
                            f'stage_bns.{s}.{b}', f'recurrent_convs.{s}.weight')
         feats.append(x)
+    if 'fc.weight' not in sd:  # a detection backbone: h is dropped
+        return dict(feats=feats, hidden=h)
     hidden = F.relu(bn(h, sd, 'bn2'))
     pooled = torch.cat([x, hidden], 1).mean(dim=(2, 3))
     logits = F.linear(pooled, sd['fc.weight'], sd['fc.bias'])
@@ -220,7 +232,7 @@ def mobilenet_forward(sd, x: Tensor, k: int = 32,
             y = x if source == 'output' else out
             h = rla_update(h, y, sd, f'conv_outs.{j}.weight',
                            f'stage_bns.{j}.{i}',
-                           f'recurrent_convs.{MOBILENET_RESOLUTION[j]}.weight',
+                           f'recurrent_dsconvs.{MOBILENET_RESOLUTION[j]}.weight',
                            groups=k)
             cin = c
         feats.append(x)

@@ -1,5 +1,8 @@
 """The converter for the authors' checkpoints, checked against a functional forward."""
+import hashlib
+import json
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -38,20 +41,13 @@ CASES = [
      dict(eca=(5, 5, 5, 7))),
     ('rla_resnext50_32x4d_se', 'rla_resnet50_4xb64_in1k.py',
      dict(se=16, groups=32, width_per_group=4)),
-    ('rla_mobilenetv2', 'rla_mobilenet_v2_2xb48_in1k.py', {}),
-    ('rla_mobilenetv2_eca', 'rla_eca_mobilenet_v2_2xb48_in1k.py',
-     dict(eca=True)),
-]
+]  # RLA-MobileNetV2: test_every_dsrla_mobilenet_arch_converts_to_our_config
 
 
 @pytest.mark.parametrize('arch,config,kwargs', CASES)
 def test_converted_classifier_matches_the_functional_forward(
         tmp_path, capsys, arch, config, kwargs):
-    mobilenet = 'mobilenet' in arch
-    if mobilenet:
-        sd = ref.random_mobilenet_state_dict(num_classes=10, **kwargs)
-    else:
-        sd = ref.random_resnet_state_dict(50, num_classes=10, **kwargs)
+    sd = ref.random_resnet_state_dict(50, num_classes=10, **kwargs)
     src, dst = tmp_path / 'ref.pth.tar', tmp_path / 'rla_mm.pth'
     write_reference_checkpoint(src, sd, arch)
     assert convert_main([str(src), str(dst)]) == 0
@@ -67,8 +63,8 @@ def test_converted_classifier_matches_the_functional_forward(
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         logits = model(x, mode='tensor')
-        expected = (ref.mobilenet_forward(sd, x) if mobilenet else
-                    ref.resnet_forward(sd, x, 50, groups=kwargs.get('groups', 1)))
+        expected = ref.resnet_forward(sd, x, 50,
+                                      groups=kwargs.get('groups', 1))
     assert (logits - expected['logits']).abs().max() <= 1e-5
     assert expected['logits'].abs().max() > 0.1  # not a vacuous comparison
 
@@ -173,3 +169,141 @@ def test_converter_refuses_a_pickle_with_code(tmp_path):
     torch.save(dict(state_dict={}, arch='rla_resnet50', x=Payload()), src)
     with pytest.raises(pickle.UnpicklingError, match='system'):
         convert_main([str(src), str(tmp_path / 'o.pth')])
+
+
+# --------------------------------------------------------------- RLA-MobileNetV2
+# Every factory of the authors' models/mobilenetv2_dsrla.py: (arch, k, ECA).
+DSRLA_ARCHS = [(f'dsrla_mobilenetv2{k_name}{suffix}', k, bool(suffix))
+               for k_name, k in (('', 32), ('_k6', 6), ('_k12', 12),
+                                 ('_k24', 24), ('_k32', 32))
+               for suffix in ('', '_eca')]
+
+
+@pytest.mark.parametrize('arch,k,eca', DSRLA_ARCHS)
+def test_every_dsrla_mobilenet_arch_converts_to_our_config(
+        tmp_path, capsys, arch, k, eca):
+    sd = ref.random_mobilenet_state_dict(k=k, eca=eca, num_classes=10, seed=k)
+    # one shared conv saved five times, as torch.save writes the authors' model
+    assert len({sd[f'recurrent_dsconvs.{r}.weight'].data_ptr()
+                for r in range(5)}) == 1
+    src, dst = tmp_path / 'ref.pth.tar', tmp_path / 'rla_mm.pth'
+    write_reference_checkpoint(src, sd, arch)
+    assert convert_main([str(src), str(dst)]) == 0
+    out = capsys.readouterr().out
+    # 416 (+17 ECA) entries; the five recurrent_dsconvs fill seven stages
+    assert f'converted {arch}: {418 + 17 * eca} tensors' in out
+    if arch.startswith('dsrla_mobilenetv2_k32'):  # the published weights
+        config = ('rla_eca_mobilenet_v2_2xb48_in1k.py' if eca
+                  else 'rla_mobilenet_v2_2xb48_in1k.py')
+        assert f'classifier config: configs/{config}' in out
+    from mmpretrain import get_model
+    cfg = Config.fromfile(osp.join(
+        CONFIGS, 'rla_eca_mobilenet_v2_2xb48_in1k.py' if eca
+        else 'rla_mobilenet_v2_2xb48_in1k.py'))
+    cfg.model.head.num_classes = 10
+    cfg.model.backbone.rla_channel = k
+    model = get_model(cfg, pretrained=str(dst)).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        logits = model(x, mode='tensor')
+        expected = ref.mobilenet_forward(sd, x, k=k)['logits']
+    assert (logits - expected).abs().max() <= 1e-5
+    assert expected.abs().max() > 0.1  # not a vacuous comparison
+
+
+def test_published_mobilenet_counts_and_layout():
+    # dsrla_mobilenetv2_k32: 416 entries, five of them one recurrent conv
+    sd = ref.random_mobilenet_state_dict(num_classes=1000)
+    assert len(sd) == 416
+    converted = convert_state_dict(sd, 'dsrla_mobilenetv2_k32')
+    shared = [v for k, v in converted.items() if 'recurrent_conv' in k]
+    assert len(shared) == 7 and all(v is shared[0] for v in shared)
+    params = {id(v): v.numel() for k, v in converted.items()
+              if not k.endswith(('running_mean', 'running_var',
+                                 'num_batches_tracked'))}
+    assert sum(params.values()) == 3624168
+    sd = ref.random_mobilenet_state_dict(num_classes=1000, eca=True)
+    converted = convert_state_dict(sd, 'dsrla_mobilenetv2_k32_eca')
+    params = {id(v): v.numel() for k, v in converted.items()
+              if not k.endswith(('running_mean', 'running_var',
+                                 'num_batches_tracked'))}
+    assert sum(params.values()) == 3624199
+
+
+def test_unshared_recurrent_dsconvs_are_refused():
+    # RLAMobileNetV2 holds ONE recurrent conv: different values cannot load
+    sd = ref.random_mobilenet_state_dict()
+    sd['recurrent_dsconvs.3.weight'] = sd['recurrent_dsconvs.3.weight'] + 1
+    with pytest.raises(ConversionError, match='one shared tensor'):
+        convert_state_dict(sd, 'dsrla_mobilenetv2')
+
+
+@pytest.mark.parametrize('arch', ['rla_mobilenetv2', 'rla_mobilenetv2_k32_eca'])
+def test_dense_rla_mobilenet_names_are_refused_by_name(tmp_path, capsys, arch):
+    # models/mobilenetv2_rla.py: a full 3x3 recurrent conv, no published weights
+    sd = ref.random_mobilenet_state_dict(eca=arch.endswith('_eca'))
+    with pytest.raises(ConversionError) as err:
+        convert_state_dict(sd, arch)
+    assert 'no published weights' in str(err.value)
+    assert f'--arch ds{arch}' in str(err.value)
+    src = tmp_path / 'ref.pth.tar'
+    write_reference_checkpoint(src, sd, 'dsrla_mobilenetv2')
+    assert convert_main([str(src), str(tmp_path / 'o.pth'),
+                         '--arch', arch]) == 1
+    assert f'use --arch ds{arch}' in capsys.readouterr().err
+    # the layout the issue tried: recurrent_convs is not the dsrla layout
+    sd = {k.replace('recurrent_dsconvs', 'recurrent_convs'): v
+          for k, v in sd.items()}
+    with pytest.raises(ConversionError, match=r'unmapped source keys \(5\)'):
+        convert_state_dict(sd, 'ds' + arch)
+
+
+# ------------------------------------------- the authors' layouts, as recorded
+# tests/fixtures/reference_layouts.json: written by running the authors' factories
+# (tests/fixtures/record_reference_layouts.py); their code does not ship here.
+with open(osp.join(osp.dirname(__file__), 'fixtures',
+                   'reference_layouts.json')) as _f:
+    REFERENCE_LAYOUTS = json.load(_f)
+
+
+def layout(state_dict):
+    lines = sorted(f'{k} {tuple(v.shape)}' for k, v in state_dict.items())
+    return dict(n=len(lines),
+                sha=hashlib.sha256('\n'.join(lines).encode()).hexdigest()[:16])
+
+
+def reference_format(name):
+    """rla_functional's weights for a recorded factory (1000 classes)."""
+    eca = name.endswith('_eca')
+    if name.startswith('dsrla_mobilenetv2'):
+        return ref.random_mobilenet_state_dict(eca=eca, num_classes=1000)
+    depth = int(re.search(r'r(?:esnet)?(\d+)', name).group(1))
+    return ref.random_resnet_state_dict(
+        depth, eca=(5, 5, 5, 7) if eca else None, num_classes=1000,
+        head=not name.startswith('mmdet_'))
+
+
+@pytest.mark.parametrize(
+    'name', [n for n in sorted(REFERENCE_LAYOUTS) if n != 'rla_mobilenetv2_k32'])
+def test_reference_format_weights_have_the_authors_layout(name):
+    sd = reference_format(name)
+    recorded = REFERENCE_LAYOUTS[name]
+    assert layout(sd) == dict(n=recorded['n'], sha=recorded['sha'])
+    params = {id(v): v.numel() for k, v in sd.items()
+              if not k.endswith(('running_mean', 'running_var',
+                                 'num_batches_tracked'))}
+    assert sum(params.values()) == recorded['params']
+    if not name.startswith('mmdet_'):  # detectors: test_convert_mmdet2.py
+        converted = convert_state_dict(sd, name)
+        assert {id(v) for v in converted.values()} == {id(v) for v in sd.values()}
+
+
+def test_the_dense_rla_mobilenet_is_another_model():
+    # models/mobilenetv2_rla.py: same key names as one RLAMobileNetV2 layout
+    # would need, but a full 3x3 recurrent conv: 8,928 parameters more
+    dense = REFERENCE_LAYOUTS['rla_mobilenetv2_k32']
+    published = REFERENCE_LAYOUTS['dsrla_mobilenetv2_k32']
+    assert dense['params'] - published['params'] == 32 * 32 * 9 - 32 * 9
+    with pytest.raises(ConversionError, match='use --arch dsrla_mobilenetv2_k32'):
+        convert_state_dict(ref.random_mobilenet_state_dict(),
+                           'rla_mobilenetv2_k32')
