@@ -277,7 +277,7 @@ def test_checkpoint_needing_unsafe_unpickling_is_refused(tmp_path, capsys):
         capsys.readouterr().err
 
 
-def test_readme_table_is_written_from_the_yaml():
+def test_readme_table_is_written_from_the_metafile():
     with open(osp.join(REPO_ROOT, 'README.md')) as f:
         readme = f.read()
     block = readme.split('<!-- published-detectors:begin -->\n')[1].split(

@@ -65,7 +65,7 @@ def test_published_checkpoint_names_match_the_config():
 
 
 def test_readme_coco_table_is_the_metafile():
-    """README's COCO table rows repeat the metafile's paper figures."""
+    """README's COCO table rows repeat the paper's figures the metafile records."""
     with open(osp.join(REPO_ROOT, 'README.md')) as f:
         text = f.read()
     section = text[text.index('## COCO detection (MMDetection)'):]
@@ -75,8 +75,11 @@ def test_readme_coco_table_is_the_metafile():
     for config, ap, ap50, ap75, mask in rows:
         results = {r['Task']: r['Metrics'] for r in DET[config]['Results']}
         box = results['Object Detection']
+        # Results are the published checkpoint's; the paper's where they differ
+        paper = {k: DET[config]['Metadata'].get(f'Paper {k}', box[k])
+                 for k in ('box AP', 'box AP@0.5', 'box AP@0.75')}
         assert (float(ap), float(ap50), float(ap75)) == (
-            box['box AP'], box['box AP@0.5'], box['box AP@0.75']), config
+            paper['box AP'], paper['box AP@0.5'], paper['box AP@0.75']), config
         if mask:
             assert float(mask) == results['Instance Segmentation']['mask AP']
         else:

@@ -1,7 +1,8 @@
-"""Write README.md's "Published detectors" table from configs/published_detectors.yml.
+"""Write README.md's "Published detectors" table from configs/metafile_det.yml.
 
-The YAML is the one place of the authors' detector figures; the table is its
-rendering, between ``<!-- published-detectors:begin -->`` and
+The detection metafile is the one place of the authors' detector figures (each
+entry's ``Published Checkpoint``, its ``Results`` and, where the paper differs,
+``Paper box AP`` and the like in ``Metadata``); the table is its rendering, between ``<!-- published-detectors:begin -->`` and
 ``<!-- published-detectors:end -->``. ``tests/test_convert_mmdet2.py`` checks that
 the two agree.
 
@@ -12,23 +13,33 @@ import argparse
 import os.path as osp
 from typing import List
 
-import yaml
 from markdown_block import replace_block
 
 TAG = 'published-detectors'
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SOURCE = osp.join(REPO_ROOT, 'configs', 'published_detectors.yml')
 CONVERTER = 'tools/model_converters/mmdet2_rla_to_rla_mm.py'
+# metafile keys -> the table's columns
+METRICS = (('box AP', 'AP'), ('box AP@0.5', 'AP50'), ('box AP@0.75', 'AP75'))
 
 
-def load_published(path: str = SOURCE) -> List[dict]:
-    """The detectors of ``configs/published_detectors.yml``, in its order.
+def load_published() -> List[dict]:
+    """The published detectors of ``configs/metafile_det.yml``, in its order.
 
-    Args:
-        path (str): The YAML file. Default: the checkout's.
+    Each is a dict with ``Config``, ``Checkpoint``, ``AP``, ``AP50``, ``AP75``
+    (the checkpoint's figures) and ``Paper`` (the paper's figures that differ).
     """
-    with open(path) as f:
-        return yaml.safe_load(f)['Detectors']
+    from rla_mm.configs import DET_METAFILE, load_metafile
+    entries = []
+    for model in load_metafile(DET_METAFILE).values():
+        meta = model['Metadata']
+        box = next(r['Metrics'] for r in model['Results']
+                   if r['Task'] == 'Object Detection')
+        entries.append(dict(
+            Config=model['Config'], Checkpoint=meta['Published Checkpoint'],
+            **{column: box[key] for key, column in METRICS},
+            Paper={column: meta[f'Paper {key}'] for key, column in METRICS
+                   if f'Paper {key}' in meta}))
+    return entries
 
 
 def converted_name(entry: dict) -> str:
