@@ -44,8 +44,8 @@ import torch
 from torch import Tensor
 
 from .configs import get_config_path
-from .convert_rlanet import (ConversionError, _map_key, raise_on_problems,
-                             strip_wrapper)
+from .convert_rlanet import (ConversionError, _map_key, map_weights,
+                             raise_on_problems, strip_wrapper)
 from .safe_loading import load_foreign
 
 # the detectors and the MMDetection model type of each
@@ -232,24 +232,14 @@ def convert_detector_state_dict(
     """
     expected = {k: v.shape for k, v in model.state_dict().items()}
     heads = HEAD_KEYS[detector]
-    converted, unmapped, mismatched, dropped = OrderedDict(), [], [], []
-    for key, value in state_dict.items():
+
+    def targets_of(key: str) -> List[str]:
         if key.startswith('backbone.'):
-            targets = _map_key(key[len('backbone.'):], mobilenet=False)
-        else:
-            targets = [key] if any(re.fullmatch(p, key) for p in heads) else []
-        if targets and all(t in unread for t in targets):
-            dropped.append(key)
-            continue
-        if not targets or any(t not in expected for t in targets):
-            unmapped.append(key)
-            continue
-        for target in targets:
-            if tuple(value.shape) != tuple(expected[target]):
-                mismatched.append(f'{key} {tuple(value.shape)} -> {target} '
-                                  f'{tuple(expected[target])}')
-            converted[target] = value
-    missing = sorted(set(expected) - set(converted))
+            return _map_key(key[len('backbone.'):], mobilenet=False)
+        return [key] if any(re.fullmatch(p, key) for p in heads) else []
+
+    converted, unmapped, missing, mismatched, dropped = map_weights(
+        state_dict, expected, targets_of, unread)
     raise_on_problems(f'checkpoint does not match {type(model).__name__} '
                       f'({detector})', unmapped, missing, mismatched)
     return converted, dropped

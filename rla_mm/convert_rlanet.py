@@ -15,7 +15,7 @@ import os.path as osp
 import re
 import sys
 from collections import OrderedDict
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -199,10 +199,37 @@ def convert_state_dict(state_dict: Dict[str, Tensor],
             (num_classes, backbone.feat_dim))
         expected['head.fc.bias'] = torch.Size((num_classes, ))
 
+    converted, unmapped, missing, mismatched, _ = map_weights(
+        state_dict, expected, lambda key: _map_key(key, mobilenet, rules))
+    mismatched += shared_conflicts(backbone, converted, prefix='backbone.')
+    raise_on_problems(f'checkpoint does not match reference arch {arch!r}',
+                      unmapped, missing, mismatched)
+    return converted
+
+
+def map_weights(state_dict: Dict[str, Tensor], expected: Dict[str, torch.Size],
+                targets_of: Callable[[str], List[str]],
+                unread: Sequence[str] = ()):
+    """Move each source weight to the target keys ``targets_of(key)`` names.
+
+    Args:
+        state_dict (dict): The source weights.
+        expected (dict): The target model's keys and shapes.
+        targets_of (callable): Source key -> target keys (empty: no rule).
+        unread (sequence[str]): Target keys the model does not build because
+            nothing reads them; a source mapped only onto them is dropped.
+
+    Returns:
+        tuple: the converted weights, the unmapped source keys, the missing
+        target keys, the shape mismatches and the dropped source keys.
+    """
     converted = OrderedDict()
-    unmapped, mismatched = [], []
+    unmapped, mismatched, dropped = [], [], []
     for key, value in state_dict.items():
-        targets = _map_key(key, mobilenet, rules)
+        targets = targets_of(key)
+        if targets and all(t in unread for t in targets):
+            dropped.append(key)
+            continue
         if not targets or any(t not in expected for t in targets):
             unmapped.append(key)
             continue
@@ -212,10 +239,7 @@ def convert_state_dict(state_dict: Dict[str, Tensor],
                                   f'{tuple(expected[target])}')
             converted[target] = value
     missing = sorted(set(expected) - set(converted))
-    mismatched += shared_conflicts(backbone, converted, prefix='backbone.')
-    raise_on_problems(f'checkpoint does not match reference arch {arch!r}',
-                      unmapped, missing, mismatched)
-    return converted
+    return converted, unmapped, missing, mismatched, dropped
 
 
 def shared_conflicts(model: torch.nn.Module, converted: Dict[str, Tensor],

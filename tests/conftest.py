@@ -1,6 +1,10 @@
 import importlib.util
+import os
 import os.path as osp
+import subprocess
 import sys
+
+import pytest
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -23,3 +27,42 @@ def load_tool(relpath: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def install_wheel(folder: str) -> str:
+    """Build rla_mm's wheel from this checkout into ``folder`` and install it into
+    ``folder``/site (no dependencies, nothing from the network); return that site.
+
+    This is rla_mm as a user's ``pip install`` leaves it, beside the test venv's
+    packages: put the site first on ``PYTHONPATH`` to use it.
+    """
+    site = osp.join(folder, 'site')
+    for command in (['wheel', '--no-deps', '--no-build-isolation', '-q', REPO_ROOT,
+                     '-w', folder], None):
+        if command is None:
+            wheels = [n for n in os.listdir(folder) if n.startswith('rla_mm-')
+                      and n.endswith('.whl')]
+            assert len(wheels) == 1, wheels
+            command = ['install', '-q', '--no-deps', '--no-index', '--target', site,
+                       osp.join(folder, wheels[0])]
+        proc = subprocess.run([sys.executable, '-m', 'pip', *command],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    return site
+
+
+@pytest.fixture(autouse=True)
+def default_scope_stays():
+    """Each test starts with the registry scope the one before it found.
+
+    ``init_default_scope`` sets a process-wide scope (MMEngine's ``DefaultScope``):
+    a test that sets 'mmdet' would make a later MMPretrain call build its
+    transforms from MMDetection's registry. The scopes a test creates go when
+    it ends (MMEngine's own ``overwrite_default_scope`` restores the same way).
+    """
+    from mmengine.registry import DefaultScope
+    before = set(DefaultScope._instance_dict)
+    yield
+    for name in list(DefaultScope._instance_dict):
+        if name not in before:
+            DefaultScope._instance_dict.pop(name)

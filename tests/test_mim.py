@@ -12,10 +12,11 @@ import os.path as osp
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, load_tool
+from conftest import REPO_ROOT, install_wheel, load_tool
 from rla_mm.configs import DET_METAFILE, load_metafile
 
 
@@ -30,19 +31,7 @@ def mim(args, site, cwd, timeout=600):
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
     """rla_mm's wheel, installed into a folder of its own."""
-    root = tmp_path_factory.mktemp('wheel')
-    proc = subprocess.run(
-        [sys.executable, '-m', 'pip', 'wheel', '--no-deps',
-         '--no-build-isolation', '-q', REPO_ROOT, '-w', str(root)],
-        capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    (wheel, ) = root.glob('rla_mm-*.whl')
-    site = root / 'site'
-    proc = subprocess.run(
-        [sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
-         '--no-index', '--target', str(site), str(wheel)],
-        capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    site = Path(install_wheel(str(tmp_path_factory.mktemp('wheel'))))
     mim_dir = site / 'rla_mm' / '.mim'
     for name in ('model-index.yml', 'configs/metafile.yml',
                  f'configs/{DET_METAFILE}', 'tools/train.py', 'tools/test.py',

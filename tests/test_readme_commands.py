@@ -27,7 +27,7 @@ import pytest
 import torch
 
 import rla_functional as ref
-from conftest import REPO_ROOT, load_tool
+from conftest import REPO_ROOT, install_wheel, load_tool
 
 README = osp.join(REPO_ROOT, 'README.md')
 FENCE = re.compile(r'^```(\w*)\n(.*?)^```', re.M | re.S)
@@ -452,18 +452,7 @@ def scratch(tmp_path_factory):
     imagenet = str(root / 'imagenet')
     make_imagenet_layout(imagenet)
     # mim's rla_mm commands run on rla_mm installed from a wheel
-    site = str(root / 'site')
-    proc = subprocess.run(
-        [sys.executable, '-m', 'pip', 'wheel', '--no-deps',
-         '--no-build-isolation', '-q', REPO_ROOT, '-w', str(root)],
-        capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    (wheel, ) = root.glob('rla_mm-*.whl')
-    proc = subprocess.run(
-        [sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
-         '--no-index', '--target', site, str(wheel)],
-        capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    site = install_wheel(str(root))
     return str(work), coco, imagenet, site
 
 
