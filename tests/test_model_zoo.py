@@ -12,7 +12,7 @@ import torch
 import yaml
 
 import rla_mm
-from rla_mm.configs import load_metafile
+from rla_mm.configs import configs_dir, load_metafile
 from conftest import REPO_ROOT
 
 
@@ -33,9 +33,14 @@ def test_register_adds_every_metafile_model_once():
     assert list_models('rla_resnet164') == [
         'rla_resnet164_1xb128_cifar10', 'rla_resnet164_1xb128_cifar100']
     for name in names:
+        # the installed package's configs: the checkout's (editable install) or
+        # the copies a wheel carries (pip install ., the compat environment)
         config = ModelHub.get(name).config
         assert osp.samefile(config.filename,
-                            osp.join(REPO_ROOT, 'configs', name + '.py'))
+                            osp.join(configs_dir(), name + '.py'))
+        with open(config.filename) as got, \
+                open(osp.join(REPO_ROOT, 'configs', name + '.py')) as source:
+            assert got.read() == source.read(), name
 
 
 def test_get_model_by_name_loads_a_checkpoint_and_infers(tmp_path):
