@@ -174,7 +174,11 @@ def registry_toolkit(python: str, facts: Dict[str, str]) -> str:
     packages = osp.join(folder, 'packages')
     stamp = osp.join(packages, '.installed')
     wanted = '\n'.join(stack.toolkit)
-    if not osp.isfile(stamp) or open(stamp).read() != wanted:
+    installed = ''
+    if osp.isfile(stamp):
+        with open(stamp) as f:
+            installed = f.read()
+    if installed != wanted:
         print(f'[setup] CUDA {stack.cuda} compiler from the package registry: '
               f'{" ".join(stack.toolkit)}', file=sys.stderr)
         if osp.isdir(packages):
