@@ -119,3 +119,23 @@ def test_this_environment_matches_its_row():
 def test_readme_table_is_the_stack_table():
     with open(osp.join(REPO_ROOT, 'README.md')) as f:
         assert stacks.markdown() in f.read()
+
+
+def test_disk_check_names_the_space_a_new_environment_needs(tmp_path):
+    """Set-up refuses before pip starts when the venv's filesystem is too full,
+    naming the free space and the need; the folder need not exist yet."""
+    venv = tmp_path / 'not' / 'yet' / 'venv'
+    cu130 = stacks.by_name('cu130')
+    stacks.check_disk(cu130._replace(venv_gib=0.0), str(venv))
+    with pytest.raises(stacks.NoStack) as err:
+        stacks.check_disk(cu130._replace(venv_gib=1e9), str(venv))
+    message = str(err.value)
+    assert str(venv) in message and 'GiB free' in message
+    assert f'{1e9 + stacks.INSTALL_MARGIN_GIB:.1f} GiB' in message
+    assert not venv.parent.exists()  # it only looked
+
+
+def test_disk_command_rejects_an_unknown_stack(tmp_path):
+    proc = subprocess.run([sys.executable, SCRIPT, 'disk', 'cu999', str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "STACK='cu999' is not a stack" in proc.stderr

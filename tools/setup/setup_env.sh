@@ -20,6 +20,10 @@ CHOICE=$("$PYTHON" tools/setup/stacks.py choose) || exit 1
 read -r STACK_NAME STACK_PINS <<<"$CHOICE"
 echo "[setup] $("$PYTHON" tools/setup/stacks.py explain)"
 
+# A new environment takes several GiB: say so before pip runs out of space.
+if ! compgen -G "$VENV/lib/python3*/site-packages/torch/__init__.py" >/dev/null; then
+    "$PYTHON" tools/setup/stacks.py disk "$STACK_NAME" "$VENV" || exit 1
+fi
 if [ ! -x "$VENV/bin/python" ]; then
     echo "[setup] creating $VENV with $("$PYTHON" --version)"
     "$PYTHON" -m venv "$VENV"

@@ -19,6 +19,7 @@ Usage:
     python3 tools/setup/stacks.py explain     # why that stack
     python3 tools/setup/stacks.py markdown    # README's "Supported environments"
     python3 tools/setup/stacks.py arch-list NAME   # TORCH_CUDA_ARCH_LIST for NAME
+    python3 tools/setup/stacks.py disk NAME FOLDER # enough disk for a new venv?
     python3 tools/setup/stacks.py requirements NAME [--user-env] FILE...
         # the files' pins with the stack's overrides (what setup installs)
 """
@@ -46,6 +47,9 @@ class Stack(NamedTuple):
     # for CUDA 12: the registry's nvidia-cuda-nvcc-cu12 wheels (12.1 to 12.9) hold
     # ptxas but not the nvcc driver, so CUDA 12 builds need a system toolkit
     toolkit: Tuple[str, ...] = ()
+    # disk a complete environment of this stack takes (`du -s` of the venv after
+    # `make setup`), checked before a new environment is installed
+    venv_gib: float = 7.5
 
     @property
     def pins(self) -> List[str]:
@@ -72,12 +76,14 @@ STACKS = (
           ('nvidia-cuda-nvcc==13.0.88', 'nvidia-nvvm==13.0.88',
            'nvidia-cuda-crt==13.0.88', 'nvidia-cuda-cccl==13.0.85',
            # the oldest cuobjdump on the registry; it reads older fatbins
-           'nvidia-cuda-cuobjdump==13.2.86')),
+           'nvidia-cuda-cuobjdump==13.2.86'),
+          venv_gib=6.3),
     Stack('cu128', '2.10.0', '0.25.0', (), '12.8', (12, 0),
           ('sm_70', 'sm_75', 'sm_80', 'sm_86', 'sm_90', 'sm_100', 'sm_120'),
           'the arch list read from an installed torch 2.10.0+cu128 and '
           '`tests/test_setup_stacks.py` there (12 passed); chosen for V100 (sm_70) '
-          'and CUDA 12 drivers, no suite run yet'),
+          'and CUDA 12 drivers, no suite run yet',
+          venv_gib=7.5),  # torch + torchvision alone took 7.0
     # torch 2.1 is built against numpy 1.x; so are the OpenCV and ml_dtypes of
     # its time (the newest ones require numpy >= 2)
     Stack('cu121', '2.1.2', '0.16.2',
@@ -88,8 +94,11 @@ STACKS = (
           '`make test-compat` (CPU, in CI), an existing OpenMMLab environment: '
           'rla_mm installs changing nothing; the whole suite passes, the README '
           'commands among them (1 test skipped: the registry has no CUDA 12 nvcc '
-          'to build with)'),
+          'to build with)',
+          venv_gib=5.5),
 )
+# what pip needs beside the venv while it installs (unpacked wheels, build folders)
+INSTALL_MARGIN_GIB = 1.0
 PYTHON = '3.11'
 DEPS = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'requirements',
                 'deps.txt')
@@ -190,6 +199,22 @@ def requirements(stack: Stack, files: Sequence[str],
     return lines
 
 
+def check_disk(stack: Stack, folder: str) -> None:
+    """Raise :class:`NoStack` when the filesystem that will hold ``folder`` (the
+    venv) has too little space for a new environment of ``stack``."""
+    probe = osp.abspath(folder)
+    while not osp.exists(probe):
+        probe = osp.dirname(probe)
+    free = shutil.disk_usage(probe).free / 2**30
+    need = stack.venv_gib + INSTALL_MARGIN_GIB
+    if free < need:
+        raise NoStack(
+            f'{folder!r} is on a filesystem with {free:.1f} GiB free; a new '
+            f'{stack.name} environment needs about {need:.1f} GiB ({stack.venv_gib} '
+            f'GiB of venv + {INSTALL_MARGIN_GIB} GiB while pip installs). Free '
+            'some space, or set VENV to a folder on another filesystem')
+
+
 def markdown() -> str:
     rows = ['| stack | torch | torchvision | CUDA | kernels (arch list) | Python '
             '| numpy | run on it |', '|---|---|---|---|---|---|---|---|']
@@ -216,9 +241,12 @@ def main(argv: Sequence[str]) -> int:
             stack = by_name(argv[1])
             print(';'.join(f'{a[3:-1]}.{a[-1]}' for a in stack.archs))
             return 0
+        if command == 'disk':  # disk NAME FOLDER
+            check_disk(by_name(argv[1]), argv[2])
+            return 0
         if command not in ('choose', 'explain'):
             raise NoStack(f'unknown command {command!r}; expected choose, '
-                          'explain, markdown, arch-list or requirements')
+                          'explain, markdown, arch-list, requirements or disk')
         stack, why = choose(os.environ.get('STACK'), query_gpus())
     except NoStack as err:
         print(f'[setup] {err}', file=sys.stderr)
