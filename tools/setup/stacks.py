@@ -95,7 +95,7 @@ STACKS = (
           'rla_mm installs changing nothing; the whole suite passes, the README '
           'commands among them (1 test skipped: the registry has no CUDA 12 nvcc '
           'to build with)',
-          venv_gib=5.5),
+          venv_gib=5.6),
 )
 # what pip needs beside the venv while it installs (unpacked wheels, build folders)
 INSTALL_MARGIN_GIB = 1.0
