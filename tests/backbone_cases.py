@@ -1,7 +1,7 @@
 """The backbones the contract test builds: small widths of every registered RLA
 backbone, and the option choices it runs them with.
 
-``tests/fixtures/record_backbone_keys.py`` records the state_dict keys of the same
+``.dev_scripts/fixtures/record_backbone_keys.py`` records the state_dict keys of the same
 cases, so this file is read by the code of any revision; keep it free of imports
 from rla_mm.
 """

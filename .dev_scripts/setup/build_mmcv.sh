@@ -13,7 +13,7 @@
 #   FORCE_CUDA=1   build the CUDA ops too, for TORCH_CUDA_ARCH_LIST (setup_env.sh sets
 #                  the stack's). Needs a CUDA torch; the compiler is CUDA_HOME's, or nvcc
 #                  on PATH, or else the registry's NVIDIA packages matching torch's CUDA
-#                  (tools/setup/cuda_toolkit.py). The wheel must hold device code for
+#                  (.dev_scripts/setup/cuda_toolkit.py). The wheel must hold device code for
 #                  every listed arch (cuobjdump) before it is cached.
 #   MAX_JOBS       parallel compile jobs (default: number of cores)
 set -euo pipefail

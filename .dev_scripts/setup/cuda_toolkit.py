@@ -10,7 +10,7 @@ stack, and prints it for ``CUDA_HOME``:
 * ``CUDA_HOME`` already set to a toolkit with ``bin/nvcc``: that one is used;
 * otherwise ``nvcc`` on ``PATH``: its installation is used;
 * otherwise the compiler packages of the stack whose CUDA version torch was built
-  with (``tools/setup/stacks.py``) are installed into
+  with (``.dev_scripts/setup/stacks.py``) are installed into
   ``$RLA_MM_CACHE/cuda/<stack>/packages`` and joined with torch's runtime packages.
 
 It also lists the GPU architectures an extension holds device code for
@@ -18,9 +18,9 @@ It also lists the GPU architectures an extension holds device code for
 without a GPU.
 
 Usage:
-    python3 tools/setup/cuda_toolkit.py home PYTHON
+    python3 .dev_scripts/setup/cuda_toolkit.py home PYTHON
         # prints the CUDA_HOME to build with for PYTHON's torch
-    python3 tools/setup/cuda_toolkit.py archs CUDA_HOME FILE [--expect LIST]
+    python3 .dev_scripts/setup/cuda_toolkit.py archs CUDA_HOME FILE [--expect LIST]
         # prints the sm_XX device code in FILE (an .so or a wheel); with
         # --expect (a TORCH_CUDA_ARCH_LIST such as "7.5;8.0"), exits 1 naming
         # every listed arch without device code
@@ -37,8 +37,7 @@ import tempfile
 import zipfile
 from typing import Dict, List, Sequence
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from stacks import NoStack, STACKS, Stack  # noqa: E402
+from stacks import NoStack, STACKS, Stack
 
 # The parts of a CUDA installation that building an extension reads.
 TOOLKIT_DIRS = ('bin', 'include', 'lib', 'nvvm')
@@ -67,7 +66,7 @@ def stack_for_cuda(cuda: str) -> Stack:
         if stack.cuda == cuda:
             return stack
     raise NoStack(f'torch is built with CUDA {cuda}; no stack in '
-                  f'tools/setup/stacks.py has that CUDA version (stacks: '
+                  f'.dev_scripts/setup/stacks.py has that CUDA version (stacks: '
                   f'{", ".join(f"{s.name} = CUDA {s.cuda}" for s in STACKS)})')
 
 

@@ -4,9 +4,9 @@
 #
 #   PYTHON       interpreter for the venv (default: python3.11, else python3)
 #   VENV         venv folder (default: .venv)
-#   STACK        the PyTorch stack (see tools/setup/stacks.py: cu130, cu128, cu121);
+#   STACK        the PyTorch stack (see .dev_scripts/setup/stacks.py: cu130, cu128, cu121);
 #                default: the first that fits this machine's GPUs and driver
-#   FORCE_CUDA=1 build mmcv's CUDA ops too (needs nvcc); see tools/setup/build_mmcv.sh
+#   FORCE_CUDA=1 build mmcv's CUDA ops too (needs nvcc); see .dev_scripts/setup/build_mmcv.sh
 #   EDITABLE=0   install rla_mm with a plain `pip install .` (as into a user's
 #                environment) instead of in editable mode
 set -euo pipefail
@@ -16,13 +16,13 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 PIP_FLAGS=(--quiet --disable-pip-version-check)
 
-CHOICE=$("$PYTHON" tools/setup/stacks.py choose) || exit 1
+CHOICE=$("$PYTHON" .dev_scripts/setup/stacks.py choose) || exit 1
 read -r STACK_NAME STACK_PINS <<<"$CHOICE"
-echo "[setup] $("$PYTHON" tools/setup/stacks.py explain)"
+echo "[setup] $("$PYTHON" .dev_scripts/setup/stacks.py explain)"
 
 # A new environment takes several GiB: say so before pip runs out of space.
 if ! compgen -G "$VENV/lib/python3*/site-packages/torch/__init__.py" >/dev/null; then
-    "$PYTHON" tools/setup/stacks.py disk "$STACK_NAME" "$VENV" || exit 1
+    "$PYTHON" .dev_scripts/setup/stacks.py disk "$STACK_NAME" "$VENV" || exit 1
 fi
 if [ ! -x "$VENV/bin/python" ]; then
     echo "[setup] creating $VENV with $("$PYTHON" --version)"
@@ -38,10 +38,10 @@ echo "[setup] torch + torchvision: $STACK_PINS (about 2 minutes the first time)"
 
 echo "[setup] mmcv with compiled ops"
 if [ "${FORCE_CUDA:-0}" = "1" ] && [ -z "${TORCH_CUDA_ARCH_LIST:-}" ]; then
-    TORCH_CUDA_ARCH_LIST=$("$PYTHON" tools/setup/stacks.py arch-list "$STACK_NAME")
+    TORCH_CUDA_ARCH_LIST=$("$PYTHON" .dev_scripts/setup/stacks.py arch-list "$STACK_NAME")
     export TORCH_CUDA_ARCH_LIST
 fi
-bash tools/setup/build_mmcv.sh "$PY"
+bash .dev_scripts/setup/build_mmcv.sh "$PY"
 
 echo "[setup] OpenMMLab packages, pinned dependencies, test tools, ONNX (optional)"
 # The pinned packages, with the stack's own pins where it has them (an older
@@ -49,7 +49,7 @@ echo "[setup] OpenMMLab packages, pinned dependencies, test tools, ONNX (optiona
 # (EDITABLE=0: an environment as users build it; mmcv and mmengine declare it).
 REQS=$(mktemp)
 trap 'rm -f "$REQS"' EXIT
-"$PYTHON" tools/setup/stacks.py requirements "$STACK_NAME" \
+"$PYTHON" .dev_scripts/setup/stacks.py requirements "$STACK_NAME" \
     $([ "${EDITABLE:-1}" = "1" ] || echo --user-env) requirements/openmmlab.txt \
     requirements/deps.txt requirements/tests.txt requirements/optional.txt > "$REQS"
 "$PY" -m pip install "${PIP_FLAGS[@]}" --no-deps -r "$REQS"

@@ -15,12 +15,12 @@ no GPU needed); tests/test_setup_stacks.py checks the row of the environment it
 runs in. Runs on any Python 3 without third-party packages.
 
 Usage:
-    python3 tools/setup/stacks.py choose      # prints: NAME PIN [PIN ...]
-    python3 tools/setup/stacks.py explain     # why that stack
-    python3 tools/setup/stacks.py markdown    # README's "Supported environments"
-    python3 tools/setup/stacks.py arch-list NAME   # TORCH_CUDA_ARCH_LIST for NAME
-    python3 tools/setup/stacks.py disk NAME FOLDER # enough disk for a new venv?
-    python3 tools/setup/stacks.py requirements NAME [--user-env] FILE...
+    python3 .dev_scripts/setup/stacks.py choose      # prints: NAME PIN [PIN ...]
+    python3 .dev_scripts/setup/stacks.py explain     # why that stack
+    python3 .dev_scripts/setup/stacks.py markdown    # README's "Supported environments"
+    python3 .dev_scripts/setup/stacks.py arch-list NAME   # TORCH_CUDA_ARCH_LIST for NAME
+    python3 .dev_scripts/setup/stacks.py disk NAME FOLDER # enough disk for a new venv?
+    python3 .dev_scripts/setup/stacks.py requirements NAME [--user-env] FILE...
         # the files' pins with the stack's overrides (what setup installs)
 """
 import os
@@ -43,7 +43,7 @@ class Stack(NamedTuple):
     ran: str  # what was run on it
     # registry packages that make a CUDA toolkit matching `cuda` (nvcc and what it
     # reads), for building mmcv's CUDA ops without a system toolkit
-    # (tools/setup/cuda_toolkit.py); cuobjdump lists the device code built. None
+    # (.dev_scripts/setup/cuda_toolkit.py); cuobjdump lists the device code built. None
     # for CUDA 12: the registry's nvidia-cuda-nvcc-cu12 wheels (12.1 to 12.9) hold
     # ptxas but not the nvcc driver, so CUDA 12 builds need a system toolkit
     toolkit: Tuple[str, ...] = ()

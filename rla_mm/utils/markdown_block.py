@@ -1,5 +1,34 @@
-"""Regenerate one marked block of a Markdown file (docs written by the analysis tools)."""
+"""Read and rewrite one marked block of a Markdown file (the generated tables and
+reports of docs/, configs/ and the README)."""
 import os.path as osp
+from typing import Tuple
+
+
+def _markers(tag: str) -> Tuple[str, str]:
+    return f'<!-- {tag}:begin -->', f'<!-- {tag}:end -->'
+
+
+def _split(path: str, text: str, tag: str) -> Tuple[str, str, str]:
+    """``text`` as (before the block, the block, after it); the block starts
+    after the newline that ends the begin marker."""
+    begin, end = _markers(tag)
+    if text.count(begin) != 1 or text.count(end) != 1 \
+            or text.index(begin) > text.index(end):
+        raise ValueError(f'{path} needs exactly one {begin} ... {end} block')
+    head, rest = text.split(begin)
+    body, tail = rest.split(end)
+    return head, body[1:] if body.startswith('\n') else body, tail
+
+
+def read_block(path: str, tag: str) -> str:
+    """What lies between ``<!-- tag:begin -->`` and ``<!-- tag:end -->``.
+
+    Args:
+        path (str): Markdown file.
+        tag (str): Name of the block.
+    """
+    with open(path) as f:
+        return _split(path, f.read(), tag)[1]
 
 
 def replace_block(path: str, tag: str, text: str) -> None:
@@ -13,17 +42,13 @@ def replace_block(path: str, tag: str, text: str) -> None:
         tag (str): Name of the block.
         text (str): New content of the block.
     """
-    begin, end = f'<!-- {tag}:begin -->', f'<!-- {tag}:end -->'
+    begin, end = _markers(tag)
     if osp.isfile(path):
         with open(path) as f:
             old = f.read()
     else:
         old = f'{begin}\n{end}\n'
-    if old.count(begin) != 1 or old.count(end) != 1 \
-            or old.index(begin) > old.index(end):
-        raise ValueError(f'{path} needs exactly one {begin} ... {end} block')
-    head, rest = old.split(begin)
-    tail = rest.split(end)[1]
+    head, _, tail = _split(path, old, tag)
     if not text.endswith('\n'):
         text += '\n'
     with open(path, 'w') as f:

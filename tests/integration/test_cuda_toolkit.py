@@ -1,4 +1,4 @@
-"""tools/setup/cuda_toolkit.py: a CUDA toolkit for mmcv's CUDA ops without a system
+""".dev_scripts/setup/cuda_toolkit.py: a CUDA toolkit for mmcv's CUDA ops without a system
 install, and the device-code check that proves a build without a GPU."""
 import json
 import os
@@ -9,13 +9,12 @@ import sys
 import pytest
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools', 'setup'))
-import cuda_toolkit  # noqa: E402
-from cuda_toolkit import ToolkitError  # noqa: E402
-from stacks import STACKS  # noqa: E402
+from conftest import REPO_ROOT, load_script
 
-SCRIPT = osp.join(ROOT, 'tools', 'setup', 'cuda_toolkit.py')
+cuda_toolkit = load_script('.dev_scripts/setup/cuda_toolkit.py')
+ToolkitError = cuda_toolkit.ToolkitError
+STACKS = cuda_toolkit.STACKS
+SCRIPT = osp.join(REPO_ROOT, '.dev_scripts', 'setup', 'cuda_toolkit.py')
 KERNEL = '__global__ void add_one(float *a) { a[threadIdx.x] += 1.f; }\n'
 
 

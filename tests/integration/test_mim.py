@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, install_wheel, load_tool
-from rla_mm.configs import DET_METAFILE, load_metafile
+from rla_mm.configs import CLS_METAFILE, DET_METAFILE, load_metafile
 
 
 def mim(args, site, cwd, timeout=600):
@@ -33,7 +33,7 @@ def site(tmp_path_factory):
     """rla_mm's wheel, installed into a folder of its own."""
     site = Path(install_wheel(str(tmp_path_factory.mktemp('wheel'))))
     mim_dir = site / 'rla_mm' / '.mim'
-    for name in ('model-index.yml', 'configs/metafile.yml',
+    for name in ('model-index.yml', f'configs/{CLS_METAFILE}',
                  f'configs/{DET_METAFILE}', 'tools/train.py', 'tools/test.py',
                  'tools/analysis_tools/get_flops.py'):
         assert (mim_dir / name).is_file(), name

@@ -1,4 +1,4 @@
-"""tools/setup/stacks.py: which PyTorch stack `make setup` installs where."""
+""".dev_scripts/setup/stacks.py: which PyTorch stack `make setup` installs where."""
 import os
 import os.path as osp
 import stat
@@ -8,10 +8,10 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO_ROOT, load_tool
+from conftest import REPO_ROOT, load_script
 
-stacks = load_tool('setup/stacks.py')
-SCRIPT = osp.join(REPO_ROOT, 'tools', 'setup', 'stacks.py')
+SCRIPT = osp.join(REPO_ROOT, '.dev_scripts', 'setup', 'stacks.py')
+stacks = load_script('.dev_scripts/setup/stacks.py')
 
 
 def fake_nvidia_smi(folder, gpus, cuda):
@@ -108,7 +108,7 @@ def test_this_environment_matches_its_row():
     """The arch list read from the installed torch is the one its row claims."""
     version = torch.__version__.split('+')[0]
     rows = [s for s in stacks.STACKS if s.torch == version]
-    assert rows, f'torch {torch.__version__} is in no row of tools/setup/stacks.py'
+    assert rows, f'torch {torch.__version__} is in no row of .dev_scripts/setup/stacks.py'
     stack = rows[0]
     assert torch.version.cuda == stack.cuda
     assert torch._C._cuda_getArchFlags().split() == list(stack.archs)

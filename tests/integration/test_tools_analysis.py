@@ -6,8 +6,8 @@ import torch
 
 from conftest import REPO_ROOT, load_tool
 from rla_mm.configs import load_metafile
+from rla_mm.utils.markdown_block import replace_block
 
-replace_block = load_tool('analysis_tools/markdown_block.py').replace_block
 get_flops = load_tool('analysis_tools/get_flops.py')
 benchmark = load_tool('analysis_tools/benchmark.py')
 CONFIGS = osp.join(REPO_ROOT, 'configs')

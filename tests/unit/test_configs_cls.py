@@ -6,8 +6,10 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import REPO_ROOT
-from rla_mm.configs import load_metafile
+from conftest import REPO_ROOT, load_script
+from rla_mm.configs import CLS_METAFILE, load_metafile
+
+DOC_TABLES = load_script('.dev_scripts/doc_tables.py')
 
 # The exact counts live in configs/metafile.yml (one place): the models of the
 # paper's Table 3 are those with a reference arch, the † models the tricks ones.
@@ -216,7 +218,7 @@ def test_cifar_recipe_and_split(name):
 
 def test_metafile_lists_every_classification_config_with_its_parameters():
     import yaml
-    with open(osp.join(REPO_ROOT, 'configs', 'metafile.yml')) as f:
+    with open(osp.join(REPO_ROOT, 'configs', CLS_METAFILE)) as f:
         meta = yaml.safe_load(f)
     models = {osp.basename(m['Config']): m for m in meta['Models']}
     configs = {osp.basename(p) for pattern in ('*_in1k.py', '*_cifar10*.py')
@@ -237,13 +239,8 @@ def test_metafile_lists_every_classification_config_with_its_parameters():
 
 def test_configs_readme_table_is_the_metafile():
     # configs/README.md shows the metafile's facts; it does not keep its own.
-    from conftest import load_tool
-    table = load_tool('analysis_tools/metafile_table.py').in1k_table()
-    with open(osp.join(REPO_ROOT, 'configs', 'README.md')) as f:
-        readme = f.read()
-    block = readme.split('<!-- metafile-in1k:begin -->\n')[1].split(
-        '<!-- metafile-in1k:end -->')[0]
-    assert block == table
+    # (test_doc_tables.py holds configs/README.md to the table)
+    table = DOC_TABLES.in1k_table()
     assert '| 25,870,696 | 4.17G | 77.17 | 93.42 |' in table
 
 
@@ -270,13 +267,7 @@ def test_readme_parameter_table_is_the_metafile():
 
 def test_configs_readme_cifar_table_is_the_metafile():
     # our exact CIFAR counts beside Table 2, rendered from the metafile
-    from conftest import load_tool
-    table = load_tool('analysis_tools/metafile_table.py').cifar_table()
-    with open(osp.join(REPO_ROOT, 'configs', 'README.md')) as f:
-        readme = f.read()
-    block = readme.split('<!-- metafile-cifar:begin -->\n')[1].split(
-        '<!-- metafile-cifar:end -->')[0]
-    assert block == table
+    table = DOC_TABLES.cifar_table()
     assert len(table.splitlines()) == 2 + 6
 
 

@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 
 import rla_functional as ref
-from conftest import REPO_ROOT, load_tool
+from conftest import FIXTURES, REPO_ROOT, load_tool
 from rla_mm.convert_rlanet import ConversionError, convert_state_dict
 
 convert_main = load_tool('model_converters/rlanet_to_rla_mm.py').main
@@ -260,9 +260,8 @@ def test_dense_rla_mobilenet_names_are_refused_by_name(tmp_path, capsys, arch):
 
 # ------------------------------------------- the authors' layouts, as recorded
 # tests/fixtures/reference_layouts.json: written by running the authors' factories
-# (tests/fixtures/record_reference_layouts.py); their code does not ship here.
-with open(osp.join(osp.dirname(__file__), 'fixtures',
-                   'reference_layouts.json')) as _f:
+# (.dev_scripts/fixtures/record_reference_layouts.py); their code does not ship here.
+with open(osp.join(FIXTURES, 'reference_layouts.json')) as _f:
     REFERENCE_LAYOUTS = json.load(_f)
 
 

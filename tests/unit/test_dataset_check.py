@@ -1,12 +1,11 @@
-"""tools/dataset_check.py: cheap checks of data roots and annotation files."""
+"""rla_mm.utils.dataset_check: cheap checks of data roots and annotation files."""
 import json
 
 import pytest
 from mmengine.config import Config
 
-from conftest import load_tool
 
-check = load_tool('dataset_check.py')
+from rla_mm.utils import dataset_check as check
 
 
 def loader(dataset):

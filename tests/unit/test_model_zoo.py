@@ -12,12 +12,12 @@ import torch
 import yaml
 
 import rla_mm
-from rla_mm.configs import configs_dir, load_metafile
+from rla_mm.configs import CLS_METAFILE, configs_dir, load_metafile
 from conftest import REPO_ROOT
 
 
 def metafile_names():
-    with open(osp.join(REPO_ROOT, 'configs', 'metafile.yml')) as f:
+    with open(osp.join(REPO_ROOT, 'configs', CLS_METAFILE)) as f:
         return [m['Name'] for m in yaml.safe_load(f)['Models']]
 
 
@@ -85,7 +85,7 @@ def test_wheel_carries_configs_and_model_index(tmp_path):
         zf.extractall(site)
     mim = site / 'rla_mm' / '.mim'
     assert (mim / 'model-index.yml').is_file()
-    assert (mim / 'configs' / 'metafile.yml').is_file()
+    assert (mim / 'configs' / CLS_METAFILE).is_file()
     # From the unpacked wheel alone: configs and model hub resolve inside it.
     code = textwrap.dedent("""
         import rla_mm

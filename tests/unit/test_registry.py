@@ -73,3 +73,14 @@ def test_custom_imports_in_a_config_file_register_the_backbones(tmp_path, scope)
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ['rla_mm.models.backbones.rla_resnet', '80']
+
+
+def test_the_package_offers_every_registered_backbone():
+    import rla_mm
+    from rla_mm.models.backbones.base import RLABackbone
+    from rla_mm.registry import MODELS
+    backbones = {name for name, cls in MODELS.module_dict.items()
+                 if issubclass(cls, RLABackbone)}
+    assert backbones and backbones <= set(rla_mm.__all__)
+    for name in rla_mm.__all__:
+        assert hasattr(rla_mm, name), name

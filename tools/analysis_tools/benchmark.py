@@ -48,11 +48,10 @@ def build_pair(case: str, depth: int, with_cp: bool = False
         depth (int): ResNet depth (50, 101, 152, ...).
         with_cp (bool): Activation checkpointing in the RLA model.
     """
-    from rla_mm.models import RLAResNet
+    from rla_mm.models import RLAResNet, classifier_form
     if case == 'cls':
         from mmpretrain.models.backbones import ResNet
-        rla = RLAResNet(depth=depth, out_indices=(3, ), cat_hidden=True,
-                        with_cp=with_cp)
+        rla = RLAResNet(**classifier_form(depth=depth, with_cp=with_cp))
         plain = ResNet(depth=depth, out_indices=(3, ))
     elif case == 'det':
         from mmdet.models.backbones import ResNet
@@ -269,7 +268,7 @@ def main(argv=None) -> str:
                            device)
     print(report)
     if args.out:
-        from markdown_block import replace_block
+        from rla_mm.utils.markdown_block import replace_block
         replace_block(args.out, 'benchmark', report)
     return report
 

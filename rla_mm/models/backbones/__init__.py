@@ -1,3 +1,5 @@
+from .base import RLABackbone
+from .forms import CLASSIFIER_FORM, classifier_form
 from .rla_mobilenet_v2 import RLAInvertedResidual, RLAMobileNetV2
 from .rla_preact_resnet import (RLAPreActBasicBlock, RLAPreActBottleneck,
                                 RLAPreActResNet)
@@ -5,6 +7,7 @@ from .rla_resnet import RLABasicBlock, RLABottleneck, RLAResNet, RLAResNetV1d
 from .rla_xception import RLAXception, RLAXceptionBlock
 
 __all__ = [
+    'RLABackbone', 'CLASSIFIER_FORM', 'classifier_form',
     'RLABasicBlock', 'RLABottleneck', 'RLAResNet', 'RLAResNetV1d',
     'RLAInvertedResidual', 'RLAMobileNetV2', 'RLAPreActBasicBlock',
     'RLAPreActBottleneck', 'RLAPreActResNet', 'RLAXceptionBlock', 'RLAXception'

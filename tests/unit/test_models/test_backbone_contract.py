@@ -25,11 +25,11 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from backbone_cases import DEFAULTS, INPUT_SIZE, TINY, case_list
+from conftest import FIXTURES
 from rla_mm.models.backbones.base import RLABackbone
 from rla_mm.registry import MODELS
 
-FIXTURE = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'fixtures',
-                   'backbone_keys.json')
+FIXTURE = osp.join(FIXTURES, 'backbone_keys.json')
 with open(FIXTURE) as f:
     RECORDED = json.load(f)
 
@@ -148,7 +148,8 @@ def test_frozen_stages_and_norm_eval(case_id, type_name, kwargs):
 
 
 def bad_arguments(type_name: str):
-    """(keyword arguments, the name the error must give) for ``type_name``."""
+    """(keyword arguments, the name the error must give) for ``type_name``;
+    a value of the wrong type raises TypeError, a bad value ValueError."""
     num_outputs = TINY[type_name][0]
     return [
         (dict(out_indices=(num_outputs, )), 'out_indices'),
@@ -163,17 +164,20 @@ def bad_arguments(type_name: str):
         (dict(rla_source='input'), 'rla_source'),
         (dict(norm_cfg='BN'), 'norm_cfg'),
         (dict(in_channels=0), 'in_channels'),
+        (dict(conv_cfg='Conv2d'), 'conv_cfg'),
     ]
 
 
 BAD = [(t, kw, name) for t in TINY for kw, name in bad_arguments(t)]
+WRONG_TYPE = ('norm_cfg', 'conv_cfg')  # checked by check_type
 
 
 @pytest.mark.parametrize('type_name,bad,name', BAD,
                          ids=[f'{t}-{n}-{i}' for i, (t, _, n) in enumerate(BAD)])
 def test_bad_arguments_name_the_argument_and_value(type_name, bad, name):
     kwargs = dict(first_variant(type_name), **bad)
-    with pytest.raises(ValueError) as err:
+    error = TypeError if name in WRONG_TYPE else ValueError
+    with pytest.raises(error) as err:
         MODELS.get(type_name)(**kwargs)
     assert name in str(err.value)
     assert repr(bad[name]) in str(err.value)

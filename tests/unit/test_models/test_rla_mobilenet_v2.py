@@ -78,3 +78,14 @@ def test_eca_kernel_rule():
 def test_bad_arguments_name_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=name):
         RLAMobileNetV2(**kwargs)
+
+
+def test_hidden_activation_is_relu6_and_a_method():
+    # a method like the base class's, not a staticmethod(F.relu6) attribute,
+    # which torch 2.1's dynamo breaks the graph on
+    import inspect
+    assert inspect.isfunction(inspect.getattr_static(RLAMobileNetV2,
+                                                     'hidden_act'))
+    model = RLAMobileNetV2(rla_channel=4, widen_factor=0.25)
+    h = torch.tensor([-1., 3., 7.])
+    assert model.hidden_act(h).tolist() == [0., 3., 6.]

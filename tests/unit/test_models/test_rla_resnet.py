@@ -2,8 +2,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from rla_mm.models import (RLABasicBlock, RLABottleneck, RLAResNet,
-                           RLAResNetV1d)
+from conftest import REPO_ROOT
+from rla_mm.models import (CLASSIFIER_FORM, RLABasicBlock, RLABottleneck,
+                           RLAResNet, RLAResNetV1d, classifier_form)
 
 
 def test_bottleneck_block():
@@ -60,7 +61,7 @@ def test_detection_outputs_drop_the_hidden_state(depth, channels):
 
 def test_classification_output_concatenates_the_hidden_state():
     torch.manual_seed(0)
-    model = RLAResNet(18, rla_channel=4, out_indices=(3, ), cat_hidden=True)
+    model = RLAResNet(**classifier_form(depth=18, rla_channel=4))
     for p in model.bn_hidden.parameters():  # a norm that is not the identity
         nn.init.uniform_(p, -1, 1)
     model.eval()
@@ -156,3 +157,15 @@ def test_bad_arguments_name_the_argument(kwargs, name):
 def test_unknown_keyword_is_not_ignored():
     with pytest.raises(TypeError, match='dcn'):
         RLAResNet(50, dcn=dict(type='DCN'))
+
+
+def test_classifier_form_is_the_imagenet_configs_backbone():
+    from mmengine.config import Config
+    backbone = Config.fromfile(
+        f'{REPO_ROOT}/configs/_base_/models/rla_resnet50_in1k.py').model.backbone
+    assert {k: backbone[k] for k in CLASSIFIER_FORM} == CLASSIFIER_FORM
+    assert classifier_form(depth=50, eca=True) == dict(
+        depth=50, eca=True, out_indices=(3, ), cat_hidden=True)
+    # the form's own arguments are not overridden through it
+    with pytest.raises(TypeError, match=r"sets \['out_indices'\] itself"):
+        classifier_form(depth=50, out_indices=(0, 3))
