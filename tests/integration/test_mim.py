@@ -12,6 +12,7 @@ import os.path as osp
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,27 @@ def test_mim_train_then_test_a_config_by_name(site, tmp_path):
     assert f'{tools}/test.py {config} {ckpt} --launcher none' in proc.stdout
     found = re.search(r'accuracy/top1: ([\d.]+)', proc.stdout + proc.stderr)
     assert found and 0 <= float(found.group(1)) <= 100
+
+
+def test_wheel_carries_configs_and_model_index(site, tmp_path):
+    """From the installed wheel alone: configs and the model hub resolve inside
+    it (moved here from test_model_zoo.py to reuse this module's wheel)."""
+    mim_dir = osp.join(site, 'rla_mm', '.mim')
+    code = textwrap.dedent("""
+        import rla_mm
+        from mmpretrain import get_model
+        from rla_mm.configs import configs_dir
+        assert rla_mm.__file__.startswith(sys.argv[1]), rla_mm.__file__
+        rla_mm.register_model_zoo()
+        model = get_model('xception_1xb128_cifar100')
+        print(configs_dir(), sum(p.numel() for p in model.parameters()))
+    """)
+    proc = subprocess.run(
+        [sys.executable, '-c', 'import sys\n' + code, site],
+        capture_output=True, text=True, cwd=tmp_path,
+        env={**os.environ, 'PYTHONPATH': site})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    configs, params = proc.stdout.split()[-2:]
+    assert configs == osp.join(mim_dir, 'configs')
+    assert int(params) == load_metafile()['xception_1xb128_cifar100.py'][
+        'Metadata']['Parameters']

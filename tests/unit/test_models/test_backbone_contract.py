@@ -164,11 +164,11 @@ def bad_arguments(type_name: str):
         (dict(rla_source='input'), 'rla_source'),
         (dict(norm_cfg='BN'), 'norm_cfg'),
         (dict(in_channels=0), 'in_channels'),
-        (dict(conv_cfg='Conv2d'), 'conv_cfg'),
     ]
 
 
-BAD = [(t, kw, name) for t in TINY for kw, name in bad_arguments(t)]
+BAD = [(t, kw, name) for t in TINY for kw, name in bad_arguments(t)] + [
+    (t, dict(conv_cfg='Conv2d'), 'conv_cfg') for t in TINY]
 WRONG_TYPE = ('norm_cfg', 'conv_cfg')  # checked by check_type
 
 
