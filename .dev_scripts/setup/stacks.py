@@ -11,7 +11,7 @@ it needs), its CUDA runtime and the GPU architectures its kernels are built for.
 * otherwise (no GPU) the first stack, the one this project is developed on.
 
 The arch lists were read from the installed torch (``torch._C._cuda_getArchFlags()``,
-no GPU needed); tests/test_setup_stacks.py checks the row of the environment it
+no GPU needed); tests/integration/test_setup_stacks.py checks the row of the environment it
 runs in. Runs on any Python 3 without third-party packages.
 
 Usage:

@@ -496,7 +496,7 @@ def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
         assert needed in covered, f'no README command runs {needed!r}'
 
     with capsys.disabled():
-        print('\nREADME commands (tests/test_readme_commands.py):')
+        print('\nREADME commands (tests/integration/test_readme_commands.py):')
         for step in steps:
             print(step.report())
     env = fresh_env()

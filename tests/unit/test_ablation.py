@@ -93,7 +93,7 @@ def test_readme_tables_are_the_metafile():
 def small(name):
     """The config's model at a tiny width (the variant unchanged); CIFAR's
     ResNet-164 becomes a ResNet-20 (its pre-activation bottlenecks are run by
-    the exact-count test and tests/test_models/test_rla_variants.py)."""
+    the exact-count test and tests/unit/test_models/test_rla_variants.py)."""
     cfg = load(name).model
     if cfg.backbone.type == 'RLAResNet':
         cfg.backbone.update(stem_channels=8, base_channels=8)
