@@ -4,6 +4,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, init_default_scope
 
+import rla_mm  # noqa: F401  (registers the backbones)
+
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain'])
 @pytest.mark.parametrize('type_name', ['RLAResNet', 'RLAMobileNetV2',
