@@ -82,6 +82,7 @@ step() {
     if [ "$(left)" -lt "$need" ]; then
         printf '%s\tskipped (%s s left, needs %s)\t0\n' "$name" "$(left)" "$need" >>"$STEPS"
         say "- $name: skipped, $(left) s left of the budget, it needs about $need s"
+        [ "$counts" = 1 ] && FAILED=1
         return 0
     fi
     say "" && say "## $name" && say ""
