@@ -54,6 +54,16 @@ def test_the_twins_import_without_mmdetection():
             assert MODELS.get(case.twin) is not None, case.twin
 
 
+def test_side_replaces_every_cases_input_side(capsys):
+    names = [n for n, _ in gpu_checks.backbone_checks(torch.device('cpu'),
+                                                       side=40)]
+    assert len(names) == sum(len(c) for c in FULL.values())
+    assert all(n.endswith(' 40x40') for n in names), names
+    with pytest.raises(SystemExit):
+        gpu_check.parse_args(['--checks', 'backbones', '--side', '8'])
+    assert '--side must be >= 16, got 8' in capsys.readouterr().err
+
+
 def test_unknown_backbone_names_are_refused(capsys):
     with pytest.raises(SystemExit):
         gpu_check.parse_args(['--checks', 'backbones', '--backbones', 'RLANope'])
@@ -66,7 +76,7 @@ def test_a_failed_check_is_listed_and_the_exit_code_is_1(capsys, monkeypatch):
     def broken():
         raise AssertionError('outputs differ from fp32: fp16 3.0e-01 > 1e-02')
 
-    monkeypatch.setattr(gpu_checks, 'backbone_checks', lambda device, only: [
+    monkeypatch.setattr(gpu_checks, 'backbone_checks', lambda device, only, side: [
         ('backbone Good', lambda: 'fp16 1.0e-03'), ('backbone Broken', broken),
         ('backbone Crashing', lambda: 1 / 0)])
     assert gpu_check.main(['--device', 'cpu', '--checks', 'backbones']) == 1
