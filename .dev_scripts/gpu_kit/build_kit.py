@@ -112,7 +112,7 @@ def wheel_name(path: str) -> str:
 
 def pip(*args: str) -> None:
     cmd = [sys.executable, '-m', 'pip', *args]
-    print('[gpu-kit] ' + ' '.join(args), flush=True)
+    print(f'[gpu-kit] pip {args[0]} {args[-1]}', flush=True)
     subprocess.run(cmd, check=True)
 
 

@@ -15,7 +15,7 @@
 #   if it is done in time: an mmcv.ops check, gpu_check.py --checks train syncbn,
 #   benchmark.py --cases det, and MMDetection's inference benchmark.
 #
-# Every step runs under a deadline (--budget seconds from the start, default 540):
+# Every step runs under a deadline (--budget seconds from the start, default 450):
 # a step that would not fit is skipped and recorded, the build is stopped and its
 # progress recorded. Figures and logs go to $OUT as they come (at most 4 files):
 #   summary.md      every figure and table, step by step
@@ -39,7 +39,7 @@ tree_hash() {
 }
 
 LEVEL=2
-BUDGET=540
+BUDGET=450
 CPU=0
 while [ $# -gt 0 ]; do
     case "$1" in

@@ -50,14 +50,12 @@ def kit(tmp_path_factory):
 
 
 def device_packages():
-    packages = {}
+    """Canonical name -> pinned version, or None, of the device's list."""
     with open(osp.join(KIT_SCRIPTS, 'device_packages.txt')) as f:
-        for line in f:
-            line = line.split('#')[0].strip()
-            if line:
-                name, _, version = line.partition('==')
-                packages[canonicalize_name(name)] = version or None
-    return packages
+        reqs = [Requirement(x) for x in f.read().splitlines()
+                if x.strip() and not x.startswith('#')]
+    return {canonicalize_name(r.name): next(
+        (s.version for s in r.specifier if s.operator == '=='), None) for r in reqs}
 
 
 def kit_wheels(kit):
