@@ -27,7 +27,8 @@
 # Usage:
 #   bash .dev_scripts/gpu_kit/run.sh [--level 1|2] [--budget SECONDS] [--cpu]
 #   bash .dev_scripts/gpu_kit/run.sh --tree-hash   # hash of the rla_mm/ sources
-# Environment: OUT (default ./gpu_kit_out), KIT (default gpu_kit), PYTHON
+# Environment: OUT (default gpu_kit_out/), KIT (default gpu_kit/; both relative to
+#   the repository root or absolute), PYTHON
 #   (default python3). --cpu: level 1 on the CPU with small sizes and only the
 #   pure-Python wheels, to test this script on a machine without CUDA.
 set -u
