@@ -80,3 +80,10 @@ benchmark: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV) $(COMPAT_VENV)
+
+# The GPU device kit (docs/gpu.md): wheels for Python 3.12 of what a CUDA machine
+# without network lacks, the mmcv sdist, in gpu_kit/; run there with
+# `bash .dev_scripts/gpu_kit/run.sh`.
+.PHONY: gpu-kit
+gpu-kit: $(STAMP)
+	$(PY) .dev_scripts/gpu_kit/build_kit.py --out gpu_kit

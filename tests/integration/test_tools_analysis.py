@@ -130,5 +130,16 @@ def test_benchmark_rejects_bad_arguments(capsys):
         with pytest.raises(SystemExit):
             benchmark.parse_args(bad)
     assert '--repeats must be >= 1, got 0' in capsys.readouterr().err
+    for bad, says in ((['--batch', '0'], '--batch must be >= 1, got 0'),
+                      (['--compile', '--warmup', '0'],
+                       '--compile needs --warmup >= 1')):
+        with pytest.raises(SystemExit):
+            benchmark.parse_args(bad)
+        assert says in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown case 'seg'"):
         benchmark.build_pair('seg', 50)
+
+
+def test_benchmark_batch_replaces_the_cases_batch_size():
+    assert benchmark.input_shape('cls', 64) == (64, 3, 224, 224)
+    assert benchmark.input_shape('det') == benchmark.CASES['det'][0]

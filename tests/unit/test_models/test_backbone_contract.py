@@ -1,7 +1,7 @@
 """The contract every registered RLA backbone keeps (after timm's tests/test_models.py).
 
-The backbones are found in the registry, not listed here; ``backbone_cases.TINY``
-gives each a small width, and a new backbone fails
+The backbones are found in the registry, not listed here;
+``rla_mm.testing.backbone_cases.TINY`` gives each a small width, and a new backbone fails
 :func:`test_every_registered_backbone_has_cases` until it has one. For every
 backbone, ``cat_hidden`` and ``out_indices`` choice:
 
@@ -24,10 +24,10 @@ import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from backbone_cases import DEFAULTS, INPUT_SIZE, TINY, case_list
 from conftest import FIXTURES
 from rla_mm.models.backbones.base import RLABackbone
 from rla_mm.registry import MODELS
+from rla_mm.testing.backbone_cases import DEFAULTS, INPUT_SIZE, TINY, case_list
 
 FIXTURE = osp.join(FIXTURES, 'backbone_keys.json')
 with open(FIXTURE) as f:
