@@ -10,7 +10,8 @@ from mmengine.config import Config
 
 import rla_functional as ref
 from conftest import REPO_ROOT, load_tool
-from rla_mm.convert_rlanet import ConversionError, convert_state_dict
+from rla_mm.converters import ConversionError
+from rla_mm.converters.rlanet import convert_state_dict
 
 convert_main = load_tool('model_converters/rlanet_to_rla_mm.py').main
 CONFIGS = osp.join(REPO_ROOT, 'configs')
