@@ -139,17 +139,20 @@ class Unrecognised(Exception):
 
 
 def _load(path: str) -> dict:
+    """``path`` loaded (``weights_only``), or :class:`Unrecognised` saying why not."""
     try:
         checkpoint = load_foreign(path)
-    except pickle.UnpicklingError as err:
+    except Exception as err:  # torch.load raises KeyError, EOFError, RuntimeError ...
+        python_object = re.search(r'GLOBAL ([\w.]+)', str(err))
+        if isinstance(err, pickle.UnpicklingError) and python_object:
+            raise Unrecognised(
+                f'names the Python object {python_object.group(1)}: only an '
+                'unsafe torch.load (weights_only=False) would build it, running '
+                'code from the file') from None
+        reason = ' '.join(str(err).strip().split())
         raise Unrecognised(
-            'holds Python objects beyond tensors, numbers, strings and '
-            'containers (only an unsafe torch.load would read it): '
-            + ' '.join(str(err).strip().splitlines()[:1])) from None
-    except Exception as err:  # torch.load's errors name no common type
-        raise Unrecognised(
-            f'not a torch checkpoint ({type(err).__name__}: '
-            + ' '.join(str(err).strip().splitlines()[:1]) + ')') from None
+            'not a readable torch checkpoint (truncated, corrupt or another '
+            f'format; torch says {type(err).__name__}: {reason[:80]})') from None
     if not isinstance(checkpoint, dict):
         raise Unrecognised(f'not a checkpoint: a {type(checkpoint).__name__}')
     return checkpoint
