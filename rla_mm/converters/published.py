@@ -180,6 +180,10 @@ def recognise(path: str, arch_configs: Dict[str, str],
         Unrecognised: saying why the file is not one of the authors'.
     """
     checkpoint = _load(path)
+    meta = checkpoint.get('meta')
+    if isinstance(meta, dict) and ('converted_from' in meta or str(
+            meta.get('converter', '')).startswith('rla_mm')):
+        raise Unrecognised('already an rla_mm checkpoint (converted before)')
     state_dict, arch = strip_wrapper(checkpoint)
     if any(k.startswith('backbone.') for k in state_dict) and any(
             k.startswith(_HEAD_PREFIXES) for k in state_dict):
@@ -194,6 +198,11 @@ def recognise(path: str, arch_configs: Dict[str, str],
     note = ''
     if not arch:
         arch = rlanet.layout_arch(state_dict)
+        if arch is None and 'layer1.0.conv1.weight' in state_dict:
+            raise Unrecognised(
+                'a plain ResNet (torchvision layout), not an RLA network: an '
+                'RLA-ResNet starts from it through its init_cfg '
+                '(docs/weights.md)')
         if arch is None:
             raise Unrecognised(
                 'no "arch" entry, and its keys are not the layout of one of '

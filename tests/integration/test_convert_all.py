@@ -5,9 +5,9 @@ The folder is written once per test session (:func:`downloads`): every published
 file, named as the authors name it, in their format (``rla_functional``'s layout,
 held to the recorded authors' layouts in test_converter.py, and MMDetection 2.x's
 checkpoint dict for the detectors). Each tensor is one number broadcast to its shape
-(``expand``: stride 0, one element stored), so the 18 files take kilobytes, not
-gigabytes; every tensor gets its own number, so a converted file shows where each
-source tensor went.
+(``expand``: stride 0, one element stored), so the 18 files take 3.6 MB, not the
+3 GB of full-size weights; every tensor gets its own number, so a converted file
+shows where each source tensor went.
 """
 import os
 import os.path as osp
@@ -146,12 +146,14 @@ def test_content_decides_and_the_rest_is_listed_with_why(downloads, tmp_path,
                                dict(fc=torch.zeros(1)), 'rla_resnext50_32x4d')
     write_reference_checkpoint(folder / 'resnet18.pth.tar',
                                dict(fc=torch.zeros(1)), 'rla_resnet18')
+    torch.save(dict(state_dict={'layer1.0.conv1.weight': torch.zeros(1)}),
+               folder / 'torchvision_resnet50.pth')
     (folder / 'subfolder').mkdir()
 
     dst = tmp_path / 'out'
     assert convert_main(['--all', str(folder), str(dst)]) == 0
     out = capsys.readouterr().out
-    assert f'converted 3 of 8 files in {folder}:' in out
+    assert f'converted 3 of 9 files in {folder}:' in out
     assert sorted(os.listdir(dst)) == [
         'retinanet_rla_r101_fpn_1x_coco.pth', 'rla_eca_mobilenet_v2_in1k.pth',
         'rla_eca_resnet50_in1k.pth']
@@ -172,6 +174,18 @@ def test_content_decides_and_the_rest_is_listed_with_why(downloads, tmp_path,
         "arch 'rla_resnext50_32x4d' converts, but no config of ours builds it")
     assert why['resnet18.pth.tar'].startswith(
         "arch 'rla_resnet18' is not one of the authors' models")
+    assert why['torchvision_resnet50.pth'].startswith(
+        'a plain ResNet (torchvision layout), not an RLA network')
     assert 'subfolder' not in why
+    # a second run over its own output: the converted files are not read again
+    for name in os.listdir(dst):
+        os.symlink(dst / name, folder / f'converted_{name}')
+    assert convert_main(['--all', str(folder), str(tmp_path / 'again')]) == 0
+    why = dict(re.findall(r'^  (\S+) +(.+)$', capsys.readouterr().out.split(
+        'not converted:')[1], re.M))
+    assert why['converted_rla_eca_resnet50_in1k.pth'] == \
+        'already an rla_mm checkpoint (converted before)'
+    assert why['converted_retinanet_rla_r101_fpn_1x_coco.pth'] == \
+        'already an rla_mm checkpoint (converted before)'
     # written outside checkpoints/: the user is told how the configs find it
     assert 'our configs read checkpoints/NAME' in out
