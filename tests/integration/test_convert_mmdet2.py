@@ -20,10 +20,10 @@ from mmengine.config import Config
 
 import rla_functional as ref
 from conftest import REPO_ROOT, load_script, load_tool
-from rla_mm.convert_mmdet2 import (build_detector, config_name,
-                                   convert_detector_state_dict, identify,
-                                   set_num_classes, unread_backbone_keys)
-from rla_mm.convert_rlanet import ConversionError
+from rla_mm.converters import ConversionError
+from rla_mm.converters.mmdet2 import (build_detector, config_name,
+                                      convert_detector_state_dict, identify,
+                                      set_num_classes, unread_backbone_keys)
 
 convert_main = load_tool('model_converters/mmdet2_rla_to_rla_mm.py').main
 DIGITS = load_tool('data/make_digits_coco.py')

@@ -10,8 +10,8 @@ from mmengine.config import Config
 import rla_ablation_functional as abl
 from conftest import REPO_ROOT, load_script, load_tool
 from rla_mm.configs import ABLATION_METAFILE, load_metafile, paper_figure
-from rla_mm.convert_ablation import ABLATION_ARCHS
-from rla_mm.convert_rlanet import ConversionError, convert_state_dict
+from rla_mm.converters import ConversionError
+from rla_mm.converters.rlanet import ABLATION_ARCHS, convert_state_dict
 from test_converter import write_reference_checkpoint
 
 ABLATION = osp.join(REPO_ROOT, 'configs', 'ablation')

@@ -1,5 +1,4 @@
 """The converter for the authors' checkpoints, checked against a functional forward."""
-import hashlib
 import json
 import os.path as osp
 import re
@@ -8,9 +7,11 @@ import pytest
 import torch
 from mmengine.config import Config
 
+import key_layouts
 import rla_functional as ref
 from conftest import FIXTURES, REPO_ROOT, load_tool
-from rla_mm.convert_rlanet import ConversionError, convert_state_dict
+from rla_mm.converters import ConversionError
+from rla_mm.converters.rlanet import convert_state_dict
 
 convert_main = load_tool('model_converters/rlanet_to_rla_mm.py').main
 CONFIGS = osp.join(REPO_ROOT, 'configs')
@@ -266,9 +267,26 @@ with open(osp.join(FIXTURES, 'reference_layouts.json')) as _f:
 
 
 def layout(state_dict):
-    lines = sorted(f'{k} {tuple(v.shape)}' for k, v in state_dict.items())
-    return dict(n=len(lines),
-                sha=hashlib.sha256('\n'.join(lines).encode()).hexdigest()[:16])
+    lines = key_layouts.lines_of(state_dict)
+    return dict(n=len(lines), sha=key_layouts.sha(lines))
+
+
+def layout_difference(state_dict, name):
+    """Which keys differ from the recorded layout of ``name``, for the message."""
+    return f'{name}: ' + key_layouts.difference(
+        key_layouts.lines_of(state_dict),
+        key_layouts.expand(REFERENCE_LAYOUTS[name]['keys']))
+
+
+def test_recorded_keys_are_the_recorded_layout():
+    # the keys kept to name a difference are those whose hash was recorded
+    for name, recorded in REFERENCE_LAYOUTS.items():
+        if name == 'rla_mobilenetv2_k32':  # the dense model: counts only
+            assert 'keys' not in recorded
+            continue
+        lines = key_layouts.expand(recorded['keys'])
+        assert (len(lines), key_layouts.sha(lines)) == (
+            recorded['n'], recorded['sha']), name
 
 
 def reference_format(name):
@@ -287,7 +305,8 @@ def reference_format(name):
 def test_reference_format_weights_have_the_authors_layout(name):
     sd = reference_format(name)
     recorded = REFERENCE_LAYOUTS[name]
-    assert layout(sd) == dict(n=recorded['n'], sha=recorded['sha'])
+    assert layout(sd) == dict(n=recorded['n'], sha=recorded['sha']), \
+        layout_difference(sd, name)
     params = {id(v): v.numel() for k, v in sd.items()
               if not k.endswith(('running_mean', 'running_var',
                                  'num_batches_tracked'))}

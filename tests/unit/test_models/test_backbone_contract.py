@@ -15,7 +15,6 @@ And per backbone: ``with_cp`` gives the same outputs and gradients,
 ``frozen_stages`` and ``norm_eval`` hold through ``train()``, bad arguments raise
 errors that name them, and the full-size layouts of the configs are unchanged.
 """
-import hashlib
 import json
 import math
 import os.path as osp
@@ -24,6 +23,7 @@ import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
+import key_layouts
 from conftest import FIXTURES
 from rla_mm.models.backbones.base import RLABackbone
 from rla_mm.registry import MODELS
@@ -48,7 +48,26 @@ def one_thread():
 
 
 def keys_hash(keys) -> str:
-    return hashlib.sha256('\n'.join(sorted(keys)).encode()).hexdigest()[:16]
+    return key_layouts.sha(keys)
+
+
+def recorded_difference(keys, recorded_sha: str) -> str:
+    """The keys added and removed against the recorded layout, for a message."""
+    if recorded_sha not in RECORDED['keys']:
+        return (f'no keys kept for layout {recorded_sha}: run '
+                'record_backbone_keys.py --fill-keys')
+    return key_layouts.difference(
+        keys, key_layouts.expand(RECORDED['keys'][recorded_sha]))
+
+
+def test_recorded_keys_are_the_recorded_layouts():
+    # every recorded layout keeps its keys, and they hash to the record
+    shas = {c['sha_used'] for c in RECORDED['cases'].values() if not c.get('new')}
+    shas |= {d['sha'] for d in RECORDED['defaults'].values()}
+    assert sorted(shas - set(RECORDED['keys'])) == [], \
+        'run tests/fixtures/record_backbone_keys.py --fill-keys'
+    for recorded_sha, compacted in RECORDED['keys'].items():
+        assert keys_hash(key_layouts.expand(compacted)) == recorded_sha
 
 
 def build(type_name: str, **kwargs) -> RLABackbone:
@@ -97,7 +116,9 @@ def test_outputs_gradients_and_layout(case_id, type_name, kwargs):
         assert not any(k.startswith('bn_hidden.') for k in keys)
     else:
         assert (len(keys), keys_hash(keys)) == (
-            recorded['n_used'], recorded['sha_used']), recorded['dead']
+            recorded['n_used'], recorded['sha_used']), \
+            recorded_difference(keys, recorded['sha_used']) \
+            + f"; no longer built: {recorded['dead']}"
         assert not any(k.startswith(d + '.') for k in keys
                        for d in recorded['dead'])
 
@@ -199,5 +220,6 @@ def test_config_models_keep_their_layout_and_size(name):
     model = MODELS.get(type_name)(**kwargs)
     keys = list(model.state_dict())
     recorded = RECORDED['defaults'][name]
-    assert (len(keys), keys_hash(keys)) == (recorded['n'], recorded['sha'])
+    assert (len(keys), keys_hash(keys)) == (recorded['n'], recorded['sha']), \
+        recorded_difference(keys, recorded['sha'])
     assert sum(p.numel() for p in model.parameters()) == recorded['params']
