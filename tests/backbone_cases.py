@@ -22,6 +22,24 @@ TINY: Dict[str, Tuple[int, Dict[str, dict]]] = {
         'basic': dict(depth=18, rla_channel=4, stem_channels=8,
                       base_channels=8),
     }),
+    # The twins of MMDetection's and MMPretrain's ResNet family.
+    'RLAResNetV1c': (4, {
+        'basic': dict(depth=18, rla_channel=4, stem_channels=8,
+                      base_channels=8),
+    }),
+    'RLAResNeXt': (4, {
+        'bottleneck': dict(depth=50, rla_channel=4, stem_channels=8,
+                           base_channels=8, groups=2, width_per_group=32),
+    }),
+    'RLASEResNet': (4, {
+        'bottleneck': dict(depth=50, rla_channel=4, stem_channels=8,
+                           base_channels=8, se_ratio=4),
+    }),
+    'RLASEResNeXt': (4, {
+        'bottleneck': dict(depth=50, rla_channel=4, stem_channels=8,
+                           base_channels=8, groups=2, base_width=32,
+                           se_ratio=4),
+    }),
     'RLAMobileNetV2': (8, {
         'quarter': dict(rla_channel=4, widen_factor=0.25),
     }),
