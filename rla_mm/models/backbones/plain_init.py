@@ -168,3 +168,44 @@ def adapt_plain_resnet(model: nn.Module, state_dict: dict,
     fresh_hidden = hidden is not None and not any(
         k.startswith(f'{prefix}{hidden}.') for k in state_dict)
     return PlainInit(renamed, widened, main_path, fresh_stages, fresh_hidden)
+
+
+def rla_state_from_plain(model: nn.Module, state_dict: dict,
+                         prefix: str = '') -> dict:
+    """The main-path tensors of a plain ResNet state dict in ``model``'s
+    RLA layout (first convs widened with zero hidden-state channels), without
+    the RLA parts, which then start fresh wherever the result is loaded.
+
+    Args:
+        model (RLAResNet): The RLA backbone the tensors are for.
+        state_dict (dict): A plain ResNet's tensors (torchvision, MMDetection
+            or MMPretrain names), under ``prefix``.
+        prefix (str): The backbone's prefix in ``state_dict`` (e.g.
+            'backbone.' in a detector or classifier checkpoint).
+
+    Raises:
+        ValueError: when the checkpoint holds no tensor of the main path, or
+            a tensor whose shape ``model`` does not have (another depth or
+            width), naming it.
+    """
+    local = {k[len(prefix):]: v for k, v in state_dict.items()
+             if k.startswith(prefix)}
+    adapt_plain_resnet(model, local)
+    own = model.state_dict()
+    out, bad = {}, []
+    for key, value in local.items():
+        if key not in own:
+            continue
+        if tuple(value.shape) != tuple(own[key].shape):
+            bad.append(f'{key}: {tuple(value.shape)} (the model has '
+                       f'{tuple(own[key].shape)})')
+        else:
+            out[key] = value
+    if bad:
+        raise ValueError('the plain checkpoint does not fit the RLA backbone '
+                         '(another depth or width?): ' + '; '.join(bad[:5]))
+    if not any('.blocks.' in k for k in out):
+        raise ValueError(
+            f'no tensor of a ResNet main path under prefix {prefix!r}; the '
+            f'checkpoint has keys like {list(state_dict)[:3]!r}')
+    return out
