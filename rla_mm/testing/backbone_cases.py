@@ -66,6 +66,52 @@ BACKBONES: Dict[str, dict] = {
             FullCase(dict(depth=50), 224, 'mmpretrain.ResNetV1d',
                      dict(depth=50, **_RESNET_OUTS)),
         )),
+    # The twins of MMDetection's and MMPretrain's ResNet family.
+    'RLAResNetV1c': dict(
+        outputs=4,
+        tiny={
+            'basic': dict(depth=18, rla_channel=4, stem_channels=8,
+                          base_channels=8),
+        },
+        full=(
+            FullCase(dict(depth=50), 224, 'mmpretrain.ResNetV1c',
+                     dict(depth=50, **_RESNET_OUTS)),
+        )),
+    'RLAResNeXt': dict(
+        outputs=4,
+        tiny={
+            'bottleneck': dict(depth=50, rla_channel=4, stem_channels=8,
+                               base_channels=8, groups=2, width_per_group=32),
+        },
+        full=(
+            FullCase(dict(depth=50, groups=32, width_per_group=4), 224,
+                     'mmpretrain.ResNeXt',
+                     dict(depth=50, groups=32, width_per_group=4,
+                          **_RESNET_OUTS)),
+        )),
+    'RLASEResNet': dict(
+        outputs=4,
+        tiny={
+            'bottleneck': dict(depth=50, rla_channel=4, stem_channels=8,
+                               base_channels=8, se_ratio=4),
+        },
+        full=(
+            FullCase(dict(depth=50), 224, 'mmpretrain.SEResNet',
+                     dict(depth=50, **_RESNET_OUTS)),
+        )),
+    'RLASEResNeXt': dict(
+        outputs=4,
+        tiny={
+            'bottleneck': dict(depth=50, rla_channel=4, stem_channels=8,
+                               base_channels=8, groups=2, base_width=32,
+                               se_ratio=4),
+        },
+        full=(
+            FullCase(dict(depth=50, groups=32, width_per_group=4), 224,
+                     'mmpretrain.SEResNeXt',
+                     dict(depth=50, groups=32, width_per_group=4,
+                          **_RESNET_OUTS)),
+        )),
     'RLAMobileNetV2': dict(
         outputs=8,
         tiny={

@@ -46,14 +46,19 @@ ROOMS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
                          'rla_mm.safe_loading'), ('torch', 'mmengine', 'mmdet'))
        for m in CONVERTERS},
     'rla_mm.deployment': (None, None),
+    # shared by gpu_check, the contract test and tests/cuda; read by the
+    # fixture recorder on its own (backbone_cases imports nothing of rla_mm)
+    'rla_mm.testing': (('rla_mm', 'rla_mm.registry', 'rla_mm.testing'),
+                       ('torch', 'mmengine')),
     'rla_mm.utils': (('rla_mm.utils', ), ('torch', 'mmengine')),
 }
 # Scripts beside a tool that it may import by name (Python puts a script's
 # folder first on sys.path); everything else they share is in the package.
 TOOL_SIBLINGS = ('env_check', 'plot_curves')
-# (.dev_scripts/fixtures/record_backbone_keys.py reads the contract test's case
-# table from tests/, as it stood at the revision it records.)
-DEV_SIBLINGS = ('stacks', 'backbone_cases')
+# (.dev_scripts/fixtures/record_backbone_keys.py reads the case table
+# (rla_mm/testing/backbone_cases.py) and tests/key_layouts.py on their own, as
+# they stood at the revision it records.)
+DEV_SIBLINGS = ('stacks', 'backbone_cases', 'key_layouts')
 
 
 def module_name(path: str) -> str:

@@ -155,8 +155,8 @@ def test_bad_arguments_name_the_argument(kwargs, name):
 
 
 def test_unknown_keyword_is_not_ignored():
-    with pytest.raises(TypeError, match='dcn'):
-        RLAResNet(50, dcn=dict(type='DCN'))
+    with pytest.raises(TypeError, match='with_dcn'):
+        RLAResNet(50, with_dcn=True)
 
 
 def test_classifier_form_is_the_imagenet_configs_backbone():
