@@ -22,6 +22,7 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 import rla_mm  # noqa: F401  (registers the backbones, allow-lists checkpoints)
+from rla_mm.safe_loading import check_checkpoint_file
 from cli_options import add_common_args, load_config
 from cpu_distributed import finish_distributed, prepare_distributed
 from dataset_check import check_dataset_files
@@ -112,6 +113,7 @@ def main(argv=None):
     if args.metrics_out is not None and not args.metrics_out.endswith('.json'):
         raise ValueError(
             f'--metrics-out must end with .json, got {args.metrics_out!r}')
+    check_checkpoint_file(args.checkpoint)  # truncated or corrupt: one line
     cfg = load_config(args.config, args)
     cfg.load_from = args.checkpoint
     if args.show_dir:
