@@ -94,7 +94,14 @@ def build_model(config: str, checkpoint: str, device: str,
         from mmdet.registry import MODELS
     model = MODELS.build(cfg.model)
     check_checkpoint_file(checkpoint)
-    load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    loaded = load_checkpoint(model, checkpoint, map_location='cpu',
+                             logger='silent')
+    meta = loaded.get('meta', {}).get('dataset_meta') or {}
+    classes = meta.get('classes') or cfg.get('classes')
+    if classes is None:
+        dataset = cfg.test_dataloader.dataset
+        classes = dataset.get('metainfo', {}).get('classes')
+    model.dataset_meta = dict(classes=classes)
     model.to(device).eval()
     dataset = cfg.test_dataloader.dataset
     while 'dataset' in dataset:  # dataset wrappers
@@ -166,20 +173,22 @@ def draw_hidden_maps(updates, image_rgb: np.ndarray, out: str,
         stages.setdefault(r.stage, []).append(r)
     cols = max(len(v) for v in stages.values()) + 1
     rows = len(stages)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.45 * rows),
-                             squeeze=False)
-    for ax in axes.flat:
-        ax.axis('off')
+    fig = plt.figure(figsize=(1.2 * cols + 0.6, 1.35 * rows + 0.4))
+    grid = fig.add_gridspec(rows, cols + 1, width_ratios=[1] * cols + [0.08])
     for row, (name, records) in enumerate(stages.items()):
         maps = [r.h[0].float().mean(0).cpu().numpy() for r in records]
         limit = max(float(np.abs(m).max()) for m in maps) or 1.0
-        axes[row, 0].imshow(image_rgb)
-        axes[row, 0].set_title(name, fontsize=8)
+        ax = fig.add_subplot(grid[row, 0])
+        ax.imshow(image_rgb)
+        ax.set_title(name, fontsize=8)
+        ax.axis('off')
         for col, (r, m) in enumerate(zip(records, maps), start=1):
-            im = axes[row, col].imshow(m, cmap='RdBu_r', vmin=-limit,
-                                       vmax=limit)
-            axes[row, col].set_title(f'b{r.block}', fontsize=7)
-        fig.colorbar(im, ax=axes[row, -1], fraction=0.8, pad=0.0)
+            ax = fig.add_subplot(grid[row, col])
+            im = ax.imshow(m, cmap='RdBu_r', vmin=-limit, vmax=limit)
+            ax.set_title(f'b{r.block}', fontsize=7)
+            ax.axis('off')
+        cbar = fig.colorbar(im, cax=fig.add_subplot(grid[row, -1]))
+        cbar.ax.tick_params(labelsize=6)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=80)
