@@ -25,6 +25,7 @@ import os.path as osp
 from typing import List
 
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif',
                   '.tiff', '.webp')
@@ -136,10 +137,13 @@ def main(argv=None) -> None:
     check_checkpoint_file(args.weights)
     images = list_images(args.inputs)
     scope = Config.fromfile(args.config).get('default_scope', 'mmdet')
-    if scope == 'mmpretrain':
-        classify(args, images)
-    else:
-        detect(args, images)
+    # The library's registries build the pipeline, whatever scope the
+    # process was in (DetInferencer sets its own).
+    with DefaultScope.overwrite_default_scope(scope):
+        if scope == 'mmpretrain':
+            classify(args, images)
+        else:
+            detect(args, images)
     print(f'{len(images)} image(s): pictures in {args.out_dir}/vis, '
           f'predictions in {args.out_dir}/preds')
 
