@@ -104,6 +104,17 @@ def test_classifier_figures_json_and_repeatability(checkpoints, tmp_path):
     assert all(r['knock_out_on_stage'] >= 0 for r in rows)
     assert set(written['cam']) == {'RLA', 'plain'}
     assert written['cam']['RLA']['name'] in Config.fromfile(RLA_CLS).classes
+    # The tool's input is MMPretrain's: its CAM class and score are the
+    # inferencer's prediction.
+    from mmpretrain.apis import ImageClassificationInferencer
+    cfg = Config.fromfile(RLA_CLS)
+    cfg.merge_from_dict({k: int(v) for k, v in
+                         (o.split('=') for o in RLA_OPTIONS)})
+    pred = ImageClassificationInferencer(
+        cfg, pretrained=checkpoints['rla'])(checkpoints['image'])[0]
+    assert written['cam']['RLA']['label'] == pred['pred_label']
+    assert written['cam']['RLA']['score'] == pytest.approx(pred['pred_score'],
+                                                           rel=1e-4)
     # The same image gives the same numbers again.
     again = visualize(args[:4] + [str(tmp_path / 'again')] + args[5:])
     assert numbers(again) == values

@@ -88,6 +88,8 @@ def build_model(config: str, checkpoint: str, device: str,
         cfg.merge_from_dict(cfg_options)
     scope = cfg.get('default_scope', 'mmdet')
     init_default_scope(scope)
+    if 'data_preprocessor' in cfg:  # MMPretrain's top-level normalisation
+        cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
     if scope == 'mmpretrain':
         from mmpretrain.registry import MODELS
     else:
@@ -209,6 +211,7 @@ def draw_strength(rows: List[dict], out: str, title: str) -> None:
     axes[0].plot(x, [r['rms_hidden'] for r in rows], '.-', alpha=0.6,
                  label='new state h_t')
     axes[0].set_ylabel('RMS')
+    axes[0].set_yscale('log')  # h_0 = 0 is left out
     axes[0].legend(fontsize=7)
     axes[1].plot(x, [r['share_new'] for r in rows], '.-', color='C3')
     axes[1].set_ylabel('|O| / (|O| + |h_{t-1}|)', fontsize=8)
