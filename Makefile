@@ -11,26 +11,35 @@ CLS_DATA := data/digits_cls
 CLS_DIR := work_dirs/demo_cls
 CLS_MODELS := preact_resnet164 rla_resnet164
 
-.PHONY: setup test test-compat demo demo-data demo-cls complexity benchmark clean-venv
+.PHONY: setup test test-unit test-compat demo demo-data demo-cls complexity benchmark clean-venv
 
 setup: $(STAMP)
 
 # Re-run set-up only when what it installs changes.
-$(STAMP): requirements/*.txt setup.py tools/setup/setup_env.sh tools/setup/build_mmcv.sh \
-		tools/setup/stacks.py
-	VENV=$(VENV) bash tools/setup/setup_env.sh
+$(STAMP): requirements/*.txt setup.py .dev_scripts/setup/setup_env.sh .dev_scripts/setup/build_mmcv.sh \
+		.dev_scripts/setup/stacks.py
+	VENV=$(VENV) bash .dev_scripts/setup/setup_env.sh
 	touch $@
 
+# The test tiers (docs/architecture.md): unit (fast: models, converters, configs),
+# integration (tools, mim, wheels, README commands, two-process runs), cuda (skipped
+# without CUDA). Each tier is named: a folder of tests/ not listed here is not run.
+TEST_TIERS := $(wildcard tests/unit tests/integration tests/cuda)
+
 test: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest $(TEST_TIERS)
+
+# The fast tier alone: models, stage, converters, configs that only build.
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit
 
 # The suite in an environment like an existing MMDetection 3.x one: torch 2.1.2
 # (stack cu121), numpy 1.26, mmcv 2.1.0 with ops, in $(COMPAT_VENV)/; rla_mm goes
 # in with a plain `pip install .`, which must change none of those packages.
 COMPAT_VENV ?= .venv-compat
 test-compat:
-	STACK=cu121 VENV=$(COMPAT_VENV) EDITABLE=0 bash tools/setup/setup_env.sh
-	$(COMPAT_VENV)/bin/pytest tests
+	STACK=cu121 VENV=$(COMPAT_VENV) EDITABLE=0 bash .dev_scripts/setup/setup_env.sh
+	$(COMPAT_VENV)/bin/pytest $(TEST_TIERS)
 
 demo-data: $(STAMP)
 	$(PY) tools/data/make_digits_coco.py --out $(DEMO_DATA)
@@ -71,3 +80,10 @@ benchmark: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV) $(COMPAT_VENV)
+
+# The GPU device kit (docs/gpu.md): wheels for Python 3.12 of what a CUDA machine
+# without network lacks, the mmcv sdist, in gpu_kit/; run there with
+# `bash .dev_scripts/gpu_kit/run.sh`.
+.PHONY: gpu-kit
+gpu-kit: $(STAMP)
+	$(PY) .dev_scripts/gpu_kit/build_kit.py --out gpu_kit

@@ -87,5 +87,5 @@ def check_type(name: str, value, types):
     if not isinstance(value, types):
         names = [t.__name__ for t in (types if isinstance(types, tuple)
                                       else (types, ))]
-        raise ValueError(f'{name} must be {" or ".join(names)}, got {value!r}')
+        raise TypeError(f'{name} must be {" or ".join(names)}, got {value!r}')
     return value

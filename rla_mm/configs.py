@@ -30,11 +30,6 @@ def configs_dir() -> str:
     return osp.join(data_root(), 'configs')
 
 
-def model_index_path() -> str:
-    """rla_mm's ``model-index.yml`` (it imports ``configs/metafile.yml``)."""
-    return osp.join(data_root(), 'model-index.yml')
-
-
 # The model facts, in OpenMMLab's metafile schema; model-index.yml imports both.
 CLS_METAFILE = 'metafile.yml'  # classifiers (MMPretrain's schema)
 DET_METAFILE = 'metafile_det.yml'  # detectors (MMDetection's schema)
@@ -106,6 +101,33 @@ def get_config_path(name: str) -> str:
     if not osp.isfile(path):
         raise FileNotFoundError(f'no rla_mm config {name!r} in {configs_dir()}')
     return path
+
+
+def find_config(config: str) -> str:
+    """A config file path as it is, or the path of one of rla_mm's configs by
+    name (as ``mim run rla_mm get_flops NAME`` passes it).
+
+    Args:
+        config (str): A file path, or a path relative to the configs folder.
+    """
+    if osp.isfile(config):
+        return config
+    try:
+        return get_config_path(config)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f'config file not found: {config} (neither a file nor a config '
+            f'under {configs_dir()})') from None
+
+
+def is_detector_config(cfg) -> bool:
+    """Whether MMDetection runs ``cfg`` (a config's ``default_scope``: 'mmdet', or
+    none), not MMPretrain ('mmpretrain').
+
+    Args:
+        cfg (mmengine.Config | dict): A loaded config.
+    """
+    return cfg.get('default_scope', 'mmdet') != 'mmpretrain'
 
 
 def main(argv=None) -> int:

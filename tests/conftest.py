@@ -6,27 +6,38 @@ import sys
 
 import pytest
 
+#: The checkout under test; tests run from it whether rla_mm is imported from
+#: it or from an installed wheel (``make test-compat``).
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+#: Recorded layouts and facts the tests compare with (tests/fixtures/).
+FIXTURES = osp.join(REPO_ROOT, 'tests', 'fixtures')
 
-# Let tests import the helpers that sit beside them (rla_functional).
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-
-def load_tool(relpath: str):
-    """Import a script under tools/ (not a package) as a module.
+def load_script(relpath: str):
+    """Import a script of the checkout (``tools/...``, ``.dev_scripts/...``: not
+    a package) as a module.
 
     Its folder goes first on ``sys.path``, as when Python runs the script: that is
-    how a tool imports the helpers beside it (``cli_options``, ``markdown_block``, ...).
+    how a tool imports the helpers beside it (``env_check``, ``plot_curves``).
+    Code that tools and tests share is in the package (``rla_mm.utils``) instead.
+
+    Args:
+        relpath (str): The script's path relative to the checkout.
     """
-    path = osp.join(REPO_ROOT, 'tools', relpath)
+    path = osp.join(REPO_ROOT, relpath)
     folder = osp.dirname(path)
     if folder not in sys.path:
         sys.path.insert(0, folder)
-    name = 'tool_' + relpath.replace('/', '_').replace('.py', '')
+    name = 'script_' + osp.splitext(relpath)[0].strip('.').replace('/', '_')
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_tool(relpath: str):
+    """:func:`load_script` of ``tools/relpath``."""
+    return load_script(osp.join('tools', relpath))
 
 
 def install_wheel(folder: str) -> str:

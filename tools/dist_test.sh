@@ -8,16 +8,7 @@ set -euo pipefail
 CONFIG=${1:?usage: dist_test.sh CONFIG CHECKPOINT GPUS [args]}
 CHECKPOINT=${2:?usage: dist_test.sh CONFIG CHECKPOINT GPUS [args]}
 GPUS=${3:?usage: dist_test.sh CONFIG CHECKPOINT GPUS [args]}
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 DIR=$(cd "$(dirname "$0")" && pwd)
 source "$DIR/python_env.sh"
-rla_mm_python "$DIR" || exit 1
-
-PYTHONPATH="$DIR/..${PYTHONPATH:+:$PYTHONPATH}" \
-"$RLA_MM_PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" --master_port="$PORT" \
-    "$DIR/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"
+rla_mm_torchrun "$DIR" "$GPUS" test.py "$CONFIG" "$CHECKPOINT" --launcher pytorch \
+    "${@:4}"

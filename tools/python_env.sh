@@ -44,3 +44,33 @@ EOF
         return 1
     fi
 }
+
+# rla_mm_torchrun TOOLS_DIR NPROC SCRIPT [ARGS...]: run TOOLS_DIR/SCRIPT in NPROC
+# processes per node through torchrun; multi-node from NNODES, NODE_RANK,
+# MASTER_ADDR and PORT. Used by tools/dist_train.sh and tools/dist_test.sh.
+rla_mm_torchrun() {
+    local tools_dir=$1 nproc=$2 script=$3
+    rla_mm_python "$tools_dir" || return 1
+    PYTHONPATH="$tools_dir/..${PYTHONPATH:+:$PYTHONPATH}" \
+    "$RLA_MM_PYTHON" -m torch.distributed.run \
+        --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \
+        --master_addr="${MASTER_ADDR:-127.0.0.1}" \
+        --nproc_per_node="$nproc" --master_port="${PORT:-29500}" \
+        "$tools_dir/$script" "${@:4}"
+}
+
+# rla_mm_srun TOOLS_DIR PARTITION JOB_NAME SCRIPT [ARGS...]: run TOOLS_DIR/SCRIPT
+# as a Slurm job, one task per GPU (GPUS, GPUS_PER_NODE, CPUS_PER_TASK,
+# SRUN_ARGS). Used by tools/slurm_train.sh and tools/slurm_test.sh.
+rla_mm_srun() {
+    local tools_dir=$1 partition=$2 job_name=$3 script=$4
+    rla_mm_python "$tools_dir" || return 1
+    # SRUN_ARGS is split into words on purpose
+    # shellcheck disable=SC2086
+    PYTHONPATH="$tools_dir/..${PYTHONPATH:+:$PYTHONPATH}" \
+    srun -p "$partition" --job-name="$job_name" \
+        --gres=gpu:"${GPUS_PER_NODE:-8}" --ntasks="${GPUS:-8}" \
+        --ntasks-per-node="${GPUS_PER_NODE:-8}" \
+        --cpus-per-task="${CPUS_PER_TASK:-5}" --kill-on-bad-exit=1 ${SRUN_ARGS:-} \
+        "$RLA_MM_PYTHON" -u "$tools_dir/$script" "${@:5}"
+}

@@ -9,16 +9,7 @@ PARTITION=${1:?usage: slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [args]}
 JOB_NAME=${2:?missing JOB_NAME}
 CONFIG=${3:?missing CONFIG}
 CHECKPOINT=${4:?missing CHECKPOINT}
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
 DIR=$(cd "$(dirname "$0")" && pwd)
 source "$DIR/python_env.sh"
-rla_mm_python "$DIR" || exit 1
-
-PYTHONPATH="$DIR/..${PYTHONPATH:+:$PYTHONPATH}" \
-srun -p "$PARTITION" --job-name="$JOB_NAME" --gres=gpu:"$GPUS_PER_NODE" \
-    --ntasks="$GPUS" --ntasks-per-node="$GPUS_PER_NODE" \
-    --cpus-per-task="$CPUS_PER_TASK" --kill-on-bad-exit=1 $SRUN_ARGS \
-    "$RLA_MM_PYTHON" -u "$DIR/test.py" "$CONFIG" "$CHECKPOINT" --launcher slurm "${@:5}"
+rla_mm_srun "$DIR" "$PARTITION" "$JOB_NAME" test.py "$CONFIG" "$CHECKPOINT" \
+    --launcher slurm "${@:5}"

@@ -22,10 +22,11 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 import rla_mm  # noqa: F401  (registers the backbones, allow-lists checkpoints)
+from rla_mm.configs import is_detector_config
 from rla_mm.safe_loading import check_checkpoint_file
-from cli_options import add_common_args, load_config
-from cpu_distributed import finish_distributed, prepare_distributed
-from dataset_check import check_dataset_files
+from rla_mm.utils.cli_options import add_common_args, load_config
+from rla_mm.utils.cpu_distributed import finish_distributed, prepare_distributed
+from rla_mm.utils.dataset_check import check_dataset_files
 
 
 def parse_args(argv=None):
@@ -50,11 +51,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def is_detector(cfg: Config) -> bool:
-    """MMDetection runs the config (its default scope), not MMPretrain."""
-    return cfg.get('default_scope', 'mmdet') != 'mmpretrain'
-
-
 def enable_tta(cfg: Config) -> None:
     """Wrap the model in ``cfg.tta_model`` and test on ``cfg.tta_pipeline``.
 
@@ -63,7 +59,7 @@ def enable_tta(cfg: Config) -> None:
     run on the image flipped and as it is; ``DetTTAModel`` (NMS at IoU 0.5,
     100 boxes) or ``AverageClsScoreTTA`` merges the two predictions.
     """
-    detector = is_detector(cfg)
+    detector = is_detector_config(cfg)
     if detector and cfg.model.get('roi_head', {}).get('mask_head'):
         # mmdet 3.3 DetTTAModel asserts 'TTA of instance segmentation does
         # not support now' after the whole test set has run
@@ -126,7 +122,7 @@ def main(argv=None):
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out must end with .pkl or .pickle, got {args.out!r}')
-        if is_detector(cfg):  # masks as RLE, no ground truth
+        if is_detector_config(cfg):  # masks as RLE, no ground truth
             from mmdet.evaluation import DumpDetResults as DumpResults
         else:
             from mmengine.evaluator import DumpResults

@@ -16,9 +16,9 @@ from mmengine.runner import Runner
 
 import rla_mm  # noqa: F401  (registers the backbones, allow-lists checkpoints)
 from rla_mm.safe_loading import check_checkpoint_file
-from cli_options import add_common_args, load_config
-from cpu_distributed import finish_distributed, prepare_distributed
-from dataset_check import check_dataset_files
+from rla_mm.utils.cli_options import add_common_args, load_config
+from rla_mm.utils.cpu_distributed import finish_distributed, prepare_distributed
+from rla_mm.utils.dataset_check import check_dataset_files
 
 
 def parse_args(argv=None):

@@ -18,16 +18,22 @@ allocated), above what was live before it: the running sum of the allocator's
 allocation and free events that ``torch.profiler`` records with ``profile_memory=True``
 (CUDA: ``torch.cuda.max_memory_allocated``). Weights and the input are not included.
 
+``--batch N`` replaces a case's batch size (the paper's Table 14 times batch 64 at
+224x224 on a GPU: ``--cases cls --batch 64``). ``--compile`` wraps both models in
+``torch.compile`` (default mode) before timing; the warm-up pairs then include the
+compilation, and at least one is required.
+
 Usage:
     python tools/analysis_tools/benchmark.py [--cases cls det] [--depth 50]
-        [--repeats 5] [--warmup 1] [--threads N] [--device cpu|cuda] [--out docs/benchmark.md]
+        [--repeats 5] [--warmup 1] [--threads N] [--device cpu|cuda] [--batch N]
+        [--compile] [--out docs/benchmark.md]
 """
 import argparse
 import os
 import platform
 import statistics
 import time
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -48,11 +54,10 @@ def build_pair(case: str, depth: int, with_cp: bool = False
         depth (int): ResNet depth (50, 101, 152, ...).
         with_cp (bool): Activation checkpointing in the RLA model.
     """
-    from rla_mm.models import RLAResNet
+    from rla_mm.models import RLAResNet, classifier_form
     if case == 'cls':
         from mmpretrain.models.backbones import ResNet
-        rla = RLAResNet(depth=depth, out_indices=(3, ), cat_hidden=True,
-                        with_cp=with_cp)
+        rla = RLAResNet(**classifier_form(depth=depth, with_cp=with_cp))
         plain = ResNet(depth=depth, out_indices=(3, ))
     elif case == 'det':
         from mmdet.models.backbones import ResNet
@@ -151,14 +156,27 @@ def summarise(rla: List[float], plain: List[float]) -> Dict[str, float]:
                 ratio=statistics.median(ratios), lo=min(ratios), hi=max(ratios))
 
 
+def input_shape(case: str, batch: Optional[int] = None) -> Tuple[int, ...]:
+    """The case's input shape, with ``batch`` replacing its batch size."""
+    shape = CASES[case][0]
+    return shape if batch is None else (batch, *shape[1:])
+
+
 def run_case(case: str, depth: int, repeats: int, warmup: int,
-             device: torch.device) -> Dict[str, object]:
-    """Benchmark one case; returns timings, ratios and peak memories."""
+             device: torch.device, batch: Optional[int] = None,
+             compile: bool = False) -> Dict[str, object]:
+    """Benchmark one case; returns timings, ratios and peak memories.
+
+    With ``compile``, the RLA and plain models are ``torch.compile``'d (the
+    ``with_cp`` model of the memory row is not).
+    """
     torch.manual_seed(0)
     rla, plain = build_pair(case, depth)
     rla_cp, _ = build_pair(case, depth, with_cp=True)
     rla, plain, rla_cp = (m.to(device) for m in (rla, plain, rla_cp))
-    x = torch.randn(CASES[case][0], device=device)
+    if compile:
+        rla, plain = torch.compile(rla), torch.compile(plain)
+    x = torch.randn(input_shape(case, batch), device=device)
     result: Dict[str, object] = {}
     for mode, make in (('inference', inference_fn), ('train step', train_fn)):
         times = time_pair([make(rla, x), make(plain, x)], repeats, warmup, device)
@@ -192,11 +210,15 @@ def machine_line(device: torch.device) -> str:
 
 
 def format_report(results: Dict[str, Dict[str, object]], depth: int,
-                  repeats: int, warmup: int, device: torch.device) -> str:
+                  repeats: int, warmup: int, device: torch.device,
+                  batch: Optional[int] = None, compile: bool = False) -> str:
     """The results as a Markdown section."""
     mib = 1024 ** 2
+    shapes = ', '.join(f'{case} {"x".join(map(str, input_shape(case, batch)))}'
+                       for case in results)
     lines = [f'Machine: {machine_line(device)}. {repeats} interleaved pairs '
-             f'after {warmup} warm-up pair(s).', '',
+             f'after {warmup} warm-up pair(s). Inputs (N x C x H x W): {shapes}'
+             + ('; both models torch.compile\'d.' if compile else '.'), '',
              f'| case | what | RLA-ResNet-{depth} | ResNet-{depth} | '
              'ratio (median) | ratio min-max |', '|---|---|---|---|---|---|']
     for case, res in results.items():
@@ -226,18 +248,27 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, default=None,
                         help='torch.set_num_threads (default: torch\'s own)')
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda[:i]'")
+    parser.add_argument('--batch', type=int, default=None,
+                        help='batch size of every case (default: the case\'s own)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile both models before timing')
     parser.add_argument('--out', help='also write the table into this Markdown '
                         'file (between <!-- benchmark:begin/end --> markers)')
     parser.add_argument('--profile', type=int, metavar='ROWS', default=0,
                         help='instead of timing, print the ROWS costliest ops of '
                         'one inference and one train step of each model')
     args = parser.parse_args(argv)
-    for name in ('repeats', 'threads'):
+    for name in ('repeats', 'threads', 'batch'):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f'--{name} must be >= 1, got {value}')
     if args.warmup < 0:
         parser.error(f'--warmup must be >= 0, got {args.warmup}')
+    if args.compile and args.warmup < 1:
+        parser.error('--compile needs --warmup >= 1 (the first calls compile), '
+                     f'got {args.warmup}')
+    if args.compile and args.profile:
+        parser.error('--compile and --profile do not go together')
     return args
 
 
@@ -251,7 +282,7 @@ def main(argv=None) -> str:
     import rla_mm  # noqa: F401  (registers the backbones)
     if args.profile:
         for case in args.cases:
-            x = torch.randn(CASES[case][0], device=device)
+            x = torch.randn(input_shape(case, args.batch), device=device)
             for name, model in zip(('RLA', 'plain'), build_pair(case, args.depth)):
                 model.to(device)
                 for mode, make in (('inference', inference_fn),
@@ -264,12 +295,12 @@ def main(argv=None) -> str:
     for case in args.cases:
         print(f'[benchmark] {case}: {CASES[case][1]}', flush=True)
         results[case] = run_case(case, args.depth, args.repeats, args.warmup,
-                                 device)
+                                 device, args.batch, args.compile)
     report = format_report(results, args.depth, args.repeats, args.warmup,
-                           device)
+                           device, args.batch, args.compile)
     print(report)
     if args.out:
-        from markdown_block import replace_block
+        from rla_mm.utils.markdown_block import replace_block
         replace_block(args.out, 'benchmark', report)
     return report
 

@@ -34,7 +34,6 @@ from typing import Dict, List, Optional, Sequence  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONV_LINEAR = ('conv', 'linear', 'addmm', 'matmul', 'mm', 'bmm', 'einsum')
 
 class _Traced(nn.Module):
@@ -51,20 +50,6 @@ class _Traced(nn.Module):
         return self.model(x, mode='tensor')
 
 
-def resolve_config(config: str) -> str:
-    """A config file path, or the name of one of rla_mm's configs (as
-    ``mim run rla_mm get_flops NAME`` passes it)."""
-    if osp.isfile(config):
-        return config
-    from rla_mm.configs import configs_dir
-    path = osp.join(configs_dir(), config)
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'config file not found: {config} (neither a file nor a config '
-            f'under {configs_dir()})')
-    return path
-
-
 def build_model(config: str):
     """Build the model of ``config`` in eval mode.
 
@@ -74,19 +59,19 @@ def build_model(config: str):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     import rla_mm  # noqa: F401  (registers the backbones)
-    cfg = Config.fromfile(resolve_config(config))
-    scope = cfg.get('default_scope', 'mmdet')
-    init_default_scope(scope)
-    if scope == 'mmpretrain':
-        from mmpretrain.registry import MODELS
-    else:
+    from rla_mm.configs import find_config, is_detector_config
+    cfg = Config.fromfile(find_config(config))
+    detector = is_detector_config(cfg)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    if detector:
         from mmdet.registry import MODELS
+    else:
+        from mmpretrain.registry import MODELS
     backbone = cfg.model.get('backbone', {})
     if isinstance(backbone.get('init_cfg'), dict) and \
             backbone['init_cfg'].get('type') == 'Pretrained':
         backbone.pop('init_cfg')  # counting needs no weights
     model = MODELS.build(cfg.model).eval()
-    detector = scope != 'mmpretrain'
     test_data = cfg.get('test_dataloader', {}).get('dataset', {})
     if detector:
         shape = (800, 1333)
@@ -192,7 +177,8 @@ def parse_args(argv=None):
                         '(between <!-- complexity:begin/end --> markers)')
     args = parser.parse_args(argv)
     if args.all:
-        args.configs += sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '*.py')))
+        from rla_mm.configs import configs_dir
+        args.configs += sorted(glob.glob(osp.join(configs_dir(), '*.py')))
     if not args.configs:
         parser.error('give at least one CONFIG, or --all')
     if args.shape and any(s < 1 for s in args.shape):
@@ -208,7 +194,7 @@ def main(argv=None) -> List[Dict]:
         print(format_row(r), flush=True)
         results.append(r)
     if args.out:
-        from markdown_block import replace_block
+        from rla_mm.utils.markdown_block import replace_block
         replace_block(args.out, 'complexity', markdown(results))
         print(f'wrote {args.out}')
     return results

@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/
 import env_check  # noqa: E402,F401  (first: says what to do without torch)
-from rla_mm.convert_mmdet2 import main  # noqa: E402
+from rla_mm.converters.mmdet2 import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -1,11 +1,16 @@
+from .base import RLABackbone
+from .forms import CLASSIFIER_FORM, classifier_form
 from .rla_mobilenet_v2 import RLAInvertedResidual, RLAMobileNetV2
 from .rla_preact_resnet import (RLAPreActBasicBlock, RLAPreActBottleneck,
                                 RLAPreActResNet)
-from .rla_resnet import RLABasicBlock, RLABottleneck, RLAResNet, RLAResNetV1d
+from .rla_resnet import (RLABasicBlock, RLABottleneck, RLAResNet, RLAResNetV1c,
+                         RLAResNetV1d, RLAResNeXt, RLASEResNet, RLASEResNeXt)
 from .rla_xception import RLAXception, RLAXceptionBlock
 
 __all__ = [
-    'RLABasicBlock', 'RLABottleneck', 'RLAResNet', 'RLAResNetV1d',
+    'RLABackbone', 'CLASSIFIER_FORM', 'classifier_form',
+    'RLABasicBlock', 'RLABottleneck', 'RLAResNet', 'RLAResNetV1c',
+    'RLAResNetV1d', 'RLAResNeXt', 'RLASEResNet', 'RLASEResNeXt',
     'RLAInvertedResidual', 'RLAMobileNetV2', 'RLAPreActBasicBlock',
     'RLAPreActBottleneck', 'RLAPreActResNet', 'RLAXceptionBlock', 'RLAXception'
 ]

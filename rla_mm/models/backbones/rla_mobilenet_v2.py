@@ -124,7 +124,6 @@ class RLAMobileNetV2(RLABackbone):
                      [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2],
                      [6, 320, 1, 1]]
     close_has_output = True
-    hidden_act = staticmethod(F.relu6)
 
     def __init__(self,
                  rla_channel: int = 32,
@@ -149,6 +148,11 @@ class RLAMobileNetV2(RLABackbone):
         self.act_cfg = act_cfg
         super().__init__(len(self.arch_settings), rla_channel, out_indices,
                          cat_hidden, rla_source=rla_source, **kwargs)
+
+    def hidden_act(self, h: Tensor) -> Tensor:
+        """relu6 of the final hidden state, as the network's own activations
+        (the ``hidden_act`` argument overrides it)."""
+        return F.relu6(h)
 
     def make_stem(self) -> Tuple[int, int]:
         """A 3x3 stride-2 conv (``conv1``)."""

@@ -1,36 +1,72 @@
 """RLA-ResNet backbones (paper Sec. 3.3, Table 3) for MMDetection and MMPretrain."""
+import warnings
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
-from mmcv.cnn import build_conv_layer, build_norm_layer
+from mmcv.cnn import build_conv_layer, build_norm_layer, build_plugin_layer
+from mmcv.cnn.bricks import DropPath
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
 from torch import Tensor
 
-from ...checks import check_choice, check_int
+from ...checks import check_bool, check_choice, check_int, check_type
 from ...registry import register_model
 from ..layers import ECALayer, SELayer, conv_block_input
 from .base import RLABackbone, StageSpec, eca_kernel_sizes, extra_planes
+from .library_defaults import library_default
+from .plain_init import adapt_plain_resnet
 
 DEFAULT_ECA_KERNELS = (5, 5, 5, 7)
 DEFAULT_SE_REDUCTION = 16
 
 
+PLUGIN_POSITIONS = ('after_conv1', 'after_conv2', 'after_conv3')
+
+
 class _RLAResidualBlock(BaseModule):
-    """Shared tail of the RLA residual blocks: attention, then the residual sum.
+    """Shared parts of the RLA residual blocks: plugins, attention, stochastic
+    depth and the residual sum.
 
     Args:
         out_channels (int): Channels of the branch output.
         se (int, optional): SE reduction, or None for no SE.
         eca_kernel (int, optional): ECA kernel size, or None for no ECA.
+        drop_path_rate (float): Stochastic depth of the residual branch.
         init_cfg (dict, optional): Initialization config.
     """
 
     def __init__(self, out_channels: int, se: Optional[int],
-                 eca_kernel: Optional[int], init_cfg=None):
+                 eca_kernel: Optional[int], drop_path_rate: float = 0.,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.se = SELayer(out_channels, se) if se else None
         self.eca = ECALayer(eca_kernel) if eca_kernel else None
+        self.drop_path = DropPath(drop_path_rate) \
+            if drop_path_rate > 0 else None
+
+    def make_plugins(self, channels: int, plugins: Sequence[dict],
+                     position: str) -> List[str]:
+        """Build the plugins of ``position`` (MMDetection's block plugins:
+        ``dict(cfg=..., position=...)``) on ``channels``; return their names."""
+        names = []
+        for plugin in plugins:
+            if plugin['position'] != position:
+                continue
+            cfg = dict(plugin['cfg'])
+            name, layer = build_plugin_layer(
+                cfg, in_channels=channels, postfix=cfg.pop('postfix', ''))
+            if hasattr(self, name):
+                raise ValueError(f'two plugins of a block are named {name!r}; '
+                                 f'give each its own postfix')
+            self.add_module(name, layer)
+            names.append(name)
+        return names
+
+    def forward_plugins(self, x: Tensor, names: Sequence[str]) -> Tensor:
+        for name in names:
+            x = getattr(self, name)(x)
+        return x
 
     def _finish(self, out: Tensor, identity: Tensor,
                 shortcut: bool) -> Tuple[Tensor, Tensor]:
@@ -40,6 +76,8 @@ class _RLAResidualBlock(BaseModule):
             out = self.se(out)
         if self.eca is not None:
             out = self.eca(out)
+        if self.drop_path is not None:
+            out = self.drop_path(out)
         # ReLU in place on the fresh sum; ``out`` (the branch output y) stays
         return (out + identity).relu_(), identity if shortcut else out
 
@@ -61,6 +99,12 @@ class RLABasicBlock(_RLAResidualBlock):
         norm_cfg (dict): Norm config. Default: BN.
         se (int, optional): SE reduction, None for no SE.
         eca_kernel (int, optional): ECA kernel size, None for no ECA.
+        dcn (dict, optional): Must be None (as in MMDetection's BasicBlock).
+        plugins (list[dict], optional): Must be None or empty (as in
+            MMDetection's BasicBlock).
+        drop_path_rate (float): Stochastic depth of the residual branch
+            (MMPretrain's). Default: 0.
+        expansion (int, optional): Must be None or 1.
         init_cfg (dict, optional): Initialization config.
     """
     expansion = 1
@@ -79,12 +123,26 @@ class RLABasicBlock(_RLAResidualBlock):
                  norm_cfg: dict = dict(type='BN'),
                  se: Optional[int] = None,
                  eca_kernel: Optional[int] = None,
+                 dcn: Optional[dict] = None,
+                 plugins: Optional[Sequence[dict]] = None,
+                 drop_path_rate: float = 0.,
+                 expansion: Optional[int] = None,
                  init_cfg=None):
-        super().__init__(planes, se, eca_kernel, init_cfg=init_cfg)
+        super().__init__(planes, se, eca_kernel, drop_path_rate,
+                         init_cfg=init_cfg)
         if groups != 1 or base_width != 64:
             raise ValueError('RLABasicBlock supports only groups=1 and '
                              f'base_width=64, got groups={groups}, '
                              f'base_width={base_width}')
+        for name, value in (('dcn', dcn), ('plugins', plugins)):
+            if value:
+                raise ValueError(
+                    f'{name} needs bottleneck blocks (depth 50, 101 or 152); '
+                    f'basic blocks (depth 18, 34) take none, as in '
+                    f"MMDetection's ResNet, got {name}={value!r}")
+        if expansion not in (None, 1):
+            raise ValueError(f'basic blocks have expansion 1, got '
+                             f'expansion={expansion!r}')
         self.norm1_name, norm1 = build_norm_layer(norm_cfg, planes, postfix=1)
         self.norm2_name, norm2 = build_norm_layer(norm_cfg, planes, postfix=2)
         self.conv1 = build_conv_layer(
@@ -124,7 +182,7 @@ class RLABottleneck(_RLAResidualBlock):
 
     Args:
         inplanes (int): Input channels of x.
-        planes (int): Base channels; the output has ``planes * 4``.
+        planes (int): Base channels; the output has ``planes * expansion``.
         rla_channel (int): Hidden channels k, concatenated to x.
         stride (int): Stride of the block. Default: 1.
         dilation (int): Dilation of the 3x3 conv. Default: 1.
@@ -132,11 +190,25 @@ class RLABottleneck(_RLAResidualBlock):
         style (str): 'pytorch' puts the stride on the 3x3 conv (the paper's),
             'caffe' on the first 1x1 conv.
         groups (int): Groups of the 3x3 conv (ResNeXt). Default: 1.
-        base_width (int): Width per group (ResNeXt). Default: 64.
+        base_width (int): Width per group of the first stage (ResNeXt); the
+            3x3 conv has ``planes * base_width / 64 * groups`` channels, or
+            ``planes`` with one group (MMDetection's and MMPretrain's rule).
+            Default: 64.
         conv_cfg (dict, optional): Conv config.
         norm_cfg (dict): Norm config. Default: BN.
         se (int, optional): SE reduction, None for no SE.
         eca_kernel (int, optional): ECA kernel size, None for no ECA.
+        dcn (dict, optional): Config of a deformable 3x3 conv2 (MMDetection's
+            ``dcn``, e.g. ``dict(type='DCN', deform_groups=1,
+            fallback_on_stride=False)``). The hidden state joins at conv1, so
+            it is unaffected. Default: None.
+        plugins (list[dict], optional): MMDetection's block plugins, each
+            ``dict(cfg=..., position='after_conv1' | 'after_conv2' |
+            'after_conv3')``. Default: None.
+        drop_path_rate (float): Stochastic depth of the residual branch
+            (MMPretrain's). Default: 0.
+        expansion (int, optional): Output channels per plane (MMPretrain's
+            ``expansion``). Default: None (4).
         init_cfg (dict, optional): Initialization config.
     """
     expansion = 4
@@ -155,10 +227,18 @@ class RLABottleneck(_RLAResidualBlock):
                  norm_cfg: dict = dict(type='BN'),
                  se: Optional[int] = None,
                  eca_kernel: Optional[int] = None,
+                 dcn: Optional[dict] = None,
+                 plugins: Optional[Sequence[dict]] = None,
+                 drop_path_rate: float = 0.,
+                 expansion: Optional[int] = None,
                  init_cfg=None):
-        out_channels = planes * self.expansion
-        super().__init__(out_channels, se, eca_kernel, init_cfg=init_cfg)
-        width = int(planes * (base_width / 64.)) * groups
+        expansion = type(self).expansion if expansion is None else expansion
+        out_channels = planes * expansion
+        super().__init__(out_channels, se, eca_kernel, drop_path_rate,
+                         init_cfg=init_cfg)
+        self.expansion = expansion
+        width = planes if groups == 1 else \
+            int(planes * (base_width / 64.)) * groups
         stride1, stride2 = (1, stride) if style == 'pytorch' else (stride, 1)
         self.norm1_name, norm1 = build_norm_layer(norm_cfg, width, postfix=1)
         self.norm2_name, norm2 = build_norm_layer(norm_cfg, width, postfix=2)
@@ -168,15 +248,30 @@ class RLABottleneck(_RLAResidualBlock):
             conv_cfg, inplanes + rla_channel, width, 1, stride=stride1,
             bias=False)
         self.add_module(self.norm1_name, norm1)
+        # MMDetection's rule: fallback_on_stride=True keeps a plain conv2
+        dcn = dict(dcn) if dcn else None
+        self.with_dcn = dcn is not None \
+            and not dcn.pop('fallback_on_stride', False)
+        if self.with_dcn and conv_cfg is not None:
+            raise ValueError(f'conv_cfg must be None with dcn (conv2 is the '
+                             f'deformable conv), got conv_cfg={conv_cfg!r}')
         self.conv2 = build_conv_layer(
-            conv_cfg, width, width, 3, stride=stride2, padding=dilation,
-            dilation=dilation, groups=groups, bias=False)
+            dcn if self.with_dcn else conv_cfg, width, width, 3,
+            stride=stride2, padding=dilation, dilation=dilation,
+            groups=groups, bias=False)
         self.add_module(self.norm2_name, norm2)
         self.conv3 = build_conv_layer(
             conv_cfg, width, out_channels, 1, bias=False)
         self.add_module(self.norm3_name, norm3)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
+        plugins = plugins or ()
+        self.after_conv1_plugin_names = self.make_plugins(
+            width, plugins, 'after_conv1')
+        self.after_conv2_plugin_names = self.make_plugins(
+            width, plugins, 'after_conv2')
+        self.after_conv3_plugin_names = self.make_plugins(
+            out_channels, plugins, 'after_conv3')
 
     @property
     def norm1(self) -> nn.Module:
@@ -200,8 +295,11 @@ class RLABottleneck(_RLAResidualBlock):
         """Return the block output and the branch output (or the shortcut)."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.norm1(conv_block_input(self.conv1, x, h)))
+        out = self.forward_plugins(out, self.after_conv1_plugin_names)
         out = self.relu(self.norm2(self.conv2(out)))
+        out = self.forward_plugins(out, self.after_conv2_plugin_names)
         out = self.norm3(self.conv3(out))
+        out = self.forward_plugins(out, self.after_conv3_plugin_names)
         return self._finish(out, identity, shortcut)
 
 
@@ -209,34 +307,81 @@ class RLABottleneck(_RLAResidualBlock):
 class RLAResNet(RLABackbone):
     """ResNet with Recurrent Layer Aggregation (Zhao, Fang & Li, NeurIPS 2021).
 
-    Each of the four stages is an :class:`RLAStage`: the blocks read the hidden
-    state h (``rla_channel`` channels) through their first conv, and the stage
-    updates h after every block with its shared 1x1 ``conv_out``, one norm per
-    block, tanh and its shared 3x3 ``recurrent_conv``.
+    Each stage is an :class:`RLAStage`: the blocks read the hidden state h
+    (``rla_channel`` channels) through their first conv, and the stage updates
+    h after every block with its shared 1x1 ``conv_out``, one norm per block,
+    tanh and its shared 3x3 ``recurrent_conv`` (paper Eq. 11).
+
+    A drop-in for MMDetection's and MMPretrain's ``ResNet``: it takes every
+    argument of both, with the same name and meaning, so changing a config's
+    ``type='ResNet'`` to ``type='RLAResNet'`` is the whole change. Where the
+    two libraries' defaults differ (``out_indices``, ``norm_eval``,
+    ``stem_channels``), the model takes those of the library whose default
+    scope builds it (see :mod:`.library_defaults`). A plain ResNet checkpoint
+    (``init_cfg``, ``load_from``) initialises the main path exactly, with the
+    hidden-state input channels at zero (see :mod:`.plain_init`).
 
     For detection the outputs are the main-path features of ``out_indices``
     (256, 512, 1024, 2048 channels for depth >= 50); the hidden state is dropped.
     For classification set ``cat_hidden=True``: the last stage output becomes
     ``cat(x, relu(bn_hidden(h)))`` (2048 + k channels), the paper's classifier
-    input. Without ``cat_hidden`` nothing reads the hidden state after the last
-    block, so that update and its norm are not built, nor are the stages after
-    the deepest of ``out_indices`` (see :class:`RLABackbone`): every parameter
-    gets a gradient, and a classifier checkpoint loads with those keys reported
-    as unexpected.
+    input (Sec. 3.3). Without ``cat_hidden`` nothing reads the hidden state
+    after the last block, so that update and its norm are not built, nor are
+    the stages after the deepest of ``out_indices`` (see
+    :class:`RLABackbone`): every parameter gets a gradient, and a classifier
+    checkpoint loads with those keys reported as unexpected.
 
     Args:
         depth (int): 18, 34 (basic blocks) or 50, 101, 152 (bottlenecks).
-        rla_channel (int): Hidden channels k. Default: 32.
-        stem_channels (int): Stem output channels. Default: 64.
+        in_channels (int): Input image channels. Default: 3.
+        stem_channels (int, optional): Stem output channels. Default: None,
+            the building library's (MMDetection: ``base_channels``; MMPretrain
+            and rla_mm: 64).
         base_channels (int): Channels of the first stage. Default: 64.
+        num_stages (int): Stages to build, 1 to 4 (RLA runs over those).
+            Default: 4.
         strides (Sequence[int]): Stride of each stage. Default: (1, 2, 2, 2).
         dilations (Sequence[int]): Dilation of each stage. Default: (1, 1, 1, 1).
-        out_indices (Sequence[int]): Stages to output, in [0, 3].
-            Default: (0, 1, 2, 3).
+        out_indices (Sequence[int], optional): Stages to output, in
+            ``[0, num_stages - 1]``. Default: None, the building library's
+            (MMDetection and rla_mm: all four; MMPretrain: ``(3, )``).
         style (str): 'pytorch' (stride on the 3x3 conv, the paper's) or 'caffe'.
         deep_stem (bool): Three 3x3 convs instead of the 7x7 stem (ResNet-D).
         avg_down (bool): Average-pool then 1x1 conv in downsampling shortcuts
             (ResNet-D).
+        frozen_stages (int): Freeze the stem and this many stages, RLA parts
+            included; -1: nothing. Default: -1.
+        conv_cfg (dict, optional): Config of every conv. Default: None.
+        norm_cfg (dict): Config of every norm. Default:
+            ``dict(type='BN', requires_grad=True)``.
+        norm_eval (bool, optional): Keep the BNs in eval mode while training.
+            Default: None, the building library's (MMDetection: True;
+            MMPretrain and rla_mm: False). RLA norms that start fresh from a
+            plain checkpoint train and update their statistics regardless,
+            unless their stage is frozen (see :meth:`train`).
+        dcn (dict, optional): Deformable conv2 in the bottlenecks of the
+            stages ``stage_with_dcn`` marks (MMDetection's). Default: None.
+        stage_with_dcn (Sequence[bool]): One flag per stage.
+            Default: (False, False, False, False).
+        plugins (list[dict], optional): MMDetection's block plugins: each
+            ``dict(cfg=..., position='after_conv1' | 'after_conv2' |
+            'after_conv3', stages=(bool, ...))`` (``stages`` optional, one flag
+            per stage). Default: None.
+        with_cp (bool): Activation checkpointing per block. Default: False.
+        zero_init_residual (bool): Zero-init the last norm of each residual
+            branch, unless loading pretrained weights. Default: True.
+        pretrained (str, optional): Deprecated (as in MMDetection): a
+            checkpoint path, turned into ``init_cfg=dict(type='Pretrained',
+            checkpoint=pretrained)`` with a warning. Default: None.
+        init_cfg (dict | list[dict], optional): Initialization config.
+            Default: Kaiming convs and unit norms.
+        expansion (int, optional): Output channels per plane of the
+            bottlenecks (MMPretrain's). Default: None (4; 1 for basic blocks).
+        drop_path_rate (float): Stochastic depth of the residual branches,
+            rising linearly over the blocks to this rate (MMPretrain's); the
+            RLA update reads the dropped branch. Default: 0.
+        rla_channel (int): Hidden channels k (0: the plain ResNet).
+            Default: 32.
         groups (int): Groups of the 3x3 convs (ResNeXt). Default: 1.
         base_width (int): Width per group (ResNeXt). Default: 64.
         eca (bool | Sequence[int], optional): ECA after the last norm of every
@@ -250,18 +395,13 @@ class RLAResNet(RLABackbone):
             Default: 'output'.
         cat_hidden (bool): Concatenate relu(norm(h)) to the last stage output
             (classification). Default: False.
-        zero_init_residual (bool): Zero-init the last norm of each residual
-            branch, unless loading pretrained weights. Default: True.
         extra_channels (int): Widen every block's output by this many
             channels (its inner widths by ``extra_channels / expansion``):
             with ``rla_channel=0``, the "channel + k" baseline of the paper's
             Table 6 (a). Default: 0.
-        **kwargs: ``frozen_stages``, ``in_channels``, ``conv_cfg``,
-            ``norm_cfg``, ``norm_eval``, ``with_cp``, ``init_cfg``, the
-            ablation options (``rla_add``, ``rla_act``, ``rla_cell``,
-            ``rla_shared``, ``rla_exchange``) and ``hidden_act``,
-            ``hidden_norm`` of :class:`RLABackbone`. ``rla_channel=0`` builds
-            the plain ResNet.
+        rla_add, rla_act, rla_cell, rla_shared, rla_exchange, hidden_act,
+        hidden_norm: The ablation options of the RLA update and of the
+            classifier's hidden state, see :class:`RLABackbone`.
 
     Example:
         >>> import torch
@@ -287,57 +427,95 @@ class RLAResNet(RLABackbone):
 
     def __init__(self,
                  depth: int,
-                 rla_channel: int = 32,
-                 stem_channels: int = 64,
+                 in_channels: int = 3,
+                 stem_channels: Optional[int] = None,
                  base_channels: int = 64,
+                 num_stages: int = 4,
                  strides: Sequence[int] = (1, 2, 2, 2),
                  dilations: Sequence[int] = (1, 1, 1, 1),
-                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 out_indices: Optional[Sequence[int]] = None,
                  style: str = 'pytorch',
                  deep_stem: bool = False,
                  avg_down: bool = False,
+                 frozen_stages: int = -1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 norm_eval: Optional[bool] = None,
+                 dcn: Optional[dict] = None,
+                 stage_with_dcn: Sequence[bool] = (False, False, False, False),
+                 plugins: Optional[Sequence[dict]] = None,
+                 with_cp: bool = False,
+                 zero_init_residual: bool = True,
+                 pretrained: Optional[str] = None,
+                 init_cfg=None,
+                 expansion: Optional[int] = None,
+                 drop_path_rate: float = 0.,
+                 rla_channel: int = 32,
                  groups: int = 1,
                  base_width: int = 64,
                  eca: Union[bool, Sequence[int], None] = None,
                  se: Union[bool, int, None] = None,
                  rla_source: str = 'output',
                  cat_hidden: bool = False,
-                 zero_init_residual: bool = True,
                  extra_channels: int = 0,
-                 **kwargs):
+                 rla_add: str = 'before',
+                 rla_act: str = 'pre',
+                 rla_cell: str = 'conv',
+                 rla_shared: bool = True,
+                 rla_exchange: bool = True,
+                 hidden_act: Optional[str] = None,
+                 hidden_norm: bool = True):
         if depth not in self.arch_settings:
-            raise ValueError(f'invalid depth {depth!r} for RLAResNet, expected '
-                             f'one of {tuple(self.arch_settings)}')
+            raise ValueError(f'invalid depth {depth!r} for '
+                             f'{type(self).__name__}, expected one of '
+                             f'{tuple(self.arch_settings)}')
         self.depth = depth
-        self.block, self.stage_blocks = self.arch_settings[depth]
+        self.block, stage_blocks = self.arch_settings[depth]
+        num_stages = check_int('num_stages', num_stages, 1, len(stage_blocks))
+        self.stage_blocks = stage_blocks[:num_stages]
         self.extra_planes = extra_planes(extra_channels, self.block.expansion)
-        num_stages = len(self.stage_blocks)
         for name, values in (('strides', strides), ('dilations', dilations)):
             if len(values) != num_stages:
-                raise ValueError(f'{name} must have {num_stages} entries, '
-                                 f'got {tuple(values)!r}')
+                raise ValueError(f'{name} must have num_stages = {num_stages} '
+                                 f'entries, got {tuple(values)!r}')
             for v in values:
                 check_int(name, v, 1)
-        self.stem_channels = check_int('stem_channels', stem_channels, 1)
         self.base_channels = check_int('base_channels', base_channels, 1)
+        stem_channels = library_default('stem_channels', stem_channels)
+        self.stem_channels = check_int(
+            'stem_channels',
+            base_channels if stem_channels is None else stem_channels, 1)
         self.strides, self.dilations = tuple(strides), tuple(dilations)
         self.style = check_choice('style', style, ('pytorch', 'caffe'))
-        self.deep_stem = deep_stem
-        self.avg_down = avg_down
-        self.groups = groups
-        self.base_width = base_width
+        self.deep_stem = check_bool('deep_stem', deep_stem)
+        self.avg_down = check_bool('avg_down', avg_down)
+        self.groups = check_int('groups', groups, 1)
+        self.base_width = check_int('base_width', base_width, 1)
         self.eca_kernels = eca_kernel_sizes(eca, num_stages,
                                             DEFAULT_ECA_KERNELS)
         self.se_reduction = self._se_reduction(se)
-        self.zero_init_residual = zero_init_residual
-        super().__init__(num_stages, rla_channel, out_indices, cat_hidden,
-                         rla_source=rla_source, **kwargs)
+        self.zero_init_residual = check_bool('zero_init_residual',
+                                             zero_init_residual)
+        self.dcn, self.stage_with_dcn = self._check_dcn(
+            dcn, stage_with_dcn, num_stages)
+        self.plugins = self._check_plugins(plugins, num_stages)
+        self.expansion = self._check_expansion(expansion)
+        self.drop_path_rates = self._drop_path_rates(drop_path_rate)
+        init_cfg = self._init_cfg_of(pretrained, init_cfg)
+        self.fresh_rla_norms = False
+        super().__init__(
+            num_stages, rla_channel,
+            library_default('out_indices', out_indices), cat_hidden,
+            frozen_stages=frozen_stages, in_channels=in_channels,
+            rla_source=rla_source, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+            norm_eval=library_default('norm_eval', norm_eval),
+            with_cp=with_cp, init_cfg=init_cfg, rla_add=rla_add,
+            rla_act=rla_act, rla_cell=rla_cell, rla_shared=rla_shared,
+            rla_exchange=rla_exchange, hidden_act=hidden_act,
+            hidden_norm=hidden_norm)
+        self._register_load_state_dict_pre_hook(self._adapt_plain_checkpoint)
 
-    @property
-    def res_layers(self) -> List[str]:
-        """Names of the stages (MMDetection's ResNet name for them)."""
-        return self.stage_names
-
+    # -- argument checks -------------------------------------------------------
     @staticmethod
     def _se_reduction(se) -> Optional[int]:
         if se is None or se is False:
@@ -346,6 +524,87 @@ class RLAResNet(RLABackbone):
             return DEFAULT_SE_REDUCTION
         return check_int('se (the SE reduction)', se, 1)
 
+    def _check_dcn(self, dcn, stage_with_dcn,
+                   num_stages: int) -> Tuple[Optional[dict], Tuple[bool, ...]]:
+        check_type('dcn', dcn, (dict, type(None)))
+        flags = tuple(stage_with_dcn)
+        if dcn is not None:
+            if len(flags) != num_stages:
+                raise ValueError(
+                    f'stage_with_dcn must have num_stages = {num_stages} '
+                    f'entries, got {flags!r}')
+            for flag in flags:
+                check_bool('stage_with_dcn entry', flag)
+        return dcn, flags
+
+    @staticmethod
+    def _check_plugins(plugins, num_stages: int) -> Tuple[dict, ...]:
+        if plugins is None:
+            return ()
+        if isinstance(plugins, dict) or not isinstance(plugins, (list, tuple)):
+            raise TypeError(f'plugins must be a list of dicts, got '
+                            f'{plugins!r}')
+        for plugin in plugins:
+            if not isinstance(plugin, dict) or 'cfg' not in plugin \
+                    or 'position' not in plugin:
+                raise ValueError(
+                    f'each plugin must be a dict with cfg and position (and '
+                    f'optionally stages), got {plugin!r}')
+            unknown = set(plugin) - {'cfg', 'position', 'stages'}
+            if unknown:
+                raise ValueError(f'a plugin takes cfg, position and stages, '
+                                 f'got {sorted(unknown)!r} in {plugin!r}')
+            check_choice('plugin position', plugin['position'],
+                         PLUGIN_POSITIONS)
+            stages = plugin.get('stages')
+            if stages is not None and len(stages) != num_stages:
+                raise ValueError(
+                    f'plugin stages must have num_stages = {num_stages} '
+                    f'entries, got {tuple(stages)!r}')
+        return tuple(plugins)
+
+    def _check_expansion(self, expansion) -> int:
+        if expansion is None:
+            return self.block.expansion
+        check_int('expansion', expansion, 1)
+        if self.block is RLABasicBlock and expansion != 1:
+            raise ValueError(f'depth {self.depth} has basic blocks, whose '
+                             f'expansion is 1, got expansion={expansion!r}')
+        return expansion
+
+    def _drop_path_rates(self, rate) -> List[float]:
+        """MMPretrain's rule: rates rise linearly from 0 over all blocks."""
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) \
+                or not 0 <= rate < 1:
+            raise ValueError(f'drop_path_rate must be a number in [0, 1), got '
+                             f'{rate!r}')
+        total = sum(self.stage_blocks)
+        if total == 1:
+            return [0.]
+        return [rate * i / (total - 1) for i in range(total)]
+
+    def _init_cfg_of(self, pretrained, init_cfg):
+        """MMDetection's deprecated ``pretrained``: a path becomes a
+        ``Pretrained`` init_cfg, with a warning."""
+        if pretrained is None:
+            return init_cfg
+        if not isinstance(pretrained, str):
+            raise TypeError(f'pretrained must be a str or None, got '
+                            f'{pretrained!r}')
+        if init_cfg is not None:
+            raise ValueError(
+                f'init_cfg and pretrained cannot be set at the same time, got '
+                f'init_cfg={init_cfg!r} and pretrained={pretrained!r}')
+        warnings.warn('DeprecationWarning: pretrained is deprecated, please '
+                      'use "init_cfg" instead')
+        return dict(type='Pretrained', checkpoint=pretrained)
+
+    @property
+    def res_layers(self) -> List[str]:
+        """Names of the stages (MMDetection's ResNet name for them)."""
+        return self.stage_names
+
+    # -- building ---------------------------------------------------------------
     def make_stem(self) -> Tuple[int, int]:
         """The 7x7 (or, with ``deep_stem``, 3x(3x3)) stem and the max-pool."""
         if self.deep_stem:
@@ -408,8 +667,11 @@ class RLAResNet(RLABackbone):
     def make_stage(self, index: int, in_channels: int) -> StageSpec:
         """``stage_blocks[index]`` blocks; the first one strides and projects."""
         planes = self.base_channels * 2**index + self.extra_planes
-        out_channels = planes * self.block.expansion
+        out_channels = planes * self.expansion
         stride = self.strides[index]
+        first = sum(self.stage_blocks[:index])
+        plugins = [p for p in self.plugins
+                   if p.get('stages') is None or p['stages'][index]]
         blocks = []
         for i in range(self.stage_blocks[index]):
             blocks.append(
@@ -427,7 +689,11 @@ class RLAResNet(RLABackbone):
                     conv_cfg=self.conv_cfg,
                     norm_cfg=self.norm_cfg,
                     se=self.se_reduction,
-                    eca_kernel=self.eca_kernels[index]))
+                    eca_kernel=self.eca_kernels[index],
+                    dcn=self.dcn if self.stage_with_dcn[index] else None,
+                    plugins=plugins or None,
+                    drop_path_rate=self.drop_path_rates[first + i],
+                    expansion=self.expansion))
         return StageSpec(blocks, out_channels, stride)
 
     def make_close(self, in_channels: int) -> Tuple[int, str]:
@@ -439,6 +705,7 @@ class RLAResNet(RLABackbone):
     def forward_close(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
         return self.append_hidden(x, h)
 
+    # -- weights ----------------------------------------------------------------
     def init_weights(self) -> None:
         super().init_weights()
         pretrained = isinstance(self.init_cfg, dict) \
@@ -448,10 +715,56 @@ class RLAResNet(RLABackbone):
                 for block in getattr(self, name).blocks:
                     constant_init(block.last_norm, 0)
 
+    def _adapt_plain_checkpoint(self, state_dict, prefix, *args) -> None:
+        """Load-state-dict pre-hook: a plain ResNet checkpoint (``init_cfg``,
+        ``load_from``, ``load_state_dict``) initialises the main path, the
+        RLA parts it lacks start fresh (see :mod:`.plain_init`)."""
+        done = adapt_plain_resnet(self, state_dict, prefix)
+        if done is None:
+            return
+        print_log(done.message(type(self).__name__), logger='current')
+        self.fresh_rla_norms = True
+        self.fresh_norms = self._fresh_norms(done)
+        for norm in self.fresh_norms:
+            for param in norm.parameters():
+                param.requires_grad = True
+        self._freeze_stages()
+
+    def _fresh_norms(self, done) -> List[nn.Module]:
+        norms = [n for s in done.fresh_stages for n in getattr(self, s).norms]
+        if done.fresh_hidden_norm:
+            norms.append(getattr(self, self.hidden_norm_name))
+        return norms
+
+    def train(self, mode: bool = True) -> 'RLAResNet':
+        """As :meth:`RLABackbone.train`; RLA norms that started fresh from a
+        plain checkpoint (no statistics to keep) stay in train mode under
+        ``norm_eval``, unless their stage is frozen."""
+        super().train(mode)
+        if mode and self.norm_eval and self.fresh_rla_norms:
+            frozen = {id(m) for f in self.frozen_modules() for m in f.modules()}
+            for norm in self.fresh_norms:
+                if id(norm) not in frozen:
+                    norm.train(True)
+        return self
+
+
+@register_model()
+class RLAResNetV1c(RLAResNet):
+    """RLA twin of MMPretrain's ResNetV1c: the deep 3x(3x3) stem.
+
+    Args:
+        **kwargs: Arguments of :class:`RLAResNet`.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(deep_stem=True, avg_down=False, **kwargs)
+
 
 @register_model()
 class RLAResNetV1d(RLAResNet):
-    """RLA-ResNet-D: deep 3x(3x3) stem and average-pool shortcuts (paper's † models).
+    """RLA-ResNet-D: deep 3x(3x3) stem and average-pool shortcuts (paper's †
+    models; the RLA twin of MMDetection's and MMPretrain's ResNetV1d).
 
     Args:
         **kwargs: Arguments of :class:`RLAResNet`.
@@ -459,3 +772,67 @@ class RLAResNetV1d(RLAResNet):
 
     def __init__(self, **kwargs):
         super().__init__(deep_stem=True, avg_down=True, **kwargs)
+
+
+def _resnext_width(cls_name: str, groups, base_width, width_per_group):
+    """ResNeXt's groups and width per group; MMDetection says ``base_width``,
+    MMPretrain ``width_per_group``: either, or both when they agree."""
+    if base_width is not None and width_per_group is not None \
+            and base_width != width_per_group:
+        raise ValueError(
+            f'{cls_name} got base_width={base_width!r} and '
+            f'width_per_group={width_per_group!r}, two names of one width '
+            f'(MMDetection\'s and MMPretrain\'s); give one')
+    width = base_width if base_width is not None else width_per_group
+    return (library_default('groups', groups),
+            library_default('width_per_group', width))
+
+
+@register_model()
+class RLAResNeXt(RLAResNet):
+    """RLA twin of MMDetection's and MMPretrain's ResNeXt (depth 50, 101, 152).
+
+    Args:
+        groups (int, optional): Groups of the 3x3 convs. Default: None, the
+            building library's (MMDetection: 1; MMPretrain and rla_mm: 32).
+        base_width (int, optional): Width per group (MMDetection's name).
+        width_per_group (int, optional): The same (MMPretrain's name); give
+            one of the two. Default: 4.
+        **kwargs: Arguments of :class:`RLAResNet`.
+    """
+    arch_settings = {d: RLAResNet.arch_settings[d] for d in (50, 101, 152)}
+
+    def __init__(self, groups: Optional[int] = None,
+                 base_width: Optional[int] = None,
+                 width_per_group: Optional[int] = None, **kwargs):
+        groups, width = _resnext_width(type(self).__name__, groups,
+                                       base_width, width_per_group)
+        super().__init__(groups=groups, base_width=width, **kwargs)
+
+
+@register_model()
+class RLASEResNet(RLAResNet):
+    """RLA twin of MMPretrain's SEResNet (depth 50, 101, 152): SE after the
+    last norm of every bottleneck, before the residual sum.
+
+    Args:
+        se_ratio (int): Reduction of the SE gate. Default: 16.
+        **kwargs: Arguments of :class:`RLAResNet`.
+    """
+    arch_settings = {d: RLAResNet.arch_settings[d] for d in (50, 101, 152)}
+
+    def __init__(self, se_ratio: int = 16, **kwargs):
+        super().__init__(se=check_int('se_ratio', se_ratio, 1), **kwargs)
+
+
+@register_model()
+class RLASEResNeXt(RLAResNeXt):
+    """RLA twin of MMPretrain's SEResNeXt (depth 50, 101, 152).
+
+    Args:
+        se_ratio (int): Reduction of the SE gate. Default: 16.
+        **kwargs: Arguments of :class:`RLAResNeXt`.
+    """
+
+    def __init__(self, se_ratio: int = 16, **kwargs):
+        super().__init__(se=check_int('se_ratio', se_ratio, 1), **kwargs)

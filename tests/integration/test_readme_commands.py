@@ -1,0 +1,578 @@
+"""README.md's shell commands, run as written in a new shell.
+
+Every ```bash block of the README is read, split into commands and run in README
+order by ONE bash session, as a reader following the README in a new terminal
+would: no virtualenv activated, ``.venv/bin`` not on PATH, no PYTHON or
+PYTHONPATH. The session runs in a scratch folder that holds the checkout's
+``configs/``, ``tools/`` and ``.venv`` (links), so what the commands
+write (``work_dirs/``, ``checkpoints/``) stays out of the checkout.
+
+What needs COCO, ImageNet, GPUs or a Slurm cluster is rewritten (the embedded
+digits data, CPU processes with gloo, a stand-in ``srun`` that prints the command
+line it gets), and every rewrite is printed beside its command. A README command
+that no rule here knows fails the test, so the README and this test cannot drift
+apart.
+"""
+import os
+import os.path as osp
+import re
+import shlex
+import socket
+import stat
+import subprocess
+import sys
+from typing import Callable, Dict, List, Optional, Tuple
+
+import pytest
+import torch
+
+import rla_functional as ref
+from conftest import REPO_ROOT, install_wheel, load_tool
+
+README = osp.join(REPO_ROOT, 'README.md')
+FENCE = re.compile(r'^```(\w*)\n(.*?)^```', re.M | re.S)
+DIGITS = load_tool('data/make_digits_coco.py')
+COCO_TABLE = 'Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all'
+
+
+def readme_blocks() -> List[Tuple[int, str, str]]:
+    """(line number, language, text) of every fenced code block of the README."""
+    with open(README) as f:
+        text = f.read()
+    return [(text.count('\n', 0, m.start()) + 2, m.group(1), m.group(2))
+            for m in FENCE.finditer(text)]
+
+
+def shell_commands(block: str, first_line: int) -> List[Tuple[int, str]]:
+    """(line number, command) of a shell block: continuations joined, comments
+    (whole-line and trailing) and blank lines dropped."""
+    commands, current, start = [], '', 0
+    for i, line in enumerate(block.splitlines()):
+        line = re.sub(r'(^|\s)#.*$', '', line).rstrip()
+        if not current and not line.strip():
+            continue
+        if not current:
+            start = first_line + i
+        if line.endswith('\\'):
+            current += line[:-1].strip() + ' '
+            continue
+        commands.append((start, (current + line.strip()).strip()))
+        current = ''
+    assert not current, f'README line {start}: a command ends in a backslash'
+    return commands
+
+
+def split_env(command: str) -> Tuple[Dict[str, str], List[str]]:
+    """Leading VAR=value words and the rest of a command's words."""
+    words = shlex.split(command)
+    env = {}
+    while words and re.match(r'^[A-Z_][A-Z0-9_]*=', words[0]):
+        key, value = words.pop(0).split('=', 1)
+        env[key] = value
+    return env, words
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def fresh_env() -> Dict[str, str]:
+    """The environment of a new terminal: no venv active, no .venv/bin on PATH."""
+    venv_bin = osp.realpath(osp.join(sys.prefix, 'bin'))
+    path = os.pathsep.join(
+        p for p in os.environ.get('PATH', '').split(os.pathsep)
+        if p and osp.realpath(p) != venv_bin)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('VIRTUAL_ENV', 'PYTHON', 'PYTHONPATH', 'PYTHONHOME',
+                        'CONDA_PREFIX', 'PS1')}
+    env.update(PATH=path, PYTHONUNBUFFERED='1')
+    return env
+
+
+class Step:
+    """One README command: what runs, the rewrites applied, what must hold."""
+
+    def __init__(self, line: int, command: str, shell: Optional[str] = None,
+                 rewrites: Tuple[str, ...] = (), skip: Optional[str] = None,
+                 checks: Tuple[Callable[[str], None], ...] = ()):
+        self.line, self.command = line, command
+        self.shell = command if shell is None else shell
+        self.rewrites, self.skip, self.checks = list(rewrites), skip, checks
+
+    def report(self) -> str:
+        text = f'README:{self.line}: {self.command}'
+        if self.skip:
+            return f'{text}\n    not run: {self.skip}'
+        for r in self.rewrites:
+            text += f'\n    rewrite: {r}'
+        return text
+
+
+class ReadmeSession:
+    """Turns README commands into the steps of one shell session in ``cwd``."""
+
+    def __init__(self, cwd: str, coco_root: str, imagenet_root: str,
+                 mim_site: Optional[str] = None):
+        self.cwd, self.coco_root, self.imagenet_root = cwd, coco_root, imagenet_root
+        self.mim_site = mim_site  # rla_mm installed from a wheel, for mim
+        self.steps: List[Step] = []
+        self.ran: Dict[str, int] = {}
+        self.node_zero: Optional[Tuple[int, str]] = None
+
+    # what the configs are rewritten to
+    def data_options(self, config: str) -> Tuple[List[str], str]:
+        with open(osp.join(self.cwd, config)) as f:
+            text = osp.basename(config) + f.read()  # a config or its _base_
+        if '_coco.py' in text:
+            assert 'rcnn' in text, f'{config}: only R-CNN rewrites here'
+            heads = ['bbox_head'] + (['mask_head'] if 'mask_rcnn' in text
+                                     else [])
+            # an R-CNN trained for two iterations scores its boxes low: keep
+            # them all, so that the COCO evaluation has detections to score
+            return DIGITS.cfg_options(self.coco_root, scale=128) + [
+                'model.backbone.init_cfg=None', 'train_dataloader.batch_size=2',
+                'model.test_cfg.rcnn.score_thr=0.0'] + [
+                f'model.roi_head.{h}.num_classes=10' for h in heads
+            ], (f'COCO -> the digits COCO set ({self.coco_root}: 8 train / 4 '
+                'val images at 128 px, 10 classes, so ' + ' and '.join(heads)
+                + ' num_classes=10), no ImageNet init, 1 epoch, test score '
+                'threshold 0')
+        if '_in1k.py' in text:
+            opts = ['train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
+                    'train_dataloader.batch_size=2']
+            for split in ('train', 'val', 'test'):
+                opts += [f'{split}_dataloader.dataset.data_root='
+                         f'{self.imagenet_root}',
+                         f'{split}_dataloader.num_workers=0',
+                         f'{split}_dataloader.persistent_workers=False']
+            return opts, (f'ImageNet -> digits in ImageNet\'s layout '
+                          f'({self.imagenet_root}: 8 train / 4 val images), '
+                          '1 epoch')
+        raise AssertionError(f'no data rewrite for config {config}')
+
+    def checkpoint(self, path: str) -> Tuple[str, List[str]]:
+        """A checkpoint the session has made in place of one it has not."""
+        if path == 'CKPT':
+            made = 'work_dirs/faster_rcnn_rla_r50_fpn_1x_coco/epoch_1.pth'
+            return made, [f'CKPT -> {made} (the Faster R-CNN trained above; '
+                          'heads it lacks keep their init)']
+        if path.endswith('epoch_12.pth'):
+            made = path.replace('epoch_12.pth', 'epoch_1.pth')
+            return made, [f'{path} -> {made} (1-epoch training above)']
+        return path, []
+
+    def add(self, line: int, command: str) -> None:
+        env, words = split_env(command)
+        prog = words[0]
+        handler = {
+            'make': self.make, 'source': self.as_written,
+            'export': self.as_written, 'python': self.python,
+            'tools/dist_train.sh': self.dist_train,
+            'tools/dist_test.sh': self.dist_test,
+            'tools/slurm_train.sh': self.slurm, 'tools/slurm_test.sh': self.slurm,
+            'mim': self.mim,
+        }.get(prog)
+        assert handler, (f'README:{line}: no rule in {__file__} runs `{command}`;'
+                         ' add one')
+        if command in self.ran:
+            self.steps.append(Step(line, command, skip='the same command ran '
+                                   f'at README:{self.ran[command]}'))
+            return
+        self.ran[command] = line
+        self.steps.append(handler(line, command, env, words))
+
+    def as_written(self, line, command, env, words) -> Step:
+        return Step(line, command)
+
+    def make(self, line, command, env, words) -> Step:
+        target = words[1]
+        dry = subprocess.run(['make', '-n', '-C', REPO_ROOT, target],
+                             capture_output=True, text=True)
+        assert dry.returncode == 0, f'README:{line}: make {target}: {dry.stderr}'
+        return Step(line, command, skip=f'`make {target}` is a Makefile target '
+                    '(checked with make -n): set-up, this suite or a demo')
+
+    def python(self, line, command, env, words) -> Step:
+        script, args = words[1], words[2:]
+        if script.startswith('/path/to/rla_mm/'):
+            script = script.replace('/path/to/rla_mm', REPO_ROOT)
+        rewrites, checks, prep = [], [], None
+        if script.endswith('tools/test.py'):
+            config, ckpt = args[0], args[1]
+            ckpt, notes = self.checkpoint(ckpt)
+            opts, data = self.data_options(config)
+            args = [config, ckpt] + args[2:] + ['--cfg-options'] + opts
+            rewrites += notes + [data]
+            checks = (expect(COCO_TABLE) if config.endswith('_coco.py')
+                      else expect('accuracy/top1'), )
+        elif script.endswith('tools/train.py'):
+            opts, data = self.data_options(args[0])
+            args = args + ['--cfg-options'] + opts
+            rewrites += [data]
+            work = osp.join('work_dirs',
+                            osp.splitext(osp.basename(args[0]))[0])
+            checks = (trained_one_epoch, exists(self.cwd, work, 'epoch_1.pth'))
+        elif script.endswith('tools/analysis_tools/get_flops.py'):
+            checks = (expect('params: '), expect('FLOPs (MACs): '))
+        elif script.endswith('tools/model_converters/rlanet_to_rla_mm.py'):
+            src, dst = args[0], args[1]
+            arch = osp.basename(src).split('.')[0]
+            prep = (src, arch)
+            rewrites.append(f'{src}: written here in the authors\' format from '
+                            f'random {arch} weights (no download)')
+            checks = (expect(f'converted {arch}'), exists(self.cwd, dst))
+        else:
+            raise AssertionError(f'README:{line}: no rule runs {script}')
+        if words[1] != script:
+            rewrites.append(f'{words[1]} -> {script}')
+        if prep:
+            write_reference_checkpoint(osp.join(self.cwd, prep[0]), prep[1])
+        shell = shlex.join(['python', script] + args)
+        return Step(line, command, shell, rewrites, checks=checks)
+
+    def mim(self, line, command, env, words) -> Step:
+        """OpenMMLab's mim: on rla_mm installed from a wheel, or on MMDetection's
+        and MMPretrain's own tools with our configs."""
+        sub, package, args = words[1], words[2], list(words[3:])
+        rewrites, checks, prefix = [], (), ''
+        if package == 'rla_mm':
+            assert self.mim_site, f'README:{line}: no wheel install for mim'
+            prefix = f'PYTHONPATH={shlex.quote(self.mim_site)} '
+            rewrites.append('rla_mm: a wheel of this checkout installed with '
+                            f'pip install --no-deps --target {self.mim_site}, '
+                            'first on PYTHONPATH')
+        tool = args[0] if sub == 'run' else sub
+        if tool == 'search':
+            checks = (expect('config id: faster_rcnn_rla_r50_fpn_1x_coco\n'),
+                      expect('config id: rla_resnet50_4xb64_in1k\n'),
+                      expect('faster_rcnn_r50rla_fpn_1x_coco_388'))
+        elif tool in ('train', 'test'):
+            config = args[0]
+            opts, data = self.data_options(osp.join('configs', config))
+            if tool == 'test':
+                at = args.index('--checkpoint') + 1
+                args[at], notes = self.checkpoint(args[at])
+                rewrites += notes
+                checks = (expect(COCO_TABLE), expect(
+                    f'.mim/tools/test.py {self.mim_site}/rla_mm/.mim/configs/'
+                    f'{config}'))
+            else:
+                work = args[args.index('--work-dir') + 1]
+                checks = (trained_one_epoch, exists(self.cwd, work,
+                                                    'epoch_1.pth'),
+                          expect(f'{self.mim_site}/rla_mm/.mim/tools/train.py'))
+            args += ['--cfg-options'] + opts
+            rewrites.append(data)
+        elif tool == 'get_flops':
+            checks = (expect(f'{self.mim_site}/rla_mm/.mim/tools/'
+                             'analysis_tools/get_flops.py'),
+                      expect('params: '), expect('FLOPs (MACs): '))
+        elif tool == 'print_config':
+            checks = (expect("type='RLAResNet'"), expect("type='FasterRCNN'"))
+        elif tool in ('browse_dataset', 'analyze_results', 'confusion_matrix'):
+            opts, data = self.data_options(args[1])
+            out = args[args.index('--output-dir') + 1] if (
+                tool == 'browse_dataset') else args[3]
+            made = {'browse_dataset': '00001.png', 'analyze_results': 'good',
+                    'confusion_matrix': 'confusion_matrix.png'}[tool]
+            checks = (exists(self.cwd, out, made), )
+            args += ['--cfg-options'] + opts
+            rewrites.append(data)
+        elif tool == 'vis_cam':
+            image, save = args[1], args[args.index('--save-path') + 1]
+            cv2_write_digit(osp.join(self.cwd, image))
+            rewrites.append(f'{image}: a digit scan written here (no download)')
+            checks = (exists(self.cwd, save), )
+        else:
+            raise AssertionError(f'README:{line}: no rule runs mim {sub} {tool}')
+        return Step(line, command, prefix + shlex.join(['mim', sub, package,
+                                                        *args]),
+                    rewrites, checks=checks)
+
+    def dist_train(self, line, command, env, words) -> Step:
+        config, gpus, rest = words[1], words[2], words[3:]
+        opts, data = self.data_options(config)
+        if env.get('NNODES', '1') != '1':
+            return self.two_nodes(line, command, env, words, opts, data)
+        rewrites = [f'{gpus} GPUs -> 2 CPU processes (gloo)', data]
+        shell = shlex.join(['tools/dist_train.sh', config, '2', *rest,
+                            '--cfg-options', *opts])
+        shell = f'PORT={free_port()} {shell}'
+        work = osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
+        return Step(line, command, shell, rewrites, checks=(
+            expect('Epoch(train) [1][2/2]'), expect("'backend': 'gloo'"),
+            expect('GPU number: 2'),
+            exists(self.cwd, work, 'epoch_1.pth')))
+
+    def two_nodes(self, line, command, env, words, opts, data) -> Step:
+        """Node 0's command waits for node 1's; both then run on this machine."""
+        rank = env.get('NODE_RANK')
+        if rank == '0':
+            assert self.node_zero is None, f'README:{line}: two NODE_RANK=0'
+            self.node_zero = (line, command)
+            return Step(line, command, shell=None, skip='runs with NODE_RANK=1')
+        assert rank == '1' and self.node_zero, (
+            f'README:{line}: a multi-node command needs NODE_RANK=0 then 1 '
+            'shown, got NODE_RANK={rank}')
+        port = free_port()
+        launches = []
+        for node_rank, (_, node_command) in enumerate(
+                (self.node_zero, (line, command))):
+            node_env, node_words = split_env(node_command)
+            node_env.update(NODE_RANK=str(node_rank), MASTER_ADDR='127.0.0.1',
+                            PORT=str(port))
+            launches.append(' '.join(f'{k}={v}' for k, v in node_env.items())
+                            + ' ' + shlex.join(
+                                ['tools/dist_train.sh', node_words[1], '1',
+                                 *node_words[3:], '--work-dir',
+                                 'work_dirs/two_nodes', '--cfg-options',
+                                 *opts]))
+        shell = (f'{launches[0]} > node0.log 2>&1 & node0=$!; {launches[1]}; '
+                 'rc1=$?; wait $node0; rc0=$?; cat node0.log; '
+                 '[ $rc0 = 0 ] && [ $rc1 = 0 ]')
+        rewrites = [f'the NODE_RANK=0 command (README:{self.node_zero[0]}) '
+                    'and this one run at once on this machine, MASTER_ADDR '
+                    f'127.0.0.1, PORT {port}, 1 CPU process per node',
+                    '--work-dir work_dirs/two_nodes', data]
+        self.node_zero = None
+        return Step(line, command, shell, rewrites, checks=(
+            # MMEngine's "GPU number" is the world size, CPU processes here
+            expect('GPU number: 2'), expect('Epoch(train) [1][2/2]'),
+            exists(self.cwd, 'work_dirs/two_nodes', 'epoch_1.pth'),
+            one_checkpoint(self.cwd, 'work_dirs/two_nodes')))
+
+    def dist_test(self, line, command, env, words) -> Step:
+        config, ckpt, gpus, rest = words[1], words[2], words[3], words[4:]
+        ckpt, notes = self.checkpoint(ckpt)
+        opts, data = self.data_options(config)
+        shell = shlex.join(['tools/dist_test.sh', config, ckpt, '2', *rest,
+                            '--cfg-options', *opts])
+        return Step(line, command, f'PORT={free_port()} {shell}',
+                    [f'{gpus} GPUs -> 2 CPU processes (gloo)', *notes, data],
+                    checks=(expect(COCO_TABLE), ))
+
+    def slurm(self, line, command, env, words) -> Step:
+        gpus = env.get('GPUS', '8')
+        per_node = env.get('GPUS_PER_NODE', '8')
+        return Step(line, command, f'PATH="$PWD/fake_slurm:$PATH" {command}', [
+            'no Slurm here: a stand-in srun prints the command line the '
+            'script builds (nothing trains)'], checks=(
+                expect(f'--ntasks={gpus}'),
+                expect(f'--ntasks-per-node={per_node}'),
+                expect('--launcher slurm'), runs_this_python))
+
+
+def expect(text: str) -> Callable[[str], None]:
+    def check(output: str) -> None:
+        assert text in output, f'expected {text!r} in the output'
+    return check
+
+
+def trained_one_epoch(output: str) -> None:
+    """The log shows the last iteration of epoch 1 (N/N, N the epoch's length)."""
+    assert re.search(r'Epoch\(train\) \[1\]\[(\d+)/\1\]', output), \
+        'no "Epoch(train) [1][N/N]" line in the log'
+
+
+def runs_this_python(output: str) -> None:
+    """The srun line runs the session's Python (the venv's, not PATH's)."""
+    found = re.search(r'^srun .* (\S+) -u \S+/tools/', output, re.M)
+    assert found, 'no srun line with a Python in the output'
+    assert osp.samefile(found.group(1), sys.executable), found.group(1)
+
+
+def exists(*parts: str) -> Callable[[str], None]:
+    def check(output: str) -> None:
+        assert osp.exists(osp.join(*parts)), f'{osp.join(*parts)} is missing'
+    return check
+
+
+def one_checkpoint(*parts: str) -> Callable[[str], None]:
+    def check(output: str) -> None:
+        ckpts = [f for f in os.listdir(osp.join(*parts)) if f.endswith('.pth')]
+        assert ckpts == ['epoch_1.pth'], f'checkpoints: {ckpts}'
+    return check
+
+
+def cv2_write_digit(path: str) -> None:
+    """One of scikit-learn's digit scans as a colour picture at ``path``."""
+    import cv2
+    from sklearn.datasets import load_digits
+    scan = load_digits().images[0]
+    image = cv2.resize((scan * 255 / 16).astype('uint8'), (64, 64))
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
+
+
+def write_reference_checkpoint(path: str, arch: str) -> None:
+    """Random weights saved the way the authors' ImageNet training script does."""
+    depth = int(re.match(r'rla_resnet(\d+)$', arch).group(1))
+    sd = ref.random_resnet_state_dict(depth, num_classes=1000)
+    torch.save(dict(epoch=120, arch=arch, best_acc1=torch.tensor(77.0),
+                    state_dict={f'module.{k}': v for k, v in sd.items()}),
+               path)
+
+
+def make_imagenet_layout(root: str) -> None:
+    """Digits in ImageNet's layout: {train,val}/*.png and meta/{train,val}.txt."""
+    src = osp.join(root, 'src')
+    load_tool('data/make_digits_cls.py').make_dataset(src, size=32, seed=1)
+    os.makedirs(osp.join(root, 'meta'))
+    for split, count in (('train', 8), ('val', 4)):
+        os.makedirs(osp.join(root, split))
+        with open(osp.join(src, 'meta', f'{split}.txt')) as f:
+            lines = f.read().splitlines()[::50][:count]
+        out = []
+        for entry in lines:
+            name, label = entry.split()
+            os.replace(osp.join(src, name), osp.join(root, name))
+            out.append(f'{osp.basename(name)} {label}\n')
+        with open(osp.join(root, 'meta', f'{split}.txt'), 'w') as f:
+            f.writelines(out)
+
+
+@pytest.fixture(scope='module')
+def scratch(tmp_path_factory):
+    """A folder that looks like the checkout, and the data the rewrites use."""
+    root = tmp_path_factory.mktemp('readme')
+    work = root / 'shell'
+    work.mkdir()
+    for name in ('configs', 'tools'):  # rla_mm: the installed package
+        os.symlink(osp.join(REPO_ROOT, name), work / name)
+    os.symlink(sys.prefix, work / '.venv')
+    fake = work / 'fake_slurm'
+    fake.mkdir()
+    (fake / 'srun').write_text('#!/bin/sh\necho "srun $*"\n')
+    (fake / 'srun').chmod(stat.S_IRWXU)
+    coco = str(root / 'digits_coco')
+    DIGITS.make_dataset(
+        coco, num_train=8, num_val=4, size=96, seed=3)
+    imagenet = str(root / 'imagenet')
+    make_imagenet_layout(imagenet)
+    # mim's rla_mm commands run on rla_mm installed from a wheel
+    site = install_wheel(str(root))
+    return str(work), coco, imagenet, site
+
+
+def session_script(steps: List[Step]) -> str:
+    lines = []
+    for i, step in enumerate(steps):
+        if step.skip:
+            continue
+        lines += [f'echo "@@begin {i}"',
+                  f'{{ {step.shell}; }} || {{ echo "@@failed {i} rc=$?"; exit 1; }}',
+                  f'echo "@@end {i}"']
+    return '\n'.join(lines) + '\n'
+
+
+def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
+    cwd, coco, imagenet, site = scratch
+    session = ReadmeSession(cwd, coco, imagenet, site)
+    for first, lang, text in readme_blocks():
+        if lang in ('bash', 'sh', 'shell'):
+            for line, command in shell_commands(text, first):
+                session.add(line, command)
+        elif lang == 'python' and re.match(r'# ([\w/]+\.py)\n', text):
+            # a file the README asks the reader to write (the downstream config)
+            path = osp.join(cwd, re.match(r'# ([\w/]+\.py)\n', text).group(1))
+            os.makedirs(osp.dirname(path), exist_ok=True)
+            with open(path, 'w') as f:
+                f.write(text)
+    assert session.node_zero is None, 'a NODE_RANK=0 command without NODE_RANK=1'
+    steps = session.steps
+    covered = ' '.join(s.shell for s in steps if not s.skip)
+    # what the README must show and this test must run (issue: README commands)
+    for needed in ('tools/dist_train.sh configs/faster_rcnn_rla_r50_fpn_1x_coco.py 2',
+                   'tools/dist_test.sh', 'python tools/test.py',
+                   'python tools/analysis_tools/get_flops.py',
+                   'source .venv/bin/activate', 'RLA_MM_CONFIGS',
+                   'my_project/configs/my_faster_rcnn.py',
+                   'mim train rla_mm', 'mim test rla_mm',
+                   'mim run rla_mm get_flops', 'mim search rla_mm',
+                   'mim run mmdet analyze_results', 'mim run mmpretrain vis_cam',
+                   '--tta'):
+        assert needed in covered, f'no README command runs {needed!r}'
+
+    with capsys.disabled():
+        print('\nREADME commands (tests/integration/test_readme_commands.py):')
+        for step in steps:
+            print(step.report())
+    env = fresh_env()
+    assert not osp.samefile(
+        subprocess.run(['bash', '-c', 'command -v python || echo /dev/null'],
+                       env=env, capture_output=True, text=True).stdout.strip(),
+        sys.executable), 'the fresh shell still finds the venv python'
+    proc = subprocess.run(['bash', '-c', session_script(steps)], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=1500)
+    out = proc.stdout + proc.stderr
+    for i, step in enumerate(steps):
+        if step.skip:
+            continue
+        assert f'@@begin {i}\n' in proc.stdout, (
+            f'{step.report()}\ndid not run; output:\n{out[-3000:]}')
+        part = proc.stdout.split(f'@@begin {i}\n', 1)[1]
+        assert f'@@end {i}\n' in part, (
+            f'{step.report()}\nfailed:\n{part[-3000:]}\n{proc.stderr[-3000:]}')
+        part = part.split(f'@@end {i}\n', 1)[0]
+        for check in step.checks:
+            try:
+                check(part)
+            except AssertionError as err:
+                raise AssertionError(f'{step.report()}\n{err}; output:\n'
+                                     f'{part[-3000:]}') from None
+    assert proc.returncode == 0, out[-3000:]
+
+
+def choose_python(cwd: str, **env) -> subprocess.CompletedProcess:
+    script = ('source tools/python_env.sh && rla_mm_python tools '
+              '&& echo "chosen: $RLA_MM_PYTHON"')
+    return subprocess.run(['bash', '-c', script], cwd=cwd,
+                          env=dict(fresh_env(), **env), capture_output=True,
+                          text=True)
+
+
+def test_tools_choose_their_python_or_say_what_to_do(scratch, tmp_path):
+    cwd = scratch[0]
+    venv_python = osp.join(cwd, '.venv', 'bin', 'python')
+    # a new shell: the checkout's .venv
+    proc = choose_python(cwd)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f'chosen: {venv_python}'
+    # PYTHON overrides it, an activated virtualenv comes before it
+    proc = choose_python(cwd, PYTHON=sys.executable)
+    assert proc.stdout.strip() == f'chosen: {sys.executable}'
+    proc = choose_python(cwd, VIRTUAL_ENV=sys.prefix)
+    assert proc.stdout.strip() == f'chosen: {sys.prefix}/bin/python'
+    # an interpreter without the stack stops the scripts with what to do
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip',
+                    str(tmp_path / 'bare')], check=True)
+    bare = str(tmp_path / 'bare' / 'bin' / 'python')
+    proc = choose_python(cwd, PYTHON=bare)
+    assert proc.returncode == 1
+    assert f"'{bare}'" in proc.stderr and 'PYTHON is set' in proc.stderr
+    assert 'it cannot import torch mmengine mmcv' in proc.stderr
+    assert 'make setup' in proc.stderr
+    proc = choose_python(cwd, PYTHON=str(tmp_path / 'nowhere' / 'python'))
+    assert proc.returncode == 1
+    assert 'there is no such interpreter' in proc.stderr
+    # the Python tools too, when run by a Python without the stack
+    for tool in ('tools/test.py', 'tools/analysis_tools/get_flops.py',
+                 'tools/model_converters/rlanet_to_rla_mm.py'):
+        proc = subprocess.run([bare, tool, 'configs/x.py'], cwd=cwd,
+                              env=fresh_env(), capture_output=True, text=True)
+        assert proc.returncode == 1, proc.stderr
+        assert f'this Python ({bare}) cannot import torch, mmengine, mmcv' \
+            in proc.stderr
+        assert 'source .venv/bin/activate' in proc.stderr
+        checkout_venv = osp.join(REPO_ROOT, '.venv', 'bin', 'python')
+        assert (f'{checkout_venv} {tool} configs/x.py' if osp.exists(
+            checkout_venv) else 'make setup') in proc.stderr
+    # the whole chain with no activation: script -> .venv -> torchrun -> train.py
+    proc = subprocess.run(
+        ['bash', 'tools/dist_train.sh', 'configs/faster_rcnn_rla_r50_fpn_1x_coco.py',
+         '1', '--help'], cwd=cwd, env=dict(fresh_env(), PORT=str(free_port())),
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'usage: train.py' in proc.stdout
