@@ -23,6 +23,7 @@ from mmengine.runner import Runner
 
 import rla_mm  # noqa: F401  (registers the backbones, allow-lists checkpoints)
 from rla_mm.configs import is_detector_config
+from rla_mm.safe_loading import check_checkpoint_file
 from rla_mm.utils.cli_options import add_common_args, load_config
 from rla_mm.utils.cpu_distributed import finish_distributed, prepare_distributed
 from rla_mm.utils.dataset_check import check_dataset_files
@@ -108,6 +109,7 @@ def main(argv=None):
     if args.metrics_out is not None and not args.metrics_out.endswith('.json'):
         raise ValueError(
             f'--metrics-out must end with .json, got {args.metrics_out!r}')
+    check_checkpoint_file(args.checkpoint)  # truncated or corrupt: one line
     cfg = load_config(args.config, args)
     cfg.load_from = args.checkpoint
     if args.show_dir:

@@ -15,6 +15,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import rla_mm  # noqa: F401  (registers the backbones, allow-lists checkpoints)
+from rla_mm.safe_loading import check_checkpoint_file
 from rla_mm.utils.cli_options import add_common_args, load_config
 from rla_mm.utils.cpu_distributed import finish_distributed, prepare_distributed
 from rla_mm.utils.dataset_check import check_dataset_files
@@ -60,6 +61,7 @@ def build_cfg(args) -> Config:
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
+        check_checkpoint_file(args.resume)  # truncated or corrupt: one line
         cfg.resume = True
         cfg.load_from = args.resume
     return cfg
