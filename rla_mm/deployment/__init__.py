@@ -2,14 +2,14 @@
 
 See docs/deploy.md. ``tools/deployment/export_onnx.py`` is the command.
 """
-from .export import (OPSET, ClassifierForward, DetectorForward, describe_onnx,
+from .export import (ClassifierForward, DetectorForward, describe_onnx,
                      export_model, format_report, load_model)
 from .runtime import (OrtClassifier, OrtDetector, OrtGraph, compare_detections,
                       detections_agree, load_image, preprocess_info,
                       verify_classifier, verify_detector)
 
 __all__ = [
-    'OPSET', 'ClassifierForward', 'DetectorForward', 'describe_onnx',
+    'ClassifierForward', 'DetectorForward', 'describe_onnx',
     'export_model', 'format_report', 'load_model', 'OrtClassifier',
     'OrtDetector', 'OrtGraph', 'compare_detections', 'detections_agree',
     'load_image', 'preprocess_info', 'verify_classifier', 'verify_detector'

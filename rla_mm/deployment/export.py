@@ -25,9 +25,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-#: The ONNX opset the exporter writes.
-OPSET = 18
-#: The height and width used to trace the graphs (any size works at run time).
+#: The height and width of the example input (any size works at run time).
 TRACE_SHAPE = (224, 224)
 
 
@@ -151,27 +149,57 @@ def detector_output_names(model: nn.Module, num_levels: int) -> List[str]:
     return names
 
 
+def dynamo_available() -> bool:
+    """Whether ``torch.onnx.export`` has the ``torch.export``-based exporter
+    (``dynamo=True``, torch >= 2.5)."""
+    import inspect
+    return 'dynamo' in inspect.signature(torch.onnx.export).parameters
+
+
 def export_graph(module: nn.Module, args: Tuple[torch.Tensor, ...], path: str,
                  input_names: Sequence[str], output_names: Sequence[str],
                  dynamic_axes: Dict[str, Dict[int, str]],
-                 opset: int = OPSET) -> None:
-    """Export ``module`` to ``path`` with the TorchScript-based ``torch.onnx``.
+                 opset: Optional[int] = None) -> str:
+    """Export ``module`` to ``path`` with dynamic dimensions; returns the exporter.
 
-    The TorchScript exporter (``dynamo=False``) traces with the example inputs and
-    records every size it reads from a tensor as a graph operation, so the
-    dimensions in ``dynamic_axes`` stay symbolic; the structure of the network
-    (how often the RLA hidden state is pooled between stages) is fixed by the
-    layers, not by the input size, so one trace is valid at all sizes.
+    With torch >= 2.5, ``torch.onnx.export(dynamo=True)``: ``torch.export`` traces
+    with symbolic sizes, so the dimensions named in ``dynamic_axes`` (for the
+    inputs) stay symbolic and the output sizes become expressions of them; the
+    sizes of the example inputs must not be 0 or 1 on those dimensions. Older
+    torch: the TorchScript exporter with ``dynamic_axes``.
+
+    Args:
+        module (nn.Module): What to export; it is put in eval mode.
+        args (tuple[Tensor]): Example inputs, one per name in ``input_names``.
+        path (str): The ``.onnx`` file to write.
+        input_names, output_names (Sequence[str]): Graph input and output names.
+        dynamic_axes (dict): ``{input name: {axis: dim name}}``.
+        opset (int, optional): ONNX opset (default: the exporter's own).
     """
     import warnings
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    module.eval()
     with torch.no_grad(), warnings.catch_warnings():
-        # the tracer warns on each Python bool/int taken from a tensor size
-        warnings.simplefilter('ignore')
-        torch.onnx.export(module, args, path, input_names=list(input_names),
-                          output_names=list(output_names),
-                          dynamic_axes=dynamic_axes, opset_version=opset,
-                          do_constant_folding=True, dynamo=False)
+        warnings.simplefilter('ignore')  # tracer and exporter chatter
+        if dynamo_available():
+            from torch.export import Dim
+            dims: Dict[str, object] = {}
+            shapes = tuple(
+                {axis: dims.setdefault(name, Dim(name, min=2))
+                 for axis, name in dynamic_axes.get(n, {}).items()}
+                for n in input_names)
+            torch.onnx.export(module, args, path, input_names=list(input_names),
+                              output_names=list(output_names),
+                              dynamic_shapes=shapes, opset_version=opset,
+                              dynamo=True, external_data=False, verbose=False)
+            exporter = 'dynamo'
+        else:
+            torch.onnx.export(module, args, path, input_names=list(input_names),
+                              output_names=list(output_names),
+                              dynamic_axes=dynamic_axes,
+                              opset_version=opset or 17)
+            exporter = 'torchscript'
+    return exporter
 
 
 def describe_onnx(path: str) -> Dict[str, object]:
@@ -222,15 +250,16 @@ def _roi_graphs(model: nn.Module) -> List[Tuple[str, nn.Module, torch.Tensor,
 
 def export_model(model: nn.Module, kind: str, out_dir: str,
                  shape: Sequence[int] = TRACE_SHAPE,
-                 opset: int = OPSET) -> Dict[str, object]:
+                 opset: Optional[int] = None) -> Dict[str, object]:
     """Export a loaded model (see :func:`load_model`) into ``out_dir``.
 
     Args:
         model (nn.Module): The classifier or detector, in eval mode.
         kind (str): ``'classifier'`` or ``'detector'``.
         out_dir (str): Folder for the ``.onnx`` files.
-        shape (Sequence[int]): Height and width of the tracing input.
-        opset (int): ONNX opset version.
+        shape (Sequence[int]): Height and width of the example input (batch 2);
+            the graphs take any batch, height and width.
+        opset (int, optional): ONNX opset (default: the exporter's own).
 
     Returns:
         dict: The export report: route, graphs (inputs, outputs, opset of each).
@@ -239,16 +268,17 @@ def export_model(model: nn.Module, kind: str, out_dir: str,
         raise ValueError(f"kind must be 'classifier' or 'detector', got {kind!r}")
     if len(shape) != 2 or any(int(s) < 32 for s in shape):
         raise ValueError(f'shape must be (H, W) with both >= 32, got {tuple(shape)}')
-    x = torch.randn(1, 3, *shape)
+    model.eval()
+    x = torch.randn(2, 3, *shape)
     image_axes = {'image': {0: 'batch', 2: 'height', 3: 'width'}}
     graphs = []
+    path = osp.join(out_dir, 'model.onnx')
     if kind == 'classifier':
-        path = osp.join(out_dir, 'model.onnx')
-        export_graph(ClassifierForward(model), (x, ), path, ['image'], ['logits'],
-                     dict(image_axes, logits={0: 'batch'}), opset)
+        exporter = export_graph(ClassifierForward(model), (x, ), path, ['image'],
+                                ['logits'], dict(image_axes, logits={0: 'batch'}),
+                                opset)
         graphs.append(path)
-        route = ('torch.onnx (TorchScript exporter): the classifier\'s logits, '
-                 'model(x, mode="tensor")')
+        route = 'the classifier\'s logits, model(x, mode="tensor")'
     else:
         wrapper = DetectorForward(model)
         with torch.no_grad():
@@ -257,13 +287,11 @@ def export_model(model: nn.Module, kind: str, out_dir: str,
         axes = dict(image_axes)
         axes.update({n: {0: 'batch', 2: f'{n}_height', 3: f'{n}_width'}
                      for n in names})
-        path = osp.join(out_dir, 'model.onnx')
-        export_graph(wrapper, (x, ), path, ['image'], names, axes, opset)
+        exporter = export_graph(wrapper, (x, ), path, ['image'], names, axes, opset)
         graphs.append(path)
         head = 'rpn_head' if wrapper.two_stage else 'bbox_head'
-        route = (f'torch.onnx (TorchScript exporter): backbone + neck + {head} '
-                 'raw outputs; post-processing by MMDetection '
-                 f'({head}.predict_by_feat')
+        route = (f'backbone + neck + {head} raw outputs; post-processing by '
+                 f'MMDetection ({head}.predict_by_feat')
         if wrapper.two_stage:
             for name, module, roi_x, outs in _roi_graphs(model):
                 path = osp.join(out_dir, name)
@@ -271,18 +299,21 @@ def export_model(model: nn.Module, kind: str, out_dir: str,
                              dict(roi_feats={0: 'num_rois'},
                                   **{o: {0: 'num_rois'} for o in outs}), opset)
                 graphs.append(path)
-            route += (', then roi_head.predict with RoIAlign in mmcv and the '
-                      'RoI heads\' layers in ONNX Runtime')
+            route += (', then roi_head.predict: RoIAlign in mmcv, the RoI heads\' '
+                      'layers in ONNX Runtime')
         route += ')'
-    return dict(kind=kind, route=route, trace_shape=list(shape),
+    model.eval()
+    return dict(kind=kind, exporter=f'torch {torch.__version__} torch.onnx '
+                f'({exporter})', route=route, trace_shape=list(shape),
                 graphs=[describe_onnx(p) for p in graphs])
 
 
 def format_report(report: Dict[str, object]) -> str:
     """The export report as short Markdown."""
-    lines = [f'# ONNX export ({report["kind"]})', '', f'Route: {report["route"]}.',
+    lines = [f'# ONNX export ({report["kind"]})', '',
+             f'Exporter: {report["exporter"]}.', f'Route: {report["route"]}.',
              f'Traced at {report["trace_shape"][0]}x{report["trace_shape"][1]}; '
-             'height and width are dynamic.', '']
+             'batch, height and width are dynamic.', '']
     for g in report['graphs']:
         lines += [f'## {g["file"]} (opset {g["opset"]}, {g["bytes"] / 2**20:.1f} MiB)',
                   '', '| | name | type | shape |', '|---|---|---|---|']
