@@ -325,6 +325,7 @@ def format_report(report: Dict[str, object]) -> str:
     if report.get('preprocess'):
         p = report['preprocess']
         lines += ['## Pre-processing the graphs expect', '',
+                  f'- test pipeline: {p["resize"]}',
                   f'- channel order: {p["channel_order"]}',
                   f'- mean: {p["mean"]}', f'- std: {p["std"]}',
                   f'- padding: {p["padding"]}', '']

@@ -71,14 +71,15 @@ class OrtGraph:
         return [torch.from_numpy(o) for o in outs]
 
 
-class _OrtLayer(nn.Module):
-    """Stands for a head's layers: its forward runs the ONNX graph instead."""
+class _OrtForward:
+    """Stands for a head's forward: runs the head's ONNX graph instead."""
 
     def __init__(self, graph: OrtGraph):
-        super().__init__()
         self.graph = graph
+        self.calls = 0
 
     def __call__(self, x: torch.Tensor):
+        self.calls += 1
         outs = self.graph(x)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
@@ -130,10 +131,12 @@ class OrtDetector:
 
     @staticmethod
     def _ort_head(head: nn.Module, graph: OrtGraph) -> nn.Module:
-        """A shallow copy of ``head`` whose forward runs ``graph``."""
+        """A shallow copy of ``head`` whose forward runs ``graph``; its
+        ``predict_by_feat`` and settings are the head's own."""
         ort_head = copy.copy(head)
         ort_head._modules = dict(head._modules)
-        ort_head.forward = _OrtLayer(graph)
+        # in the instance's __dict__, where nn.Module.__call__ finds it first
+        object.__setattr__(ort_head, 'forward', _OrtForward(graph))
         return ort_head
 
     def raw_outputs(self, inputs: torch.Tensor) -> List[torch.Tensor]:
@@ -307,6 +310,13 @@ def preprocess_info(cfg, kind: str) -> Dict[str, object]:
     else:
         padding = ('none (the test pipeline resizes and crops; the graph runs at '
                    'any size)')
-    return dict(channel_order='RGB' if to_rgb else 'BGR (as loaded by OpenCV)',
+    steps = []
+    for t in cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', []):
+        if t['type'].split('.')[-1].startswith(('Load', 'Pack')):
+            continue
+        args = ', '.join(f'{k}={v!r}' for k, v in t.items() if k != 'type')
+        steps.append(f'{t["type"]}({args})')
+    return dict(resize=', '.join(steps) or 'none',
+                channel_order='RGB' if to_rgb else 'BGR (as loaded by OpenCV)',
                 mean=list(dp.get('mean', [])), std=list(dp.get('std', [])),
                 padding=padding)

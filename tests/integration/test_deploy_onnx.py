@@ -154,6 +154,10 @@ def test_export_tool_mask_rcnn_one_dynamic_export_at_two_sizes(tmp_path):
             (-(-height // s), -(-width // s)) for s in (4, 8, 16, 32)]
         assert_agree(verify_detector(model, str(out), inputs, samples,
                                      detector=detector), mask=True)
+    # the RoI heads' layers ran in ONNX Runtime, the model's own stayed
+    for head in ('bbox_head', 'mask_head'):
+        assert getattr(detector.roi_head, head).forward.calls == 2
+        assert 'forward' not in vars(getattr(model.roi_head, head))
 
 
 @pytest.mark.parametrize('detector,backbone,size', [
