@@ -65,9 +65,11 @@ def test_mask_iou_of_matched_pairs():
 
 def test_export_model_rejects_bad_arguments(tmp_path):
     model = torch.nn.Conv2d(3, 3, 1)
-    with pytest.raises(ValueError, match="kind must be 'classifier' or 'detector', got 'segmentor'"):
+    with pytest.raises(ValueError, match="kind must be 'classifier' or "
+                       "'detector', got 'segmentor'"):
         export_model(model, 'segmentor', str(tmp_path))
-    with pytest.raises(ValueError, match=r'shape must be \(H, W\) with both >= 32, got \(16, 64\)'):
+    with pytest.raises(ValueError, match=r'shape must be \(H, W\) with both '
+                       r'>= 32, got \(16, 64\)'):
         export_model(model, 'classifier', str(tmp_path), shape=(16, 64))
 
 
