@@ -12,6 +12,20 @@ backward), and the peak memory of a training step. Cases:
   (frozen_stages=1, norm_eval=True, out_indices=(0, 1, 2, 3)): RLAResNet against
   MMDetection's ResNet.
 
+* ``detfpn``: the ``det`` backbones followed by the FPN neck of the COCO configs
+  (in 256/512/1024/2048, out 256, 5 levels), 640x960, batch 1: what an exported
+  detector runs before its heads. Only with ``--modes``.
+
+``--modes eager compile ort`` times *inference only* under each runtime, all of them
+interleaved in one loop (RLA, plain, RLA, plain, ... for every mode in turn), and
+prints each median ratio beside the FLOPs ratio of the pair (MMEngine's counter,
+the one of get_flops.py): ``eager`` (PyTorch, ``torch.no_grad``), ``compile``
+(``torch.compile``, inductor, compiled during warm-up), ``ort`` (the model exported
+with ``torch.onnx`` and run by ONNX Runtime's CPU provider at its highest graph
+optimisation level, ORT_ENABLE_ALL, with as many intra-op threads as torch),
+``ort-basic`` (ORT_ENABLE_BASIC: constant folding and the like, no Conv+BN or
+activation fusion).
+
 Peak memory is the high-water mark of the bytes allocated through PyTorch's allocator
 during one training step (forward, loss, backward, gradients of all parameters freshly
 allocated), above what was live before it: the running sum of the allocator's
@@ -27,6 +41,8 @@ Usage:
     python tools/analysis_tools/benchmark.py [--cases cls det] [--depth 50]
         [--repeats 5] [--warmup 1] [--threads N] [--device cpu|cuda] [--batch N]
         [--compile] [--out docs/benchmark.md]
+    python tools/analysis_tools/benchmark.py --modes eager compile ort
+        [--cases cls detfpn] [--out docs/benchmark.md]   (block benchmark-modes)
 """
 import argparse
 import os
@@ -42,7 +58,22 @@ CASES = {
     # name: (input shape N, C, H, W, description)
     'cls': ((8, 3, 224, 224), 'classification backbone, 224x224, batch 8'),
     'det': ((1, 3, 800, 1333), 'detection backbone, 800x1333, batch 1'),
+    'detfpn': ((1, 3, 640, 960), 'detection backbone + FPN neck, 640x960, batch 1'),
 }
+#: What ``--modes`` can time (see the module docstring).
+MODES = ('eager', 'compile', 'ort', 'ort-basic')
+
+
+class _WithNeck(nn.Module):
+    """A detection backbone followed by its neck."""
+
+    def __init__(self, backbone: nn.Module, neck: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.neck = neck
+
+    def forward(self, x: torch.Tensor):
+        return self.neck(self.backbone(x))
 
 
 def build_pair(case: str, depth: int, with_cp: bool = False
@@ -59,12 +90,18 @@ def build_pair(case: str, depth: int, with_cp: bool = False
         from mmpretrain.models.backbones import ResNet
         rla = RLAResNet(**classifier_form(depth=depth, with_cp=with_cp))
         plain = ResNet(depth=depth, out_indices=(3, ))
-    elif case == 'det':
+    elif case in ('det', 'detfpn'):
         from mmdet.models.backbones import ResNet
         common = dict(depth=depth, out_indices=(0, 1, 2, 3), frozen_stages=1,
                       norm_eval=True)
         rla = RLAResNet(with_cp=with_cp, **common)
         plain = ResNet(**common)
+        if case == 'detfpn':
+            from mmdet.models.necks import FPN
+            expansion = 4 if depth >= 50 else 1
+            neck = dict(in_channels=[64 * expansion * 2**i for i in range(4)],
+                        out_channels=256, num_outs=5)
+            rla, plain = _WithNeck(rla, FPN(**neck)), _WithNeck(plain, FPN(**neck))
     else:
         raise ValueError(f'unknown case {case!r}, expected one of {tuple(CASES)}')
     return rla, plain
@@ -88,6 +125,117 @@ def train_fn(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
         outs = model(x)
         sum(o.float().mean() for o in outs).backward()
     return run
+
+
+def compiled_fn(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    """Inference with ``torch.compile`` (inductor); the first call compiles."""
+    model.eval()
+    compiled = torch.compile(model)
+
+    def run():
+        with torch.no_grad():
+            compiled(x)
+    return run
+
+
+def ort_fn(model: nn.Module, x: torch.Tensor, folder: str, name: str,
+           level: str = 'all') -> Callable[[], None]:
+    """Inference of ``model`` exported to ONNX, in ONNX Runtime (CPU)."""
+    import os.path as osp
+
+    from rla_mm.deployment.export import export_graph
+    from rla_mm.deployment.runtime import OrtGraph
+    model.eval()
+    path = osp.join(folder, f'{name}.onnx')
+    if not osp.exists(path):
+        export_graph(model.cpu(), (x.cpu(), ), path, ['image'], [],
+                     {'image': {2: 'height', 3: 'width'}})
+    graph = OrtGraph(path, level=level, threads=torch.get_num_threads())
+    array = x.cpu().numpy()
+
+    def run():
+        graph.run_numpy(array)
+    return run
+
+
+def flops_ratio(rla: nn.Module, plain: nn.Module, x: torch.Tensor) -> float:
+    """FLOPs of ``rla`` over those of ``plain`` on ``x`` (MMEngine's counter)."""
+    import logging
+    import warnings
+
+    from mmengine.analysis import get_model_complexity_info
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # it logs every op it does not count
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter('ignore')
+            for m in (rla, plain):
+                m.eval()  # some backbones' train() returns None
+            counts = [get_model_complexity_info(
+                m, inputs=(x[:1], ), show_table=False,
+                show_arch=False)['flops'] for m in (rla, plain)]
+    finally:
+        logger.setLevel(level)
+    return counts[0] / counts[1]
+
+
+def run_modes(case: str, depth: int, modes: Sequence[str], repeats: int,
+              warmup: int, device: torch.device) -> Dict[str, object]:
+    """Inference of the pair under each of ``modes``, all interleaved in one
+    loop; returns per mode the medians and ratios, and the FLOPs ratio."""
+    import tempfile
+    torch.manual_seed(0)
+    rla, plain = build_pair(case, depth)
+    x = torch.randn(CASES[case][0])
+    result: Dict[str, object] = {'flops': flops_ratio(rla, plain, x)}
+    rla, plain, x = rla.to(device), plain.to(device), x.to(device)
+    fns: List[Callable[[], None]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for mode in modes:
+            for name, model in (('rla', rla), ('plain', plain)):
+                if mode == 'eager':
+                    fns.append(inference_fn(model, x))
+                elif mode == 'compile':
+                    fns.append(compiled_fn(model, x))
+                else:
+                    if device.type != 'cpu':
+                        raise ValueError(f'mode {mode!r} runs on the CPU only')
+                    fns.append(ort_fn(model, x, folder, f'{case}_{name}',
+                                      'basic' if mode == 'ort-basic' else 'all'))
+        times = time_pair(fns, repeats, max(warmup, 1) if 'compile' in modes
+                          else warmup, device)
+    for i, mode in enumerate(modes):
+        result[mode] = summarise(times[2 * i], times[2 * i + 1])
+    return result
+
+
+def format_modes(results: Dict[str, Dict[str, object]], depth: int,
+                 repeats: int, warmup: int, device: torch.device) -> str:
+    """The ``--modes`` results as a Markdown section."""
+    lines = [f'Machine: {machine_line(device)}; onnxruntime {_ort_version()}. '
+             f'Inference only; {repeats} interleaved rounds (every mode, RLA then '
+             f'plain) after {warmup} warm-up round(s).', '',
+             f'| case | runtime | RLA-ResNet-{depth} (s) | ResNet-{depth} (s) | '
+             'ratio (median) | ratio min-max | FLOPs ratio |',
+             '|---|---|---|---|---|---|---|']
+    for case, res in results.items():
+        for mode, s in res.items():
+            if mode == 'flops':
+                continue
+            lines.append(f'| {case} | {mode} | {s["rla"]:.4f} | {s["plain"]:.4f} | '
+                         f'**{s["ratio"]:.3f}** | {s["lo"]:.3f}-{s["hi"]:.3f} | '
+                         f'{res["flops"]:.3f} |')
+    return '\n'.join(lines) + '\n'
+
+
+def _ort_version() -> str:
+    try:
+        import onnxruntime
+        return onnxruntime.__version__
+    except ImportError:
+        return 'not installed'
 
 
 def _sync(device: torch.device) -> None:
@@ -239,7 +387,12 @@ def format_report(results: Dict[str, Dict[str, object]], depth: int,
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--cases', nargs='+', choices=sorted(CASES),
-                        default=['cls', 'det'])
+                        default=None, help="default: cls det (with --modes: "
+                        "cls detfpn)")
+    parser.add_argument('--modes', nargs='+', choices=MODES, default=None,
+                        help='time inference under these runtimes instead '
+                        '(see the docstring); the table goes in the '
+                        'benchmark-modes block of --out')
     parser.add_argument('--depth', type=int, default=50)
     parser.add_argument('--repeats', type=int, default=5,
                         help='timed A/B pairs per measurement (default 5)')
@@ -269,6 +422,12 @@ def parse_args(argv=None):
                      f'got {args.warmup}')
     if args.compile and args.profile:
         parser.error('--compile and --profile do not go together')
+    if args.cases is None:
+        args.cases = ['cls', 'detfpn'] if args.modes else ['cls', 'det']
+    if 'detfpn' in args.cases and not args.modes:
+        parser.error('--cases detfpn is timed with --modes only')
+    if args.modes and args.profile:
+        parser.error('--modes and --profile do not go together')
     return args
 
 
@@ -291,6 +450,20 @@ def main(argv=None) -> str:
                     print(f'== {case} {name} {mode}')
                     print(profile_table(make(model, x), args.profile))
         return ''
+    if args.modes:
+        results = {}
+        for case in args.cases:
+            print(f'[benchmark] {case}: {CASES[case][1]}; '
+                  f'{", ".join(args.modes)}', flush=True)
+            results[case] = run_modes(case, args.depth, args.modes, args.repeats,
+                                      args.warmup, device)
+        report = format_modes(results, args.depth, args.repeats, args.warmup,
+                              device)
+        print(report)
+        if args.out:
+            from markdown_block import replace_block
+            replace_block(args.out, 'benchmark-modes', report)
+        return report
     results = {}
     for case in args.cases:
         print(f'[benchmark] {case}: {CASES[case][1]}', flush=True)
