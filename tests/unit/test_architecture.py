@@ -45,7 +45,11 @@ ROOMS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
     **{m: (CONVERTERS + ('rla_mm.models', 'rla_mm.configs',
                          'rla_mm.safe_loading'), ('torch', 'mmengine', 'mmdet'))
        for m in CONVERTERS},
-    'rla_mm.deployment': (None, None),
+    'rla_mm.deployment': (('rla_mm', 'rla_mm.deployment'),
+                          ('torch', 'numpy', 'onnx', 'onnxruntime',
+                           'mmengine', 'mmdet', 'mmpretrain')),
+    'rla_mm.visualization': (('rla_mm.models', 'rla_mm.visualization'),
+                             ('torch', )),
     # shared by gpu_check, the contract test and tests/cuda; read by the
     # fixture recorder on its own (backbone_cases imports nothing of rla_mm)
     'rla_mm.testing': (('rla_mm', 'rla_mm.registry', 'rla_mm.testing'),
