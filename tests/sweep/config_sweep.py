@@ -1,0 +1,217 @@
+"""Swap the backbone type of MMDetection's and MMPretrain's own configs to its RLA
+twin, and run each model once: a loss, a backward and a predict on the libraries'
+own synthetic inputs.
+
+Configs that differ only in data, schedule or runtime (the same ``model`` dict,
+the backbone's ``init_cfg`` aside) form one group; one run per group. A group
+whose RLA run fails is run again as shipped (its own ResNet): if that fails too,
+the group cannot run on this machine (missing CPU kernels, optional packages,
+downloads) and is reported with the reason, not counted.
+"""
+import copy
+import glob
+import json
+import os.path as osp
+import time
+import traceback
+from collections import OrderedDict
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.registry import DefaultScope
+
+#: Their ResNet family -> our twin, per library.
+TWINS = {
+    'mmdet': {'ResNet': 'RLAResNet', 'ResNetV1d': 'RLAResNetV1d',
+              'ResNeXt': 'RLAResNeXt'},
+    'mmpretrain': {'ResNet': 'RLAResNet', 'ResNetV1c': 'RLAResNetV1c',
+                   'ResNetV1d': 'RLAResNetV1d', 'ResNeXt': 'RLAResNeXt',
+                   'SEResNet': 'RLASEResNet', 'SEResNeXt': 'RLASEResNeXt'},
+}
+
+
+def config_root(library: str) -> str:
+    """The configs an installed library ships (``<package>/.mim/configs``)."""
+    module = __import__(library)
+    return osp.join(osp.dirname(module.__file__), '.mim', 'configs')
+
+
+def _without_pretrained(obj):
+    """A copy with every ``init_cfg`` / ``pretrained`` that loads weights
+    dropped (nothing downloads)."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if k == 'pretrained' and isinstance(v, str):
+                continue
+            if k == 'init_cfg' and 'Pretrained' in json.dumps(v, default=str):
+                continue
+            out[k] = _without_pretrained(v)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_without_pretrained(v) for v in obj)
+    return obj
+
+
+def groups(library: str, model_types: Optional[tuple] = None,
+           configs: Optional[List[str]] = None) -> 'OrderedDict':
+    """{group key: {'model': model dict, 'configs': [paths]}} of the library's
+    configs whose backbone is of its ResNet family (all of them, or
+    ``configs``, paths relative to the library's config folder)."""
+    root = config_root(library)
+    found: Dict[str, dict] = OrderedDict()
+    paths = sorted(glob.glob(osp.join(root, '**', '*.py'), recursive=True)) \
+        if configs is None else [osp.join(root, c) for c in configs]
+    for path in paths:
+        if '/_base_/' in path:
+            continue
+        try:
+            cfg = Config.fromfile(path)
+        except Exception:  # configs that need packages this env lacks
+            continue
+        model = cfg.get('model')
+        if not isinstance(model, dict):
+            continue
+        if 'data_preprocessor' in cfg and 'data_preprocessor' not in model:
+            # MMPretrain's tools put a top-level one into the model
+            model['data_preprocessor'] = cfg.data_preprocessor
+        model = ConfigDict(_without_pretrained(model.to_dict()))
+        backbone = model.get('backbone')
+        if not isinstance(backbone, dict) \
+                or backbone.get('type') not in TWINS[library]:
+            continue
+        if model_types and model.get('type') not in model_types:
+            continue
+        key = json.dumps(model, sort_keys=True, default=str)
+        entry = found.setdefault(key, dict(model=model, configs=[]))
+        entry['configs'].append(osp.relpath(path, root))
+    return found
+
+
+def _light(model: dict) -> dict:
+    """The model with its data preprocessor's batch augments (large-scale
+    jitter pads every batch to 1024x1024) left out: they make the small
+    synthetic batch a large one, and are not the backbone's concern."""
+    model = copy.deepcopy(model)
+    if isinstance(model.get('data_preprocessor'), dict):
+        model['data_preprocessor'].pop('batch_augments', None)
+    return model
+
+
+def _swap(model: dict, library: str) -> dict:
+    model = copy.deepcopy(model)
+    model.backbone.type = TWINS[library][model['backbone']['type']]
+    return model
+
+
+def _det_inputs():
+    from mmdet.testing import demo_mm_inputs
+    torch.manual_seed(0)
+    return demo_mm_inputs(2, [[3, 64, 64], [3, 48, 64]], num_classes=2,
+                          with_mask=True)
+
+
+def _cls_inputs():
+    from mmpretrain.structures import DataSample
+    torch.manual_seed(0)
+    inputs = [torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)
+              for _ in range(2)]
+    samples = [DataSample().set_gt_label(0) for _ in range(2)]
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def run_model(model_cfg: dict, library: str) -> None:
+    """Build ``model_cfg`` under ``library``'s scope; one loss, backward and
+    predict; every trainable backbone parameter must get a gradient."""
+    from mmengine.registry import MODELS
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope(library):
+        model = MODELS.build(copy.deepcopy(model_cfg))
+        make = _det_inputs if library == 'mmdet' else _cls_inputs
+        model.train()
+        data = model.data_preprocessor(make(), True)
+        losses = model(**data, mode='loss')
+        loss, _ = model.parse_losses(losses)
+        loss.backward()
+        dead = [n for n, p in model.backbone.named_parameters()
+                if p.requires_grad and p.grad is None]
+        if dead:
+            raise AssertionError(f'backbone parameters without a gradient: '
+                                 f'{dead[:5]} ({len(dead)} in all)')
+        model.eval()
+        with torch.no_grad():
+            model(**model.data_preprocessor(make(), False), mode='predict')
+
+
+def _error(err: BaseException) -> str:
+    last = traceback.extract_tb(err.__traceback__)[-1]
+    return (f'{type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ""} '
+            f'({osp.basename(last.filename)}:{last.lineno})')
+
+
+def sweep(library: str, selected: Optional[List[str]] = None,
+          model_types: Optional[tuple] = None,
+          log: Optional[str] = None) -> List[dict]:
+    """Run every group (or the groups of the ``selected`` configs alone).
+
+    Returns one record per group: its configs, the twin type, ``status``
+    ('passed', 'failed' when only the RLA twin fails, 'skipped' when the
+    shipped config fails too) and the errors.
+    """
+    if library == 'mmdet':
+        from mmdet.utils import register_all_modules
+    else:
+        from mmpretrain.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    import rla_mm  # noqa: F401
+    records = []
+    for entry in groups(library, model_types, selected).values():
+        rec = dict(configs=entry['configs'],
+                   family=entry['configs'][0].split('/')[0],
+                   type=entry['model']['backbone']['type'],
+                   depth=entry['model']['backbone'].get('depth'))
+        start = time.time()
+        try:
+            run_model(_swap(_light(entry['model']), library), library)
+            rec['status'] = 'passed'
+        except Exception as err:  # noqa: BLE001 (the record says what failed)
+            rec['rla_error'] = _error(err)
+            try:
+                run_model(_light(entry['model']), library)
+                rec['status'] = 'failed'
+            except Exception as plain_err:  # noqa: BLE001
+                rec['status'] = 'skipped'
+                rec['plain_error'] = _error(plain_err)
+        rec['seconds'] = round(time.time() - start, 1)
+        records.append(rec)
+        if log:
+            with open(log, 'a') as f:
+                f.write(json.dumps(rec) + '\n')
+    return records
+
+
+def summary(records: List[dict]) -> str:
+    """A markdown table of the families: groups and configs, by outcome."""
+    rows: Dict[str, Dict[str, List[int]]] = OrderedDict()
+    for rec in records:
+        counts = rows.setdefault(rec['family'], {})
+        pair = counts.setdefault(rec['status'], [0, 0])
+        pair[0] += 1
+        pair[1] += len(rec['configs'])
+    lines = ['| family | passed: groups (configs) | not on this machine: '
+             'groups (configs) | failed |', '| --- | --- | --- | --- |']
+    total = {}
+    for family, counts in sorted(rows.items()):
+        cells = []
+        for status in ('passed', 'skipped', 'failed'):
+            g, c = counts.get(status, [0, 0])
+            t = total.setdefault(status, [0, 0])
+            t[0] += g
+            t[1] += c
+            cells.append(f'{g} ({c})' if g else '-')
+        lines.append(f'| {family} | ' + ' | '.join(cells) + ' |')
+    cells = [f'{total.get(s, [0, 0])[0]} ({total.get(s, [0, 0])[1]})'
+             for s in ('passed', 'skipped', 'failed')]
+    lines.append('| **all** | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
