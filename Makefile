@@ -11,7 +11,7 @@ CLS_DATA := data/digits_cls
 CLS_DIR := work_dirs/demo_cls
 CLS_MODELS := preact_resnet164 rla_resnet164
 
-.PHONY: setup test test-unit test-compat demo demo-data demo-cls complexity benchmark clean-venv
+.PHONY: setup test test-unit test-compat test-sweep test-sweep-compat demo demo-data demo-cls complexity benchmark clean-venv
 
 setup: $(STAMP)
 
@@ -40,6 +40,18 @@ COMPAT_VENV ?= .venv-compat
 test-compat:
 	STACK=cu121 VENV=$(COMPAT_VENV) EDITABLE=0 bash .dev_scripts/setup/setup_env.sh
 	$(COMPAT_VENV)/bin/pytest $(TEST_TIERS)
+
+# MMDetection's and MMPretrain's own ResNet-family configs with the backbone type
+# swapped to its RLA twin (tests/sweep, docs/dropin.md): SWEEP=sample (a fixed
+# group per mechanism, and every MMPretrain classifier group), SWEEP=full (every
+# group of the installed libraries), SWEEP=compat (a smaller sample).
+SWEEP ?= sample
+test-sweep: $(STAMP)
+	RLA_SWEEP=$(SWEEP) $(PY) -m pytest tests/sweep -rP
+
+# The compat sample in the environment test-compat builds.
+test-sweep-compat:
+	RLA_SWEEP=compat RLA_SWEEP_REPORT=work_dirs/sweep-compat $(COMPAT_VENV)/bin/pytest tests/sweep -rP
 
 demo-data: $(STAMP)
 	$(PY) tools/data/make_digits_coco.py --out $(DEMO_DATA)
