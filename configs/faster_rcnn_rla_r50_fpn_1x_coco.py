@@ -1,4 +1,4 @@
-# faster_rcnn with RLA-ResNet-50 + FPN, COCO 1x (paper Table 4; SPEC §5).
+# faster_rcnn with RLA-ResNet-50 + FPN, COCO 1x (paper Sec. 4.3, Table 4).
 # Expects COCO under data/coco/ and checkpoints/rla_resnet50_in1k.pth.
 _base_ = [
     './_base_/models/faster_rcnn_rla_r50_fpn.py',

@@ -1,8 +1,9 @@
 """An independent functional RLA forward over reference-format state dicts.
 
-Written from the paper's equations and the reference checkpoint layout (SPEC §1, §4)
-with torch.nn.functional only, so that the equivalence tests compare rla_mm's modules
-against code that shares nothing with them. Also builds random reference-format
+Written from the paper's equations (Eq. 11, Figure 3) and the layout of the
+authors' checkpoints (fangyanwen1106/RLANet) with torch.nn.functional only, so
+that the equivalence tests compare rla_mm's modules against code that shares
+nothing with them. Also builds random reference-format
 state dicts with non-trivial BN statistics.
 """
 from collections import OrderedDict
