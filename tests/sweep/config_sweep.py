@@ -116,7 +116,7 @@ def _det_inputs(side: int):
     from mmdet.testing import demo_mm_inputs
     torch.manual_seed(0)
     return demo_mm_inputs(2, [[3, side, side], [3, side * 3 // 4, side]],
-                          num_classes=2, with_mask=True)
+                          num_classes=2, with_mask=True, with_semantic=True)
 
 
 def _cls_inputs(side: int):
@@ -135,6 +135,9 @@ def run_model(model_cfg: dict, library: str, side: int = SIDES[0]) -> None:
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope(library):
         model = MODELS.build(copy.deepcopy(model_cfg))
+        # as the Runner does: some heads create parameters uninitialised
+        # (DETR's level embeddings) and fill them here
+        model.init_weights()
         make = _det_inputs if library == 'mmdet' else _cls_inputs
         model.train()
         data = model.data_preprocessor(make(side), True)
