@@ -245,9 +245,10 @@ def test_configs_readme_table_is_the_metafile():
 
 
 def test_readme_parameter_table_is_the_metafile():
-    """README's "Parameter counts" rows repeat configs/metafile.yml exactly."""
+    """docs/faithfulness.md's "Parameter counts" rows repeat
+    configs/metafile.yml exactly."""
     import re
-    with open(osp.join(REPO_ROOT, 'README.md')) as f:
+    with open(osp.join(REPO_ROOT, 'docs', 'faithfulness.md')) as f:
         text = f.read()
     table = text[text.index('## Parameter counts'):]
     table = table[:table.index('\n\n', table.index('| model |'))]

@@ -116,8 +116,8 @@ def test_this_environment_matches_its_row():
     assert numpy.__version__ == stack.numpy
 
 
-def test_readme_table_is_the_stack_table():
-    with open(osp.join(REPO_ROOT, 'README.md')) as f:
+def test_environments_doc_holds_the_stack_table():
+    with open(osp.join(REPO_ROOT, 'docs', 'environments.md')) as f:
         assert stacks.markdown() in f.read()
 
 
