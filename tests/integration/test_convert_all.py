@@ -22,7 +22,7 @@ from conftest import REPO_ROOT, load_tool
 from rla_mm.converters import mmdet2
 from rla_mm.converters.published import published_checkpoints
 from test_convert_mmdet2 import mmdet2_head_state_dict, write_mmdet2_checkpoint
-from test_converter import write_reference_checkpoint
+from reference_checkpoints import write_reference_checkpoint
 
 convert_main = load_tool('model_converters/rlanet_to_rla_mm.py').main
 PUBLISHED = published_checkpoints()

@@ -348,13 +348,7 @@ def cv2_write_digit(path: str) -> None:
 
 def write_published(folder: str) -> None:
     """Every published file in ``folder``, as tests/integration/test_convert_all.py
-    writes them (small storage, the authors' formats).
-
-    That module imports tests/unit's test_converter, which pytest makes
-    importable when it collects tests/unit; when this file runs alone,
-    :func:`load_script` of it does the same (its folder goes on ``sys.path``).
-    """
-    load_script('tests/unit/test_converter.py')
+    writes them (small storage, the authors' formats)."""
     from test_convert_all import write_published as write
     os.makedirs(folder)
     write(pathlib.Path(folder))

@@ -12,7 +12,7 @@ from conftest import REPO_ROOT, load_script, load_tool
 from rla_mm.configs import ABLATION_METAFILE, load_metafile, paper_figure
 from rla_mm.converters import ConversionError
 from rla_mm.converters.rlanet import ABLATION_ARCHS, convert_state_dict
-from test_converter import write_reference_checkpoint
+from reference_checkpoints import write_reference_checkpoint
 
 ABLATION = osp.join(REPO_ROOT, 'configs', 'ablation')
 METAFILE = load_metafile(ABLATION_METAFILE)

@@ -9,24 +9,13 @@ from mmengine.config import Config
 
 import key_layouts
 import rla_functional as ref
+from reference_checkpoints import write_reference_checkpoint
 from conftest import FIXTURES, REPO_ROOT, load_tool
 from rla_mm.converters import ConversionError
 from rla_mm.converters.rlanet import convert_state_dict
 
 convert_main = load_tool('model_converters/rlanet_to_rla_mm.py').main
 CONFIGS = osp.join(REPO_ROOT, 'configs')
-
-
-def write_reference_checkpoint(path, state_dict, arch):
-    """Save weights the way the authors' training script does."""
-    model = torch.nn.Linear(2, 2)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    model(torch.randn(1, 2)).sum().backward()
-    optimizer.step()
-    torch.save(
-        dict(epoch=120, arch=arch, best_acc1=torch.tensor(77.17),
-             state_dict={f'module.{k}': v for k, v in state_dict.items()},
-             optimizer=optimizer.state_dict()), path)
 
 
 def build_classifier(config, num_classes, checkpoint):

@@ -13,7 +13,7 @@ from conftest import REPO_ROOT, load_tool
 from rla_mm.converters import mmdet2
 from rla_mm.converters.published import (TABLE_TAG, converted_name,
                                          published_checkpoints, weights_table)
-from test_converter import write_reference_checkpoint
+from reference_checkpoints import write_reference_checkpoint
 
 convert_main = load_tool('model_converters/rlanet_to_rla_mm.py').main
 PUBLISHED = published_checkpoints()
