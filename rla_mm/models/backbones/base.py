@@ -126,7 +126,7 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
     Attributes:
         feat_dim (int): Channels of the deepest output, the one a classifier
             head reads (hidden state included when ``cat_hidden``).
-        feature_info (list[dict]): One entry per output index, in order:
+        output_info (list[dict]): One entry per output index, in order:
             ``num_chs`` (channels), ``reduction`` (input size / output size)
             and ``module`` (the module that produces it).
 
@@ -159,7 +159,7 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
             not read h.
         hidden_act (str, optional): Activation of the final hidden state
             before it joins the features: 'relu', 'relu6', 'tanh' or 'none';
-            None: the family's own (:meth:`hidden_act`). Default: None.
+            None: the family's own (:meth:`family_hidden_act`). Default: None.
         hidden_norm (bool): Normalise the final hidden state (``bn_hidden``)
             before that activation. Default: True.
     """
@@ -275,8 +275,8 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
                 info.append(entry)
             else:
                 info[-1] = entry
-        self.feature_info = [info[i] for i in sorted(set(self.out_indices))]
-        self.feat_dim = self.feature_info[-1]['num_chs']
+        self.output_info = [info[i] for i in sorted(set(self.out_indices))]
+        self.feat_dim = self.output_info[-1]['num_chs']
 
     @property
     def block_rla_channel(self) -> int:
@@ -300,13 +300,13 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         return self.rla_channel
 
     @property
-    def hidden_norm(self) -> nn.Module:
+    def hidden_norm_layer(self) -> nn.Module:
         """Norm applied to the final hidden state before it joins x."""
         if self.hidden_norm_name is None:
             return nn.Identity()
         return getattr(self, self.hidden_norm_name)
 
-    def hidden_act(self, h: Tensor) -> Tensor:
+    def family_hidden_act(self, h: Tensor) -> Tensor:
         """The family's activation of the final hidden state before it joins
         the features (the ``hidden_act`` argument overrides it).
 
@@ -326,7 +326,7 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         if self.hidden_norm_name is not None:
             h = getattr(self, self.hidden_norm_name)(h)
         if self.hidden_act_choice is None:
-            h = self.hidden_act(h)
+            h = self.family_hidden_act(h)
         else:
             h = HIDDEN_ACTS[self.hidden_act_choice](h)
         return torch.cat([x, h], dim=1)

@@ -149,7 +149,7 @@ class RLAMobileNetV2(RLABackbone):
         super().__init__(len(self.arch_settings), rla_channel, out_indices,
                          cat_hidden, rla_source=rla_source, **kwargs)
 
-    def hidden_act(self, h: Tensor) -> Tensor:
+    def family_hidden_act(self, h: Tensor) -> Tensor:
         """relu6 of the final hidden state, as the network's own activations
         (the ``hidden_act`` argument overrides it)."""
         return F.relu6(h)
@@ -201,7 +201,7 @@ class RLAMobileNetV2(RLABackbone):
         return out_channels, 'conv2'
 
     def close_modules(self) -> List[nn.Module]:
-        return [self.conv2] + ([self.hidden_norm] if self.cat_hidden else [])
+        return [self.conv2] + ([self.hidden_norm_layer] if self.cat_hidden else [])
 
     def forward_close(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
         return self.conv2(self.append_hidden(x, h))

@@ -5,7 +5,7 @@ The backbones are found in the registry, not listed here;
 :func:`test_every_registered_backbone_has_cases` until it has one. For every
 backbone, ``cat_hidden`` and ``out_indices`` choice:
 
-* the outputs have the channels and strides of ``feature_info`` on an odd input;
+* the outputs have the channels and strides of ``output_info`` on an odd input;
 * every parameter gets a gradient (DDP needs no ``find_unused_parameters``);
 * the state_dict keys are those recorded from the code at f67c099
   (``tests/fixtures/backbone_keys.json``), less the modules that got no gradient
@@ -97,9 +97,9 @@ def test_outputs_gradients_and_layout(case_id, type_name, kwargs):
     model = build(type_name, **kwargs).train()
     x = torch.randn(2, model.in_channels, *INPUT_SIZE)
     outs = model(x)
-    # one output per index, shaped as feature_info says, on an odd input
-    assert len(outs) == len(model.feature_info) == len(kwargs['out_indices'])
-    for out, info in zip(outs, model.feature_info):
+    # one output per index, shaped as output_info says, on an odd input
+    assert len(outs) == len(model.output_info) == len(kwargs['out_indices'])
+    for out, info in zip(outs, model.output_info):
         size = tuple(math.ceil(s / info['reduction']) for s in INPUT_SIZE)
         assert out.shape == (2, info['num_chs'], *size), info
         assert isinstance(model.get_submodule(info['module']), torch.nn.Module)

@@ -85,7 +85,7 @@ def test_hidden_activation_is_relu6_and_a_method():
     # which torch 2.1's dynamo breaks the graph on
     import inspect
     assert inspect.isfunction(inspect.getattr_static(RLAMobileNetV2,
-                                                     'hidden_act'))
+                                                     'family_hidden_act'))
     model = RLAMobileNetV2(rla_channel=4, widen_factor=0.25)
     h = torch.tensor([-1., 3., 7.])
-    assert model.hidden_act(h).tolist() == [0., 3., 6.]
+    assert model.family_hidden_act(h).tolist() == [0., 3., 6.]

@@ -277,7 +277,7 @@ def test_extra_channels_widen_every_block():
     # Table 6 (a) / Table 12: the plain network, every block k wider
     model = RLAResNet(depth=50, rla_channel=0, extra_channels=32,
                       out_indices=(0, 3))
-    assert [i['num_chs'] for i in model.feature_info] == [256 + 32,
+    assert [i['num_chs'] for i in model.output_info] == [256 + 32,
                                                           2048 + 32]
     block = model.layer1.blocks[0]
     assert block.conv1.weight.shape == (72, 64, 1, 1)
