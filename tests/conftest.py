@@ -77,3 +77,21 @@ def default_scope_stays():
     for name in list(DefaultScope._instance_dict):
         if name not in before:
             DefaultScope._instance_dict.pop(name)
+
+
+def randomize_norms(model, seed: int = 0):
+    """Give every BN of ``model`` random statistics and affine parameters (not
+    the identity of a fresh BN), so that loading them is visible in outputs;
+    return ``model`` in eval mode."""
+    import torch
+    from torch.nn.modules.batchnorm import _BatchNorm
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, _BatchNorm):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    model.eval()  # MMDetection's train() returns None, so this is no chain
+    return model

@@ -8,20 +8,8 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import load_checkpoint
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from conftest import REPO_ROOT
-
-
-def randomize_norms(model):
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, _BatchNorm):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-    return model
+from conftest import REPO_ROOT, randomize_norms
 
 
 @pytest.fixture
@@ -47,7 +35,7 @@ def test_load_from_a_plain_detector_gives_its_predictions(
     from mmdet.testing import demo_mm_inputs
     import rla_mm  # noqa: F401
     with DefaultScope.overwrite_default_scope('mmdet'):
-        plain = randomize_norms(MODELS.build(small_faster_rcnn_cfg)).eval()
+        plain = randomize_norms(MODELS.build(small_faster_rcnn_cfg))
         cfg = small_faster_rcnn_cfg.copy()
         cfg.backbone = dict(cfg.backbone, type='RLAResNet')
         twin = MODELS.build(cfg).eval()
@@ -77,7 +65,6 @@ def test_converter_writes_an_rla_initialisation(tmp_path):
     import mmdet.models.backbones as det
     import rla_mm.models as rla
     plain = randomize_norms(det.ResNet(depth=18))
-    plain.eval()
     src = str(tmp_path / 'resnet18_classifier.pth')
     torch.save({'state_dict': {f'backbone.{k}': v
                                for k, v in plain.state_dict().items()}}, src)

@@ -11,11 +11,11 @@ import mmcv.ops  # noqa: F401  (registers DCN)
 import pytest
 import torch
 from mmengine.registry import MODELS, DefaultScope
-from torch.nn.modules.batchnorm import _BatchNorm
 
 import mmdet.models.backbones as det
 import mmpretrain.models.backbones as cls
 import rla_mm.models as rla
+from conftest import randomize_norms
 from rla_mm.models.backbones.library_defaults import (LIBRARY_DEFAULTS,
                                                       building_library)
 
@@ -277,20 +277,6 @@ def test_se_twin_places_se_like_mmpretrain():
 # -- plain checkpoints --------------------------------------------------------
 
 
-def randomized(model):
-    """``model`` with random weights and BN statistics (not the identity)."""
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, _BatchNorm):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-    model.eval()  # MMDetection's train() returns None
-    return model
-
-
 @pytest.mark.parametrize('make_plain,twin,kwargs', [
     (lambda: det.ResNet(depth=50), rla.RLAResNet, dict(depth=50)),
     (lambda: det.ResNetV1d(depth=18), rla.RLAResNetV1d, dict(depth=18)),
@@ -302,7 +288,7 @@ def randomized(model):
         'torchvision-resnet50'])
 def test_plain_checkpoint_gives_the_plain_network_at_init(
         tmp_path, make_plain, twin, kwargs, caplog):
-    plain = randomized(make_plain())
+    plain = randomize_norms(make_plain())
     path = str(tmp_path / 'plain.pth')
     torch.save(plain.state_dict(), path)
     model = twin(init_cfg=dict(type='Pretrained', checkpoint=path),
