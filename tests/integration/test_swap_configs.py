@@ -1,6 +1,6 @@
 """The user's two-line swap, written in a config outside the repository, for
 every RLA twin: it inherits the library's own config, changes the backbone type,
-builds, and trains a step (one optimiser update)."""
+builds, and trains two optimiser steps."""
 import os.path as osp
 import textwrap
 
@@ -67,7 +67,11 @@ def test_a_swapped_user_config_builds_and_trains_a_step(
                   for n, p in model.backbone.named_parameters()
                   if p.requires_grad}
         model.train()
-        losses = model.train_step(inputs(library), optim)
+        # two steps: zero_init_residual zeroes each branch's last norm, so the
+        # first step's gradient reaches only those norms (and what follows
+        # the sums); from the second on it reaches the branches and RLA parts
+        for _ in range(2):
+            losses = model.train_step(inputs(library), optim)
     assert all(torch.isfinite(v).all() for v in losses.values())
     changed = [n for n, p in model.backbone.named_parameters()
                if p.requires_grad and not torch.equal(p.detach(), before[n])]
