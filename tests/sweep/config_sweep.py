@@ -12,6 +12,7 @@ downloads) and is reported with the reason, not counted.
 import copy
 import glob
 import json
+import logging
 import os.path as osp
 import time
 import traceback
@@ -20,6 +21,7 @@ from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
 #: Their ResNet family -> our twin, per library.
@@ -136,8 +138,15 @@ def run_model(model_cfg: dict, library: str, side: int = SIDES[0]) -> None:
     with DefaultScope.overwrite_default_scope(library):
         model = MODELS.build(copy.deepcopy(model_cfg))
         # as the Runner does: some heads create parameters uninitialised
-        # (DETR's level embeddings) and fill them here
-        model.init_weights()
+        # (DETR's level embeddings) and fill them here; its per-tensor log
+        # lines are left out of the report
+        logger = MMLogger.get_current_instance()
+        level = logger.level
+        logger.setLevel(logging.WARNING)
+        try:
+            model.init_weights()
+        finally:
+            logger.setLevel(level)
         make = _det_inputs if library == 'mmdet' else _cls_inputs
         model.train()
         data = model.data_preprocessor(make(side), True)
