@@ -27,13 +27,10 @@ from typing import Dict, List, Optional
 import torch
 from torch import Tensor
 
-from ..models import RLAMobileNetV2, RLAResNet
+from ..models import CLASSIFIER_FORM, RLAMobileNetV2, RLAResNet
 from ..safe_loading import load_foreign
 from ._mapping import (BN, ConversionError, Rules, apply_rules, map_weights,
                        raise_on_problems, shared_conflicts, strip_wrapper)
-
-# The classification form of RLAResNet: one output, the hidden state concatenated.
-CLASSIFIER_FORM = dict(out_indices=(3, ), cat_hidden=True)
 
 # Reference arch name -> keyword arguments of RLAResNet (classification form).
 _RESNET_BODIES = {
@@ -98,53 +95,50 @@ ARCHS = sorted(RESNET_ARCHS) + sorted(MOBILENET_ARCHS) + sorted(ABLATION_ARCHS)
 # ---------------------------------------------------------------- key rules
 # {s}: the stage, the authors' index + 1
 
+def _block_rules(parts: Dict[str, str], block: str = r'(\d+)') -> Rules:
+    """Rules of per-block modules: each of the authors' ``stages.S.B.<theirs>``
+    (a conv's weight or a norm's tensors) -> ``backbone.layer{s}.blocks.B.<ours>``.
+
+    Args:
+        parts (dict): Their module pattern -> ours; ours refers to the pattern's
+            groups from ``\3``.
+        block (str): The pattern of the block index B (one group).
+    """
+    rules = []
+    for theirs, ours in parts.items():
+        tensor = 3 + re.compile(theirs).groups  # the group of the tensor name
+        rules.append((rf'stages\.(\d+)\.{block}\.{theirs}\.{BN}',
+                      rf'backbone.layer{{s}}.blocks.\2.{ours}.\{tensor}'))
+    return rules
+
+
+# The RLA parts of a stage, and the classifier's norm of h, in both families.
+_RLA_RULES: Rules = [
+    (rf'stage_bns\.(\d+)\.(\d+)\.{BN}', r'backbone.layer{s}.norms.\2.\3'),
+    (r'conv_outs\.(\d+)\.weight', r'backbone.layer{s}.conv_out.weight'),
+    (rf'bn2\.{BN}', r'backbone.bn_hidden.\1'),
+]
 RESNET_RULES: Rules = [
     (r'conv1\.weight', r'backbone.conv1.weight'),
     (rf'bn1\.{BN}', r'backbone.bn1.\1'),
-    (r'stages\.(\d+)\.(\d+)\.conv([123])\.weight',
-     r'backbone.layer{s}.blocks.\2.conv\3.weight'),
-    (rf'stages\.(\d+)\.(\d+)\.bn([123])\.{BN}',
-     r'backbone.layer{s}.blocks.\2.bn\3.\4'),
-    (r'stages\.(\d+)\.0\.downsample\.0\.weight',
-     r'backbone.layer{s}.blocks.0.downsample.0.weight'),
-    (rf'stages\.(\d+)\.0\.downsample\.1\.{BN}',
-     r'backbone.layer{s}.blocks.0.downsample.1.\2'),
-    (r'stages\.(\d+)\.(\d+)\.eca\.conv\.weight',
-     r'backbone.layer{s}.blocks.\2.eca.conv.weight'),
-    (r'stages\.(\d+)\.(\d+)\.se\.fc\.0\.weight',
-     r'backbone.layer{s}.blocks.\2.se.fc1.weight'),
-    (r'stages\.(\d+)\.(\d+)\.se\.fc\.2\.weight',
-     r'backbone.layer{s}.blocks.\2.se.fc2.weight'),
-    (rf'stage_bns\.(\d+)\.(\d+)\.{BN}', r'backbone.layer{s}.norms.\2.\3'),
-    (r'conv_outs\.(\d+)\.weight', r'backbone.layer{s}.conv_out.weight'),
+    *_block_rules({r'(conv|bn)([123])': r'\3\4', r'eca\.conv': 'eca.conv',
+                   r'se\.fc\.0': 'se.fc1', r'se\.fc\.2': 'se.fc2'}),
+    *_block_rules({r'downsample\.([01])': r'downsample.\3'}, block='(0)'),
+    *_RLA_RULES,
     (r'recurrent_convs\.(\d+)\.weight',
      r'backbone.layer{s}.recurrent_conv.weight'),
-    (rf'bn2\.{BN}', r'backbone.bn_hidden.\1'),
     (r'fc\.(weight|bias)', r'head.fc.\1'),
 ]
 
 MOBILENET_RULES: Rules = [
-    (r'conv1\.0\.weight', r'backbone.conv1.conv.weight'),
-    (rf'conv1\.1\.{BN}', r'backbone.conv1.bn.\1'),
-    (r'stages\.(\d+)\.(\d+)\.conv1x1\.0\.weight',
-     r'backbone.layer{s}.blocks.\2.expand.conv.weight'),
-    (rf'stages\.(\d+)\.(\d+)\.conv1x1\.1\.{BN}',
-     r'backbone.layer{s}.blocks.\2.expand.bn.\3'),
-    (r'stages\.(\d+)\.(\d+)\.conv\.0\.0\.weight',
-     r'backbone.layer{s}.blocks.\2.depthwise.conv.weight'),
-    (rf'stages\.(\d+)\.(\d+)\.conv\.0\.1\.{BN}',
-     r'backbone.layer{s}.blocks.\2.depthwise.bn.\3'),
-    (r'stages\.(\d+)\.(\d+)\.conv\.1\.weight',
-     r'backbone.layer{s}.blocks.\2.project.conv.weight'),
-    (rf'stages\.(\d+)\.(\d+)\.conv\.2\.{BN}',
-     r'backbone.layer{s}.blocks.\2.project.bn.\3'),
-    (r'stages\.(\d+)\.(\d+)\.conv\.3\.conv\.weight',
-     r'backbone.layer{s}.blocks.\2.eca.conv.weight'),
-    (rf'stage_bns\.(\d+)\.(\d+)\.{BN}', r'backbone.layer{s}.norms.\2.\3'),
-    (r'conv_outs\.(\d+)\.weight', r'backbone.layer{s}.conv_out.weight'),
-    (r'conv2\.0\.weight', r'backbone.conv2.conv.weight'),
-    (rf'conv2\.1\.{BN}', r'backbone.conv2.bn.\1'),
-    (rf'bn2\.{BN}', r'backbone.bn_hidden.\1'),
+    (rf'conv([12])\.0\.weight', r'backbone.conv\1.conv.weight'),
+    (rf'conv([12])\.1\.{BN}', r'backbone.conv\1.bn.\2'),
+    *_block_rules({
+        r'conv1x1\.0': 'expand.conv', r'conv1x1\.1': 'expand.bn',
+        r'conv\.0\.0': 'depthwise.conv', r'conv\.0\.1': 'depthwise.bn',
+        r'conv\.1': 'project.conv', r'conv\.2': 'project.bn',
+        r'conv\.3\.conv': 'eca.conv'}),
+    *_RLA_RULES,
     (r'classifier\.1\.(weight|bias)', r'head.fc.\1'),
 ]
 # RLA-MobileNetV2: reference recurrent conv r (one per resolution; all five are
@@ -167,20 +161,6 @@ _UNSHARED_RULES: Rules = [
      r'backbone.layer{s}.recurrent_conv.\2.weight'),
     (rf'stages\.(\d+)\.(\d+)\.bn_rla\.{BN}', r'backbone.layer{s}.norms.\2.\3'),
 ]
-# torchvision's layout (layer1 ... layer4, numbered from 1 already).
-PLAIN_RULES: Rules = [
-    (r'conv1\.weight', r'backbone.conv1.weight'),
-    (rf'bn1\.{BN}', r'backbone.bn1.\1'),
-    (r'layer(\d)\.(\d+)\.conv([123])\.weight',
-     r'backbone.layer\1.blocks.\2.conv\3.weight'),
-    (rf'layer(\d)\.(\d+)\.bn([123])\.{BN}',
-     r'backbone.layer\1.blocks.\2.bn\3.\4'),
-    (r'layer(\d)\.0\.downsample\.0\.weight',
-     r'backbone.layer\1.blocks.0.downsample.0.weight'),
-    (rf'layer(\d)\.0\.downsample\.1\.{BN}',
-     r'backbone.layer\1.blocks.0.downsample.1.\2'),
-    (r'fc\.(weight|bias)', r'head.fc.\1'),
-]
 _ABLATION_EXTRA_RULES = {'rlalstm': _LSTM_RULES, 'rlagru': _GRU_RULES,
                          'rlaus': _UNSHARED_RULES}
 
@@ -195,8 +175,6 @@ def rules_of(arch: str) -> Rules:
     if arch in MOBILENET_ARCHS:
         return MOBILENET_RULES
     if arch in ABLATION_ARCHS:
-        if arch.startswith('resnet'):
-            return PLAIN_RULES
         return _ABLATION_EXTRA_RULES.get(arch.split('_')[0], []) + RESNET_RULES
     return RESNET_RULES
 
@@ -214,6 +192,11 @@ def targets_of(key: str, arch: str) -> List[str]:
         if match:
             return [f'backbone.layer{i}.recurrent_conv.weight'
                     for i in MOBILENET_RECURRENT.get(int(match.group(1)), ())]
+    if arch in ABLATION_ARCHS and arch.startswith('resnet'):
+        # torchvision's layout: the authors' with stages.S named layer{S + 1}
+        if key.startswith('stages.'):
+            return []
+        key = re.sub(r'^layer(\d)\.', lambda m: f'stages.{int(m[1]) - 1}.', key)
     target = apply_rules(key, rules_of(arch))
     return [] if target is None else [target]
 

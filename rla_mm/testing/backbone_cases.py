@@ -37,81 +37,50 @@ _RESNET_OUTS = dict(out_indices=(0, 1, 2, 3))
 _XCEPTION_THIN = (((8, 8), 1, 1, True), ((12, ), 1, 1, True),
                   ((12, 16), 2, 2, True), ((16, ), 1, 2, False))
 
-BACKBONES: Dict[str, dict] = {
-    'RLAResNet': dict(
+_TINY_RESNET = dict(rla_channel=4, stem_channels=8, base_channels=8)
+
+
+def _resnet_entry(twin: str, tiny: Dict[str, dict], full: dict = {},
+                  more: Tuple[FullCase, ...] = ()) -> dict:
+    """An entry of the ResNet family: four outputs; ``tiny`` variants at small
+    widths; the depth-50 network with ``full`` beside MMPretrain's ``twin``
+    with the same arguments, then ``more`` full cases."""
+    return dict(
         outputs=4,
+        tiny={name: dict(kwargs, **_TINY_RESNET)
+              for name, kwargs in tiny.items()},
+        full=(FullCase(dict(depth=50, **full), 224, f'mmpretrain.{twin}',
+                       dict(depth=50, **full, **_RESNET_OUTS)), ) + more)
+
+
+BACKBONES: Dict[str, dict] = {
+    'RLAResNet': _resnet_entry(
+        'ResNet',
         tiny={
-            'basic': dict(depth=18, rla_channel=4, stem_channels=8,
-                          base_channels=8),
-            'bottleneck-eca': dict(depth=50, rla_channel=4, stem_channels=8,
-                                   base_channels=8, eca=True),
-            'resnext-se': dict(depth=50, rla_channel=4, stem_channels=8,
-                               base_channels=8, groups=2, base_width=32, se=4),
+            'basic': dict(depth=18),
+            'bottleneck-eca': dict(depth=50, eca=True),
+            'resnext-se': dict(depth=50, groups=2, base_width=32, se=4),
         },
-        full=(
-            FullCase(dict(depth=50), 224, 'mmpretrain.ResNet',
-                     dict(depth=50, **_RESNET_OUTS)),
+        more=(
             FullCase(dict(depth=50, eca=True), 225, 'mmpretrain.ResNet',
                      dict(depth=50, **_RESNET_OUTS)),
             FullCase(dict(depth=50, out_indices=(3, ), cat_hidden=True), 224,
                      'mmpretrain.ResNet', dict(depth=50, out_indices=(3, ))),
         )),
-    'RLAResNetV1d': dict(
-        outputs=4,
-        tiny={
-            'basic': dict(depth=18, rla_channel=4, stem_channels=8,
-                          base_channels=8),
-        },
-        full=(
-            FullCase(dict(depth=50), 224, 'mmpretrain.ResNetV1d',
-                     dict(depth=50, **_RESNET_OUTS)),
-        )),
+    'RLAResNetV1d': _resnet_entry('ResNetV1d', tiny={'basic': dict(depth=18)}),
     # The twins of MMDetection's and MMPretrain's ResNet family.
-    'RLAResNetV1c': dict(
-        outputs=4,
-        tiny={
-            'basic': dict(depth=18, rla_channel=4, stem_channels=8,
-                          base_channels=8),
-        },
-        full=(
-            FullCase(dict(depth=50), 224, 'mmpretrain.ResNetV1c',
-                     dict(depth=50, **_RESNET_OUTS)),
-        )),
-    'RLAResNeXt': dict(
-        outputs=4,
-        tiny={
-            'bottleneck': dict(depth=50, rla_channel=4, stem_channels=8,
-                               base_channels=8, groups=2, width_per_group=32),
-        },
-        full=(
-            FullCase(dict(depth=50, groups=32, width_per_group=4), 224,
-                     'mmpretrain.ResNeXt',
-                     dict(depth=50, groups=32, width_per_group=4,
-                          **_RESNET_OUTS)),
-        )),
-    'RLASEResNet': dict(
-        outputs=4,
-        tiny={
-            'bottleneck': dict(depth=50, rla_channel=4, stem_channels=8,
-                               base_channels=8, se_ratio=4),
-        },
-        full=(
-            FullCase(dict(depth=50), 224, 'mmpretrain.SEResNet',
-                     dict(depth=50, **_RESNET_OUTS)),
-        )),
-    'RLASEResNeXt': dict(
-        outputs=4,
-        tiny={
-            'bottleneck': dict(depth=50, rla_channel=4, stem_channels=8,
-                               base_channels=8, groups=2, base_width=32,
-                               se_ratio=4),
-        },
-        full=(
-            FullCase(dict(depth=50, groups=32, width_per_group=4), 224,
-                     'mmpretrain.SEResNeXt',
-                     dict(depth=50, groups=32, width_per_group=4,
-                          **_RESNET_OUTS)),
-        )),
+    'RLAResNetV1c': _resnet_entry('ResNetV1c', tiny={'basic': dict(depth=18)}),
+    'RLAResNeXt': _resnet_entry(
+        'ResNeXt',
+        tiny={'bottleneck': dict(depth=50, groups=2, width_per_group=32)},
+        full=dict(groups=32, width_per_group=4)),
+    'RLASEResNet': _resnet_entry(
+        'SEResNet', tiny={'bottleneck': dict(depth=50, se_ratio=4)}),
+    'RLASEResNeXt': _resnet_entry(
+        'SEResNeXt',
+        tiny={'bottleneck': dict(depth=50, groups=2, base_width=32,
+                                 se_ratio=4)},
+        full=dict(groups=32, width_per_group=4)),
     'RLAMobileNetV2': dict(
         outputs=8,
         tiny={

@@ -24,24 +24,18 @@ train_dataloader = dict(
         num_holdout=5000,
         pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True))
+# the other 5k of the training split, at test time
 val_dataloader = dict(
-    batch_size=128,
-    num_workers=4,
-    dataset=dict(
-        type='CIFAR10Holdout',
-        data_root='data/cifar10',
-        part='val',
-        num_holdout=5000,
-        pipeline=test_pipeline),
+    train_dataloader,
+    dataset=dict(train_dataloader['dataset'], part='val',
+                 pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False))
 val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_dataloader = dict(
-    batch_size=128,
-    num_workers=4,
+    val_dataloader,
     dataset=dict(
         type='CIFAR10',
         data_root='data/cifar10',
         split='test',
-        pipeline=test_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=False))
+        pipeline=test_pipeline))
 test_evaluator = val_evaluator

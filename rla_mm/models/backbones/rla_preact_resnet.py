@@ -20,92 +20,68 @@ from ..layers import block_input
 from .base import RLABackbone, StageSpec, extra_planes
 
 
-class RLAPreActBasicBlock(BaseModule):
-    """Pre-activation basic block: BN-ReLU-3x3, BN-ReLU-3x3, on [x, h].
+class _RLAPreActBlock(BaseModule):
+    """Pre-activation residual block: BN-ReLU-conv units on [x, h].
+
+    A block is its ``units``: one ``(kernel size, strides)`` pair per unit; the
+    last unit widens to ``planes * expansion``.
 
     Args:
         inplanes (int): Input channels of x.
-        planes (int): Output channels.
+        planes (int): Base channels; the output has ``planes * expansion``.
         rla_channel (int): Hidden channels k joined to x (0: plain block).
-        stride (int): Stride of the first conv. Default: 1.
+        stride (int): Stride of the unit that strides. Default: 1.
         downsample (nn.Module, optional): Shortcut projection.
         conv_cfg (dict, optional): Conv config.
         norm_cfg (dict): Norm config. Default: BN.
         init_cfg (dict, optional): Initialization config.
     """
+    expansion: int
+    units: Tuple[Tuple[int, bool], ...]
+
+    def __init__(self,
+                 inplanes: int,
+                 planes: int,
+                 rla_channel: int,
+                 stride: int = 1,
+                 downsample: Optional[nn.Module] = None,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        channels = inplanes + rla_channel
+        for i, (kernel, strides) in enumerate(self.units, 1):
+            out = planes * self.expansion if i == len(self.units) else planes
+            setattr(self, f'norm{i}', build_norm_layer(norm_cfg, channels)[1])
+            setattr(self, f'conv{i}', build_conv_layer(
+                conv_cfg, channels, out, kernel,
+                stride=stride if strides else 1, padding=kernel // 2,
+                bias=False))
+            channels = out
+        self.downsample = downsample
+
+    def forward(self, x: Tensor, h: Optional[Tensor],
+                shortcut: bool = False) -> Tuple[Tensor, Tensor]:
+        """Return the block output and the branch output (or the shortcut)."""
+        identity = x if self.downsample is None else self.downsample(x)
+        out = block_input(x, h)
+        for i in range(1, len(self.units) + 1):
+            out = getattr(self, f'conv{i}')(
+                F.relu(getattr(self, f'norm{i}')(out)))
+        return out + identity, identity if shortcut else out
+
+
+class RLAPreActBasicBlock(_RLAPreActBlock):
+    """Pre-activation basic block: BN-ReLU-3x3 (stride), BN-ReLU-3x3."""
     expansion = 1
-
-    def __init__(self,
-                 inplanes: int,
-                 planes: int,
-                 rla_channel: int,
-                 stride: int = 1,
-                 downsample: Optional[nn.Module] = None,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN'),
-                 init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        self.norm1 = build_norm_layer(norm_cfg, inplanes + rla_channel)[1]
-        self.conv1 = build_conv_layer(conv_cfg, inplanes + rla_channel, planes,
-                                      3, stride=stride, padding=1, bias=False)
-        self.norm2 = build_norm_layer(norm_cfg, planes)[1]
-        self.conv2 = build_conv_layer(conv_cfg, planes, planes, 3, padding=1,
-                                      bias=False)
-        self.downsample = downsample
-
-    def forward(self, x: Tensor, h: Optional[Tensor],
-                shortcut: bool = False) -> Tuple[Tensor, Tensor]:
-        """Return the block output and the branch output (or the shortcut)."""
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.conv1(F.relu(self.norm1(block_input(x, h))))
-        out = self.conv2(F.relu(self.norm2(out)))
-        return out + identity, identity if shortcut else out
+    units = ((3, True), (3, False))
 
 
-class RLAPreActBottleneck(BaseModule):
-    """Pre-activation bottleneck: BN-ReLU-1x1, BN-ReLU-3x3 (stride), BN-ReLU-1x1.
-
-    Args:
-        inplanes (int): Input channels of x.
-        planes (int): Base channels; the output has ``planes * 4``.
-        rla_channel (int): Hidden channels k joined to x (0: plain block).
-        stride (int): Stride of the 3x3 conv. Default: 1.
-        downsample (nn.Module, optional): Shortcut projection.
-        conv_cfg (dict, optional): Conv config.
-        norm_cfg (dict): Norm config. Default: BN.
-        init_cfg (dict, optional): Initialization config.
-    """
+class RLAPreActBottleneck(_RLAPreActBlock):
+    """Pre-activation bottleneck: BN-ReLU-1x1, BN-ReLU-3x3 (stride),
+    BN-ReLU-1x1 (to ``planes * 4``)."""
     expansion = 4
-
-    def __init__(self,
-                 inplanes: int,
-                 planes: int,
-                 rla_channel: int,
-                 stride: int = 1,
-                 downsample: Optional[nn.Module] = None,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN'),
-                 init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        self.norm1 = build_norm_layer(norm_cfg, inplanes + rla_channel)[1]
-        self.conv1 = build_conv_layer(conv_cfg, inplanes + rla_channel, planes,
-                                      1, bias=False)
-        self.norm2 = build_norm_layer(norm_cfg, planes)[1]
-        self.conv2 = build_conv_layer(conv_cfg, planes, planes, 3,
-                                      stride=stride, padding=1, bias=False)
-        self.norm3 = build_norm_layer(norm_cfg, planes)[1]
-        self.conv3 = build_conv_layer(conv_cfg, planes, planes * 4, 1,
-                                      bias=False)
-        self.downsample = downsample
-
-    def forward(self, x: Tensor, h: Optional[Tensor],
-                shortcut: bool = False) -> Tuple[Tensor, Tensor]:
-        """Return the block output and the branch output (or the shortcut)."""
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.conv1(F.relu(self.norm1(block_input(x, h))))
-        out = self.conv2(F.relu(self.norm2(out)))
-        out = self.conv3(F.relu(self.norm3(out)))
-        return out + identity, identity if shortcut else out
+    units = ((1, False), (3, True), (1, False))
 
 
 @register_model()

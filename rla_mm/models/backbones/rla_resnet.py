@@ -1,5 +1,6 @@
 """RLA-ResNet backbones (paper Sec. 3.3, Table 3) for MMDetection and MMPretrain."""
 import warnings
+from abc import abstractmethod
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
@@ -24,33 +25,111 @@ DEFAULT_SE_REDUCTION = 16
 PLUGIN_POSITIONS = ('after_conv1', 'after_conv2', 'after_conv3')
 
 
+def _norm(index: int) -> property:
+    """The ``norm<index>`` property of MMDetection's blocks: the norm layer
+    registered under ``norm<index>_name`` ('bn1', 'gn1', ...)."""
+    return property(
+        lambda self: getattr(self, getattr(self, f'norm{index}_name')),
+        doc=f'The norm after conv{index}.')
+
+
 class _RLAResidualBlock(BaseModule):
-    """Shared parts of the RLA residual blocks: plugins, attention, stochastic
-    depth and the residual sum.
+    """The RLA residual blocks' shared arguments and parts: attention, plugins,
+    stochastic depth and the residual sum. A block builds its branch in
+    :meth:`build_branch` from the arguments, kept as attributes as MMDetection's
+    blocks keep them.
 
     Args:
-        out_channels (int): Channels of the branch output.
-        se (int, optional): SE reduction, or None for no SE.
-        eca_kernel (int, optional): ECA kernel size, or None for no ECA.
-        drop_path_rate (float): Stochastic depth of the residual branch.
+        inplanes (int): Input channels of x.
+        planes (int): Base channels; the output has ``planes * expansion``.
+        rla_channel (int): Hidden channels k, concatenated to x at the first
+            conv.
+        stride (int): Stride of the block. Default: 1.
+        dilation (int): Dilation of the 3x3 convs. Default: 1.
+        downsample (nn.Module, optional): Shortcut projection.
+        style (str): 'pytorch' puts a bottleneck's stride on its 3x3 conv (the
+            paper's), 'caffe' on its first 1x1 conv. Default: 'pytorch'.
+        groups (int): Groups of the 3x3 conv (ResNeXt bottlenecks). Default: 1.
+        base_width (int): Width per group of the first stage (ResNeXt); a
+            bottleneck's 3x3 conv has ``planes * base_width / 64 * groups``
+            channels, or ``planes`` with one group (MMDetection's and
+            MMPretrain's rule). Default: 64.
+        conv_cfg (dict, optional): Conv config.
+        norm_cfg (dict): Norm config. Default: BN.
+        se (int, optional): SE reduction, None for no SE.
+        eca_kernel (int, optional): ECA kernel size, None for no ECA.
+        dcn (dict, optional): Config of a deformable 3x3 conv2 of a bottleneck
+            (MMDetection's ``dcn``, e.g. ``dict(type='DCN', deform_groups=1,
+            fallback_on_stride=False)``). The hidden state joins at conv1, so
+            it is unaffected. Default: None.
+        plugins (list[dict], optional): MMDetection's bottleneck plugins, each
+            ``dict(cfg=..., position='after_conv1' | 'after_conv2' |
+            'after_conv3')``. Default: None.
+        drop_path_rate (float): Stochastic depth of the residual branch
+            (MMPretrain's). Default: 0.
+        expansion (int, optional): Output channels per plane (MMPretrain's
+            ``expansion``). Default: None, the block's (basic 1, bottleneck 4).
         init_cfg (dict, optional): Initialization config.
     """
+    expansion = 1
 
-    def __init__(self, out_channels: int, se: Optional[int],
-                 eca_kernel: Optional[int], drop_path_rate: float = 0.,
+    def __init__(self,
+                 inplanes: int,
+                 planes: int,
+                 rla_channel: int,
+                 stride: int = 1,
+                 dilation: int = 1,
+                 downsample: Optional[nn.Module] = None,
+                 style: str = 'pytorch',
+                 groups: int = 1,
+                 base_width: int = 64,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 se: Optional[int] = None,
+                 eca_kernel: Optional[int] = None,
+                 dcn: Optional[dict] = None,
+                 plugins: Optional[Sequence[dict]] = None,
+                 drop_path_rate: float = 0.,
+                 expansion: Optional[int] = None,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        self.inplanes, self.planes, self.rla_channel = \
+            inplanes, planes, rla_channel
+        self.stride, self.dilation, self.style = stride, dilation, style
+        self.groups, self.base_width = groups, base_width
+        self.conv_cfg, self.norm_cfg = conv_cfg, norm_cfg
+        self.dcn, self.plugins = dcn, plugins or ()
+        if expansion is not None:
+            self.expansion = expansion
+        out_channels = planes * self.expansion
         self.se = SELayer(out_channels, se) if se else None
         self.eca = ECALayer(eca_kernel) if eca_kernel else None
         self.drop_path = DropPath(drop_path_rate) \
             if drop_path_rate > 0 else None
+        self.build_branch(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.build_plugins(out_channels)
 
-    def make_plugins(self, channels: int, plugins: Sequence[dict],
-                     position: str) -> List[str]:
+    @abstractmethod
+    def build_branch(self, out_channels: int) -> None:
+        """Build the convs and norms of the residual branch."""
+
+    def build_plugins(self, out_channels: int) -> None:
+        """Build the block's plugins (after the shortcut, as MMDetection
+        registers them); blocks without plugin positions build none."""
+
+    def add_norm(self, index: int, channels: int) -> None:
+        """Register the norm ``norm<index>`` on ``channels``."""
+        name, norm = build_norm_layer(self.norm_cfg, channels, postfix=index)
+        setattr(self, f'norm{index}_name', name)
+        self.add_module(name, norm)
+
+    def make_plugins(self, channels: int, position: str) -> List[str]:
         """Build the plugins of ``position`` (MMDetection's block plugins:
         ``dict(cfg=..., position=...)``) on ``channels``; return their names."""
         names = []
-        for plugin in plugins:
+        for plugin in self.plugins:
             if plugin['position'] != position:
                 continue
             cfg = dict(plugin['cfg'])
@@ -85,88 +164,37 @@ class _RLAResidualBlock(BaseModule):
 class RLABasicBlock(_RLAResidualBlock):
     """Post-activation basic block whose first conv also reads the hidden state.
 
-    Args:
-        inplanes (int): Input channels of x.
-        planes (int): Output channels.
-        rla_channel (int): Hidden channels k, concatenated to x.
-        stride (int): Stride of the first conv. Default: 1.
-        dilation (int): Dilation of the convs. Default: 1.
-        downsample (nn.Module, optional): Shortcut projection.
-        style (str): Unused by basic blocks ('pytorch' or 'caffe').
-        groups (int): Must be 1 for basic blocks.
-        base_width (int): Must be 64 for basic blocks.
-        conv_cfg (dict, optional): Conv config.
-        norm_cfg (dict): Norm config. Default: BN.
-        se (int, optional): SE reduction, None for no SE.
-        eca_kernel (int, optional): ECA kernel size, None for no ECA.
-        dcn (dict, optional): Must be None (as in MMDetection's BasicBlock).
-        plugins (list[dict], optional): Must be None or empty (as in
-            MMDetection's BasicBlock).
-        drop_path_rate (float): Stochastic depth of the residual branch
-            (MMPretrain's). Default: 0.
-        expansion (int, optional): Must be None or 1.
-        init_cfg (dict, optional): Initialization config.
+    Takes the arguments of :class:`_RLAResidualBlock`; as in MMDetection's
+    BasicBlock, ``groups`` must be 1, ``base_width`` 64, ``expansion`` 1 (or
+    None), and ``dcn`` and ``plugins`` none (``style`` has no effect).
     """
     expansion = 1
+    norm1, norm2 = _norm(1), _norm(2)
+    last_norm = norm2  # closes the residual branch (zero-initialised)
 
-    def __init__(self,
-                 inplanes: int,
-                 planes: int,
-                 rla_channel: int,
-                 stride: int = 1,
-                 dilation: int = 1,
-                 downsample: Optional[nn.Module] = None,
-                 style: str = 'pytorch',
-                 groups: int = 1,
-                 base_width: int = 64,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN'),
-                 se: Optional[int] = None,
-                 eca_kernel: Optional[int] = None,
-                 dcn: Optional[dict] = None,
-                 plugins: Optional[Sequence[dict]] = None,
-                 drop_path_rate: float = 0.,
-                 expansion: Optional[int] = None,
-                 init_cfg=None):
-        super().__init__(planes, se, eca_kernel, drop_path_rate,
-                         init_cfg=init_cfg)
-        if groups != 1 or base_width != 64:
+    def build_branch(self, out_channels: int) -> None:
+        """conv1 (3x3, stride, on [x, h]) and conv2 (3x3), each with its norm."""
+        if self.groups != 1 or self.base_width != 64:
             raise ValueError('RLABasicBlock supports only groups=1 and '
-                             f'base_width=64, got groups={groups}, '
-                             f'base_width={base_width}')
-        for name, value in (('dcn', dcn), ('plugins', plugins)):
+                             f'base_width=64, got groups={self.groups}, '
+                             f'base_width={self.base_width}')
+        for name, value in (('dcn', self.dcn), ('plugins', self.plugins)):
             if value:
                 raise ValueError(
                     f'{name} needs bottleneck blocks (depth 50, 101 or 152); '
                     f'basic blocks (depth 18, 34) take none, as in '
                     f"MMDetection's ResNet, got {name}={value!r}")
-        if expansion not in (None, 1):
+        if self.expansion != 1:
             raise ValueError(f'basic blocks have expansion 1, got '
-                             f'expansion={expansion!r}')
-        self.norm1_name, norm1 = build_norm_layer(norm_cfg, planes, postfix=1)
-        self.norm2_name, norm2 = build_norm_layer(norm_cfg, planes, postfix=2)
+                             f'expansion={self.expansion!r}')
         self.conv1 = build_conv_layer(
-            conv_cfg, inplanes + rla_channel, planes, 3, stride=stride,
-            padding=dilation, dilation=dilation, bias=False)
-        self.add_module(self.norm1_name, norm1)
+            self.conv_cfg, self.inplanes + self.rla_channel, self.planes, 3,
+            stride=self.stride, padding=self.dilation,
+            dilation=self.dilation, bias=False)
+        self.add_norm(1, self.planes)
         self.conv2 = build_conv_layer(
-            conv_cfg, planes, planes, 3, padding=1, bias=False)
-        self.add_module(self.norm2_name, norm2)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    @property
-    def norm2(self) -> nn.Module:
-        return getattr(self, self.norm2_name)
-
-    @property
-    def last_norm(self) -> nn.Module:
-        """The norm that closes the residual branch (zero-initialised)."""
-        return self.norm2
+            self.conv_cfg, self.planes, self.planes, 3, padding=1, bias=False)
+        self.add_norm(2, self.planes)
 
     def forward(self, x: Tensor, h: Optional[Tensor],
                 shortcut: bool = False) -> Tuple[Tensor, Tensor]:
@@ -178,117 +206,49 @@ class RLABasicBlock(_RLAResidualBlock):
 
 
 class RLABottleneck(_RLAResidualBlock):
-    """Post-activation bottleneck whose first 1x1 conv also reads the hidden state.
-
-    Args:
-        inplanes (int): Input channels of x.
-        planes (int): Base channels; the output has ``planes * expansion``.
-        rla_channel (int): Hidden channels k, concatenated to x.
-        stride (int): Stride of the block. Default: 1.
-        dilation (int): Dilation of the 3x3 conv. Default: 1.
-        downsample (nn.Module, optional): Shortcut projection.
-        style (str): 'pytorch' puts the stride on the 3x3 conv (the paper's),
-            'caffe' on the first 1x1 conv.
-        groups (int): Groups of the 3x3 conv (ResNeXt). Default: 1.
-        base_width (int): Width per group of the first stage (ResNeXt); the
-            3x3 conv has ``planes * base_width / 64 * groups`` channels, or
-            ``planes`` with one group (MMDetection's and MMPretrain's rule).
-            Default: 64.
-        conv_cfg (dict, optional): Conv config.
-        norm_cfg (dict): Norm config. Default: BN.
-        se (int, optional): SE reduction, None for no SE.
-        eca_kernel (int, optional): ECA kernel size, None for no ECA.
-        dcn (dict, optional): Config of a deformable 3x3 conv2 (MMDetection's
-            ``dcn``, e.g. ``dict(type='DCN', deform_groups=1,
-            fallback_on_stride=False)``). The hidden state joins at conv1, so
-            it is unaffected. Default: None.
-        plugins (list[dict], optional): MMDetection's block plugins, each
-            ``dict(cfg=..., position='after_conv1' | 'after_conv2' |
-            'after_conv3')``. Default: None.
-        drop_path_rate (float): Stochastic depth of the residual branch
-            (MMPretrain's). Default: 0.
-        expansion (int, optional): Output channels per plane (MMPretrain's
-            ``expansion``). Default: None (4).
-        init_cfg (dict, optional): Initialization config.
-    """
+    """Post-activation bottleneck whose first 1x1 conv also reads the hidden
+    state; takes the arguments of :class:`_RLAResidualBlock` (``dcn`` and
+    ``plugins`` as MMDetection's Bottleneck does)."""
     expansion = 4
+    norm1, norm2, norm3 = _norm(1), _norm(2), _norm(3)
+    last_norm = norm3  # closes the residual branch (zero-initialised)
 
-    def __init__(self,
-                 inplanes: int,
-                 planes: int,
-                 rla_channel: int,
-                 stride: int = 1,
-                 dilation: int = 1,
-                 downsample: Optional[nn.Module] = None,
-                 style: str = 'pytorch',
-                 groups: int = 1,
-                 base_width: int = 64,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN'),
-                 se: Optional[int] = None,
-                 eca_kernel: Optional[int] = None,
-                 dcn: Optional[dict] = None,
-                 plugins: Optional[Sequence[dict]] = None,
-                 drop_path_rate: float = 0.,
-                 expansion: Optional[int] = None,
-                 init_cfg=None):
-        expansion = type(self).expansion if expansion is None else expansion
-        out_channels = planes * expansion
-        super().__init__(out_channels, se, eca_kernel, drop_path_rate,
-                         init_cfg=init_cfg)
-        self.expansion = expansion
-        width = planes if groups == 1 else \
-            int(planes * (base_width / 64.)) * groups
-        stride1, stride2 = (1, stride) if style == 'pytorch' else (stride, 1)
-        self.norm1_name, norm1 = build_norm_layer(norm_cfg, width, postfix=1)
-        self.norm2_name, norm2 = build_norm_layer(norm_cfg, width, postfix=2)
-        self.norm3_name, norm3 = build_norm_layer(
-            norm_cfg, out_channels, postfix=3)
+    def build_branch(self, out_channels: int) -> None:
+        """conv1 (1x1 on [x, h]), conv2 (3x3, grouped, maybe deformable) and
+        conv3 (1x1), each with its norm; the stride per ``style``."""
+        width = self.planes if self.groups == 1 else \
+            int(self.planes * (self.base_width / 64.)) * self.groups
+        self.width = width
+        stride1, stride2 = (1, self.stride) if self.style == 'pytorch' \
+            else (self.stride, 1)
         self.conv1 = build_conv_layer(
-            conv_cfg, inplanes + rla_channel, width, 1, stride=stride1,
-            bias=False)
-        self.add_module(self.norm1_name, norm1)
+            self.conv_cfg, self.inplanes + self.rla_channel, width, 1,
+            stride=stride1, bias=False)
+        self.add_norm(1, width)
         # MMDetection's rule: fallback_on_stride=True keeps a plain conv2
-        dcn = dict(dcn) if dcn else None
+        dcn = dict(self.dcn) if self.dcn else None
         self.with_dcn = dcn is not None \
             and not dcn.pop('fallback_on_stride', False)
-        if self.with_dcn and conv_cfg is not None:
+        if self.with_dcn and self.conv_cfg is not None:
             raise ValueError(f'conv_cfg must be None with dcn (conv2 is the '
-                             f'deformable conv), got conv_cfg={conv_cfg!r}')
+                             f'deformable conv), got '
+                             f'conv_cfg={self.conv_cfg!r}')
         self.conv2 = build_conv_layer(
-            dcn if self.with_dcn else conv_cfg, width, width, 3,
-            stride=stride2, padding=dilation, dilation=dilation,
-            groups=groups, bias=False)
-        self.add_module(self.norm2_name, norm2)
+            dcn if self.with_dcn else self.conv_cfg, width, width, 3,
+            stride=stride2, padding=self.dilation, dilation=self.dilation,
+            groups=self.groups, bias=False)
+        self.add_norm(2, width)
         self.conv3 = build_conv_layer(
-            conv_cfg, width, out_channels, 1, bias=False)
-        self.add_module(self.norm3_name, norm3)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-        plugins = plugins or ()
+            self.conv_cfg, width, out_channels, 1, bias=False)
+        self.add_norm(3, out_channels)
+
+    def build_plugins(self, out_channels: int) -> None:
         self.after_conv1_plugin_names = self.make_plugins(
-            width, plugins, 'after_conv1')
+            self.width, 'after_conv1')
         self.after_conv2_plugin_names = self.make_plugins(
-            width, plugins, 'after_conv2')
+            self.width, 'after_conv2')
         self.after_conv3_plugin_names = self.make_plugins(
-            out_channels, plugins, 'after_conv3')
-
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    @property
-    def norm2(self) -> nn.Module:
-        return getattr(self, self.norm2_name)
-
-    @property
-    def norm3(self) -> nn.Module:
-        return getattr(self, self.norm3_name)
-
-    @property
-    def last_norm(self) -> nn.Module:
-        """The norm that closes the residual branch (zero-initialised)."""
-        return self.norm3
+            out_channels, 'after_conv3')
 
     def forward(self, x: Tensor, h: Optional[Tensor],
                 shortcut: bool = False) -> Tuple[Tensor, Tensor]:
@@ -399,9 +359,10 @@ class RLAResNet(RLABackbone):
             channels (its inner widths by ``extra_channels / expansion``):
             with ``rla_channel=0``, the "channel + k" baseline of the paper's
             Table 6 (a). Default: 0.
-        rla_add, rla_act, rla_cell, rla_shared, rla_exchange, hidden_act,
-        hidden_norm: The ablation options of the RLA update and of the
-            classifier's hidden state, see :class:`RLABackbone`.
+        **rla_options: The ablation options of the RLA update and of the
+            classifier's hidden state (``rla_add``, ``rla_act``,
+            ``rla_cell``, ``rla_shared``, ``rla_exchange``, ``hidden_act``,
+            ``hidden_norm``), see :class:`RLABackbone`.
 
     Example:
         >>> import torch
@@ -458,13 +419,7 @@ class RLAResNet(RLABackbone):
                  rla_source: str = 'output',
                  cat_hidden: bool = False,
                  extra_channels: int = 0,
-                 rla_add: str = 'before',
-                 rla_act: str = 'pre',
-                 rla_cell: str = 'conv',
-                 rla_shared: bool = True,
-                 rla_exchange: bool = True,
-                 hidden_act: Optional[str] = None,
-                 hidden_norm: bool = True):
+                 **rla_options):
         if depth not in self.arch_settings:
             raise ValueError(f'invalid depth {depth!r} for '
                              f'{type(self).__name__}, expected one of '
@@ -509,10 +464,7 @@ class RLAResNet(RLABackbone):
             frozen_stages=frozen_stages, in_channels=in_channels,
             rla_source=rla_source, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
             norm_eval=library_default('norm_eval', norm_eval),
-            with_cp=with_cp, init_cfg=init_cfg, rla_add=rla_add,
-            rla_act=rla_act, rla_cell=rla_cell, rla_shared=rla_shared,
-            rla_exchange=rla_exchange, hidden_act=hidden_act,
-            hidden_norm=hidden_norm)
+            with_cp=with_cp, init_cfg=init_cfg, **rla_options)
         self._register_load_state_dict_pre_hook(self._adapt_plain_checkpoint)
 
     # -- argument checks -------------------------------------------------------
