@@ -193,7 +193,7 @@ def ablation_cifar_table() -> str:
                  'paper (M) | paper error |', rows)
 
 
-# README.md: the authors' published detectors (configs/metafile_det.yml)
+# docs/weights.md: the authors' published detectors (configs/metafile_det.yml)
 
 DET_CONVERTER = 'tools/model_converters/mmdet2_rla_to_rla_mm.py'
 # metafile keys -> the table's columns
@@ -226,10 +226,10 @@ def converted_name(entry: dict) -> str:
         + '.pth'
 
 
-@table('published-detectors', 'README.md')
+@table('published-detectors', 'docs/weights.md')
 def published_detectors_table() -> str:
-    """The published detectors and the notes on figures that differ from the
-    paper."""
+    """The published detectors, the command that converts each, and the notes
+    on figures that differ from the paper (links relative to ``docs/``)."""
     rows, notes = [], []
     for e in load_published():
         figures = ' | '.join(f'{e[k]:.1f}' + ('*' if k in e.get('Paper', {})
@@ -237,7 +237,7 @@ def published_detectors_table() -> str:
                              for k in ('AP', 'AP50', 'AP75'))
         rows.append(
             f"| `{e['Checkpoint']}` | [`{osp.basename(e['Config'])}`]"
-            f"({e['Config']}) | `python {DET_CONVERTER} {e['Checkpoint']}.pth "
+            f"(../{e['Config']}) | `python {DET_CONVERTER} {e['Checkpoint']}.pth "
             f"{converted_name(e)}` | {figures} |")
         for key, paper in e.get('Paper', {}).items():
             notes.append(f"{e['Checkpoint']}: {key} {e[key]:.1f} in the "
@@ -248,7 +248,7 @@ def published_detectors_table() -> str:
         text += ('\n\\* differs from the paper\'s Table 4/5: ' + '; '.join(notes)
                  + '. Every other figure is the same in both.')
     text += (' The authors\' README gives no mask AP; the paper\'s is in the '
-             'table above.\n')
+             'README\'s COCO table.\n')
     return text
 
 

@@ -278,7 +278,7 @@ def test_checkpoint_needing_unsafe_unpickling_is_refused(tmp_path, capsys):
 
 
 def test_readme_table_is_written_from_the_metafile():
-    # (test_doc_tables.py holds README.md to the table)
+    # (test_doc_tables.py holds docs/weights.md to the table of the files)
     with open(osp.join(REPO_ROOT, 'README.md')) as f:
         readme = f.read()
     assert len(PUBLISHED) == 12

@@ -10,10 +10,13 @@ write (``work_dirs/``, ``checkpoints/``, ``outputs/``) stays out of the checkout
 What needs COCO, ImageNet, GPUs, a Slurm cluster or the authors' downloads is
 rewritten (the embedded digits data, CPU processes with gloo, a stand-in ``srun``
 that prints the command line it gets, the authors' files written in their format
-from random weights), and every rewrite is printed beside its command. A README command
+from random weights, torchvision's ResNet file with random weights in a torch hub
+cache), and every rewrite is printed beside its command. A README command
 that no rule here knows fails the test, so the README and this test cannot drift
 apart.
 """
+import json
+import math
 import os
 import os.path as osp
 import pathlib
@@ -157,10 +160,6 @@ class ReadmeSession:
 
     def checkpoint(self, path: str) -> Tuple[str, List[str]]:
         """A checkpoint the session has made in place of one it has not."""
-        if path == 'CKPT':
-            made = 'work_dirs/faster_rcnn_rla_r50_fpn_1x_coco/epoch_1.pth'
-            return made, [f'CKPT -> {made} (the Faster R-CNN trained above; '
-                          'heads it lacks keep their init)']
         if path.endswith('epoch_12.pth'):
             made = path.replace('epoch_12.pth', 'epoch_1.pth')
             return made, [f'{path} -> {made} (1-epoch training above)']
@@ -212,7 +211,7 @@ class ReadmeSession:
 
     def python(self, line, command, env, words) -> Step:
         script, args = words[1], words[2:]
-        rewrites, checks, prep = [], [], None
+        rewrites, checks, prep, env_words = [], [], None, []
         if script.endswith('tools/test.py'):
             config, ckpt = args[0], args[1]
             ckpt, notes = self.checkpoint(ckpt)
@@ -257,11 +256,82 @@ class ReadmeSession:
             rewrites.append(f'{src}: written here in the authors\' format from '
                             f'random {arch} weights (no download)')
             checks = (expect(f'converted {arch}'), exists(self.cwd, dst))
+        elif script.endswith('tools/model_converters/resnet_to_rla_mm.py'):
+            src, dst = args[0], args[1]
+            assert src.startswith('torchvision://'), (
+                f'README:{line}: only a torchvision:// source has a rule')
+            cache = osp.join(self.cwd, 'torch_home')
+            prep = lambda: write_torchvision_cache(  # noqa: E731
+                cache, src[len('torchvision://'):])
+            env_words = [f'TORCH_HOME={cache}']
+            rewrites.append(f'{src}: torchvision\'s file with random weights '
+                            f'in the torch hub cache, TORCH_HOME={cache} (no '
+                            'download)')
+            if dst in CONVERTED:
+                made = osp.join('work_dirs', 'plain_init', osp.basename(dst))
+                rewrites.append(f'{dst} -> {made} (the --all command above '
+                                'wrote that name, and later commands read it)')
+                dst = args[1] = made
+            checks = (expect('Loads checkpoint by torchvision backend'),
+                      expect(f'{dst}: '),
+                      expect(f'main-path tensors of {src} for RLAResNet; the '
+                             'RLA parts start fresh'),
+                      exists(self.cwd, dst))
+        elif script.endswith('tools/analysis_tools/visualize_rla.py'):
+            config, ckpt, image = args[0], args[1], args[2]
+            out = args[args.index('--out-dir') + 1]
+            made = None
+            if ckpt in CONVERTED:
+                # one number per tensor: the hidden state overflows (inf, NaN)
+                made = osp.join('work_dirs', 'random', osp.basename(ckpt))
+                rewrites.append(f'{ckpt} -> {made} (the config\'s model with '
+                                'random weights, saved here; the file converted '
+                                'above holds one number per tensor, and its '
+                                'hidden state overflows)')
+                args[1] = made
+            prep = lambda: (  # noqa: E731
+                write_demo_image(osp.join(self.cwd, image)),
+                made and save_random_model(osp.join(self.cwd, config),
+                                           osp.join(self.cwd, made)))
+            figures = ('hidden_state.png', 'update_strength.png', 'cam.png')
+            checks = (expect(f'wrote {", ".join(figures)} and rla_hidden.json '
+                             f'to {out}'),
+                      *(exists(self.cwd, out, f) for f in figures),
+                      finite_updates(osp.join(self.cwd, out,
+                                              'rla_hidden.json')))
+        elif script.endswith('tools/deployment/export_onnx.py'):
+            config, ckpt = args[0], args[1]
+            out = args[args.index('--out-dir') + 1]
+            if ckpt in CONVERTED:
+                made = osp.join('work_dirs',
+                                osp.splitext(osp.basename(config))[0],
+                                'epoch_1.pth')
+                assert any(s.shell.startswith(f'python tools/train.py {config}')
+                           for s in self.steps), (
+                    f'README:{line}: no earlier command trains {config}')
+                heads = [o for o in self.data_options(config)[0]
+                         if o.endswith('.num_classes=10')]
+                rewrites.append(f'{ckpt} -> {made} (the detector trained above, '
+                                'so ' + ', '.join(heads) + '; the file converted '
+                                'above holds one number per tensor and '
+                                'predicts no boxes to compare)')
+                args[1] = made
+                args += ['--cfg-options', *heads]
+            images = args[args.index('--verify') + 1:]
+            images = images[:next((i for i, a in enumerate(images)
+                                   if a.startswith('--')), len(images))]
+            prep = lambda: [write_demo_image(osp.join(self.cwd, i))  # noqa
+                            for i in images]
+            checks = (expect(f'export.json and export.md to {out}'),
+                      expect('- ok: True'),
+                      exists(self.cwd, out, 'model.onnx'),
+                      verified(osp.join(self.cwd, out, 'export.json')))
         elif script == 'demo/image_demo.py':
             image, out = args[0], args[args.index('--out-dir') + 1]
             name = osp.basename(image)
-            prep = lambda: cv2_write_digit(osp.join(self.cwd, image))  # noqa
-            rewrites.append(f'{image}: a digit scan written here (no download)')
+            prep = lambda: write_demo_image(osp.join(self.cwd, image))  # noqa
+            rewrites.append(f'{image}: a digit scan with noise, written here '
+                            '(no download)')
             checks = (expect('1 image(s): pictures in'),
                       exists(self.cwd, out, 'vis', name),
                       exists(self.cwd, out, 'preds',
@@ -272,7 +342,7 @@ class ReadmeSession:
             rewrites.append(f'{words[1]} -> {script}')
         if prep:
             prep()
-        shell = shlex.join(['python', script] + args)
+        shell = shlex.join(env_words + ['python', script] + args)
         return Step(line, command, shell, rewrites, checks=checks)
 
     def dist_train(self, line, command, env, words) -> Step:
@@ -336,14 +406,73 @@ def exists(*parts: str) -> Callable[[str], None]:
     return check
 
 
-def cv2_write_digit(path: str) -> None:
-    """One of scikit-learn's digit scans as a colour picture at ``path``."""
+def write_demo_image(path: str) -> None:
+    """One of scikit-learn's digit scans as a colour picture at ``path``, with
+    seeded noise (written once). On a flat background many anchors of a barely
+    trained detector score the same, and PyTorch and ONNX Runtime may keep
+    different ones of a tie; the noise breaks the ties."""
     import cv2
+    import numpy as np
     from sklearn.datasets import load_digits
+    if osp.exists(path):
+        return
     scan = load_digits().images[0]
     image = cv2.resize((scan * 255 / 16).astype('uint8'), (64, 64))
+    noise = np.random.RandomState(0).randint(0, 48, (64, 64, 3))
+    image = np.clip(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) + noise, 0, 255)
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
+    cv2.imwrite(path, image.astype('uint8'))
+
+
+def write_torchvision_cache(torch_home: str, arch: str) -> None:
+    """torchvision's ``arch`` with random weights, saved where
+    ``torchvision://arch`` finds it in the torch hub cache under
+    ``torch_home``."""
+    import torchvision
+    from mmengine.runner.checkpoint import get_torchvision_models
+    url = get_torchvision_models()[arch]
+    folder = osp.join(torch_home, 'hub', 'checkpoints')
+    os.makedirs(folder, exist_ok=True)
+    torch.manual_seed(0)
+    torch.save(getattr(torchvision.models, arch)().state_dict(),
+               osp.join(folder, osp.basename(url)))
+
+
+def save_random_model(config: str, path: str) -> None:
+    """The model of ``config`` with random weights (seeded), as a checkpoint."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, DefaultScope
+    cfg = Config.fromfile(config)
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
+        model = MODELS.build(cfg.model)
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
+
+
+def finite_updates(path: str) -> Callable[[str], None]:
+    """visualize_rla.py's numbers: one record per hidden-state update, every
+    figure finite."""
+    def check(output: str) -> None:
+        with open(path) as f:
+            updates = json.load(f)['updates']
+        assert updates, f'{path}: no hidden-state update recorded'
+        values = [v for u in updates for v in u.values()
+                  if isinstance(v, float)]
+        assert values and all(math.isfinite(v) for v in values), \
+            f'{path}: a figure is not finite'
+    return check
+
+
+def verified(path: str) -> Callable[[str], None]:
+    """export_onnx.py --verify compared detections, and they agreed."""
+    def check(output: str) -> None:
+        with open(path) as f:
+            verify = json.load(f)['verify']
+        assert verify['ok'], verify['problems']
+        assert verify['num_ref'] == verify['num_got'] == verify['matched'] \
+            > 0, f'{path}: no detections compared: {verify}'
+    return check
 
 
 def write_published(folder: str) -> None:
@@ -434,7 +563,10 @@ def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
                    'rlanet_to_rla_mm.py --all', 'python tools/train.py',
                    'tools/dist_train.sh configs/faster_rcnn_rla_r50_fpn_1x_coco.py 2',
                    'tools/slurm_train.sh', 'python tools/test.py',
-                   'tools/dist_test.sh', 'python demo/image_demo.py'):
+                   'tools/dist_test.sh', 'python demo/image_demo.py',
+                   'tools/model_converters/resnet_to_rla_mm.py',
+                   'tools/analysis_tools/visualize_rla.py',
+                   'tools/deployment/export_onnx.py'):
         assert needed in covered, f'no README command runs {needed!r}'
 
     with capsys.disabled():

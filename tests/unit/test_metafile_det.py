@@ -65,14 +65,16 @@ def test_published_checkpoint_names_match_the_config():
 
 
 def test_readme_coco_table_is_the_metafile():
-    """README's COCO table rows repeat the paper's figures the metafile records."""
+    """README's COCO table rows repeat the paper's figures the metafile records,
+    and name each config's published checkpoint."""
     with open(osp.join(REPO_ROOT, 'README.md')) as f:
         text = f.read()
     section = text[text.index('## COCO detection (MMDetection)'):]
     rows = re.findall(r'^\| `(\w+\.py)` \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| '
-                      r'([\d.]*) ?\|$', section, re.M)
+                      r'([\d.]*) ?\| `(\w+)` \|$', section, re.M)
     assert len(rows) == 12
-    for config, ap, ap50, ap75, mask in rows:
+    for config, ap, ap50, ap75, mask, checkpoint in rows:
+        assert checkpoint == DET[config]['Metadata']['Published Checkpoint']
         results = {r['Task']: r['Metrics'] for r in DET[config]['Results']}
         box = results['Object Detection']
         # Results are the published checkpoint's; the paper's where they differ
