@@ -59,7 +59,16 @@ if [ "${EDITABLE:-1}" = "1" ]; then
     "$PY" -m pip install "${PIP_FLAGS[@]}" --no-deps --no-build-isolation -e .
 else
     echo "[setup] rla_mm (pip install ., resolving its requirements)"
-    "$PY" -m pip check  # the environment is consistent before rla_mm comes in
+    # The environment is consistent before rla_mm comes in. On a rerun, openmim
+    # (installed below, --no-deps) is here already and lacks opendatalab and
+    # colorama on purpose (requirements/mim.txt): only those two may be missing.
+    if ! CHECK=$("$PY" -m pip check); then
+        PROBLEMS=$(grep -v -E '^openmim [^ ]+ requires (colorama|opendatalab), which is not installed\.$' <<<"$CHECK" || true)
+        if [ -n "$PROBLEMS" ]; then
+            echo "$PROBLEMS" >&2
+            exit 1
+        fi
+    fi
     "$PY" -m pip freeze --exclude rla_mm | sort > "$VENV/.freeze-before"
     "$PY" -m pip install "${PIP_FLAGS[@]}" --no-build-isolation .
     "$PY" -m pip freeze --exclude rla_mm | sort > "$VENV/.freeze-after"
