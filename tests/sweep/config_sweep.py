@@ -133,10 +133,18 @@ def _cls_inputs(side: int):
 def run_model(model_cfg: dict, library: str, side: int = SIDES[0]) -> None:
     """Build ``model_cfg`` under ``library``'s scope; one loss, backward and
     predict; every trainable backbone parameter must get a gradient."""
+    from mmengine.logging import MessageHub
+    from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import MODELS
     torch.manual_seed(0)
+    # what a Runner provides: the loop's progress (TOOD's head reads the epoch)
+    hub = MessageHub.get_current_instance()
+    for key, value in (('epoch', 0), ('iter', 0), ('max_epochs', 1),
+                       ('max_iters', 1)):
+        hub.update_info(key, value)
     with DefaultScope.overwrite_default_scope(library):
-        model = MODELS.build(copy.deepcopy(model_cfg))
+        # and, outside distributed training, SyncBN reverted to BN
+        model = revert_sync_batchnorm(MODELS.build(copy.deepcopy(model_cfg)))
         # as the Runner does: some heads create parameters uninitialised
         # (DETR's level embeddings) and fill them here; its per-tensor log
         # lines are left out of the report
@@ -170,10 +178,36 @@ def _error(err: BaseException) -> str:
             f'({osp.basename(last.filename)}:{last.lineno})')
 
 
+def cap_memory(gib: float) -> None:
+    """Limit this process's address space to ``gib`` GiB: a group that needs
+    more fails with PyTorch's "can't allocate memory" and is recorded like any
+    other error, instead of the machine stopping the whole sweep."""
+    import resource
+    if gib <= 0:
+        raise ValueError(f'RLA_SWEEP_MEM_GIB must be > 0, got {gib!r}')
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = int(gib * 2**30)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def default_memory_gib() -> float:
+    """Three quarters of the machine's memory (``MemTotal``), in GiB."""
+    with open('/proc/meminfo') as f:
+        for line in f:
+            if line.startswith('MemTotal:'):
+                return round(int(line.split()[1]) / 2**20 * 0.75, 1)
+    raise RuntimeError('/proc/meminfo has no MemTotal line')
+
+
 def sweep(library: str, selected: Optional[List[str]] = None,
           model_types: Optional[tuple] = None,
-          log: Optional[str] = None) -> List[dict]:
-    """Run every group (or the groups of the ``selected`` configs alone).
+          log: Optional[str] = None,
+          first_family: Optional[str] = None) -> List[dict]:
+    """Run every group (or the groups of the ``selected`` configs alone; with
+    ``first_family``, those of that config folder and the folders after it,
+    in order: how a stopped full pass resumes).
 
     Returns one record per group: its configs, the twin type, ``status``
     ('passed', 'failed' when only the RLA twin fails, 'skipped' when the
@@ -186,7 +220,16 @@ def sweep(library: str, selected: Optional[List[str]] = None,
     register_all_modules(init_default_scope=False)
     import rla_mm  # noqa: F401
     records = []
-    for entry in groups(library, model_types, selected).values():
+    entries = list(groups(library, model_types, selected).values())
+    if first_family is not None:
+        families = {e['configs'][0].split('/')[0] for e in entries}
+        if first_family not in families:
+            raise ValueError(f'no {library} config folder {first_family!r} '
+                             f'with a ResNet-family group; expected one of '
+                             f'{sorted(families)}')
+        entries = [e for e in entries
+                   if e['configs'][0].split('/')[0] >= first_family]
+    for entry in entries:
         rec = dict(configs=entry['configs'],
                    family=entry['configs'][0].split('/')[0],
                    type=entry['model']['backbone']['type'],

@@ -7,15 +7,29 @@ SWEEP=full``); otherwise a fixed sample covering every mechanism a swap meets
 DETR-family necks, mask, cascade and panoptic heads; ``RLA_SWEEP=compat`` a
 smaller one). The records and a table per family are written to
 ``$RLA_SWEEP_REPORT`` (default ``work_dirs/sweep``).
+
+A full pass caps its memory at ``$RLA_SWEEP_MEM_GIB`` (default three quarters of
+the machine's): a group that needs more is recorded as not running on this
+machine, with PyTorch's allocation error. ``RLA_SWEEP_FROM=FOLDER`` runs the
+MMDetection groups of that config folder and the folders after it.
 """
 import json
 import os
 import os.path as osp
 
+import pytest
+
 import config_sweep as cs
 
 MODE = os.environ.get('RLA_SWEEP', 'sample')
 REPORT = os.environ.get('RLA_SWEEP_REPORT', osp.join('work_dirs', 'sweep'))
+FIRST_FAMILY = os.environ.get('RLA_SWEEP_FROM') or None
+if FIRST_FAMILY and MODE != 'full':
+    raise ValueError(f'RLA_SWEEP_FROM={FIRST_FAMILY!r} resumes a full pass; '
+                     f'set RLA_SWEEP=full (got RLA_SWEEP={MODE!r})')
+if MODE == 'full':
+    cs.cap_memory(float(os.environ.get('RLA_SWEEP_MEM_GIB')
+                        or cs.default_memory_gib()))
 
 # One group per mechanism; each runs on a CPU with mmcv's CPU ops.
 DET_SAMPLE = [
@@ -46,9 +60,13 @@ DET_COMPAT = DET_SAMPLE[:8] + DET_SAMPLE[9:11]
 CLS_TYPES = ('ImageClassifier', )
 
 
-def run(library, selected, model_types=None):
-    records = cs.sweep(library, selected, model_types)
+def run(library, selected, model_types=None, first_family=None):
     os.makedirs(REPORT, exist_ok=True)
+    log = osp.join(REPORT, f'{library}.jsonl')  # one line per group, as it ends
+    if osp.exists(log):
+        os.remove(log)
+    records = cs.sweep(library, selected, model_types, log=log,
+                       first_family=first_family)
     with open(osp.join(REPORT, f'{library}.json'), 'w') as f:
         json.dump(records, f, indent=1)
     table = cs.summary(records)
@@ -69,7 +87,7 @@ def failures(records):
 
 def test_mmdetection_configs_run_with_their_rla_twin():
     selected = {'full': None, 'compat': DET_COMPAT}.get(MODE, DET_SAMPLE)
-    records = run('mmdet', selected)
+    records = run('mmdet', selected, first_family=FIRST_FAMILY)
     assert failures(records) == []
     if selected is not None:
         # the sample was chosen to run on a CPU: each config is found, swapped
@@ -85,3 +103,11 @@ def test_mmpretrain_classifier_configs_run_with_their_rla_twin():
     assert failures(records) == []
     assert sum(r['status'] == 'passed' for r in records) >= 20
     assert {r['type'] for r in records} == set(cs.TWINS['mmpretrain'])
+
+
+def test_a_resume_folder_without_groups_and_a_bad_cap_are_named():
+    with pytest.raises(ValueError, match="'no_such_folder'.*'atss'"):
+        cs.sweep('mmdet', ['atss/atss_r50_fpn_1x_coco.py'],
+                 first_family='no_such_folder')
+    with pytest.raises(ValueError, match='RLA_SWEEP_MEM_GIB must be > 0, got 0'):
+        cs.cap_memory(0)
