@@ -89,6 +89,22 @@ def test_converter_writes_an_rla_initialisation(tmp_path):
     with torch.no_grad():
         for a, b in zip(model(x), plain(x)):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    # an existing DST is kept unless --force says otherwise
+    convert = [sys.executable, 'tools/model_converters/resnet_to_rla_mm.py',
+               src, dst, '--depth', '18', '--rla-channel', '8']
+    with open(dst, 'rb') as f:
+        written = f.read()
+    proc = subprocess.run(convert + ['--rla-channel', '4'], cwd=REPO_ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert f'error: {dst} exists; pass --force' in proc.stderr
+    with open(dst, 'rb') as f:
+        assert f.read() == written
+    proc = subprocess.run(convert + ['--rla-channel', '4', '--force'],
+                          cwd=REPO_ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert torch.load(dst, map_location='cpu')['state_dict'][
+        'backbone.layer2.blocks.1.conv1.weight'].shape == (128, 128 + 4, 3, 3)
     # another depth is refused by name
     proc = subprocess.run(
         [sys.executable, 'tools/model_converters/resnet_to_rla_mm.py', src,

@@ -3,7 +3,7 @@
 Usage:
     python tools/model_converters/resnet_to_rla_mm.py SRC DST
         [--config CONFIG | --type RLAResNet --depth 50 --rla-channel 32]
-        [--prefix backbone.]
+        [--prefix backbone.] [--force]
 
 SRC is any plain ResNet checkpoint: torchvision's (``torchvision://resnet50``
 downloads it), an MMDetection or MMPretrain ResNet, classifier or detector
@@ -38,6 +38,8 @@ def parse_args(argv=None):
     parser.add_argument('--rla-channel', type=int, default=32)
     parser.add_argument('--prefix', help="the backbone's prefix in SRC "
                         "(default: 'backbone.' when SRC has it, else none)")
+    parser.add_argument('--force', action='store_true',
+                        help='overwrite DST if it exists')
     return parser.parse_args(argv)
 
 
@@ -75,6 +77,13 @@ def main(argv=None) -> int:
         rla = rla_state_from_plain(model, state, prefix)
     except ValueError as err:
         print(f'error: {args.src}: {err}', file=sys.stderr)
+        return 1
+    if osp.exists(args.dst) and not args.force:
+        # the paper configs read checkpoints/rla_resnet50_in1k.pth, which is also
+        # where rlanet_to_rla_mm.py --all writes the authors' weights
+        print(f'error: {args.dst} exists; pass --force to overwrite it, or '
+              'choose another DST (the converted authors\' weights may be '
+              'there)', file=sys.stderr)
         return 1
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(dict(state_dict={f'backbone.{k}': v for k, v in rla.items()},
