@@ -213,12 +213,18 @@ class RLABottleneck(_RLAResidualBlock):
     norm1, norm2, norm3 = _norm(1), _norm(2), _norm(3)
     last_norm = norm3  # closes the residual branch (zero-initialised)
 
+    @property
+    def width(self) -> int:
+        """Channels of conv1 and conv2: ``planes``, or with ResNeXt's groups
+        ``planes * base_width / 64 * groups``."""
+        if self.groups == 1:
+            return self.planes
+        return int(self.planes * (self.base_width / 64.)) * self.groups
+
     def build_branch(self, out_channels: int) -> None:
         """conv1 (1x1 on [x, h]), conv2 (3x3, grouped, maybe deformable) and
         conv3 (1x1), each with its norm; the stride per ``style``."""
-        width = self.planes if self.groups == 1 else \
-            int(self.planes * (self.base_width / 64.)) * self.groups
-        self.width = width
+        width = self.width
         stride1, stride2 = (1, self.stride) if self.style == 'pytorch' \
             else (self.stride, 1)
         self.conv1 = build_conv_layer(
