@@ -108,7 +108,7 @@ def test_converter_writes_an_rla_initialisation(tmp_path):
     # another depth is refused by name
     proc = subprocess.run(
         [sys.executable, 'tools/model_converters/resnet_to_rla_mm.py', src,
-         dst, '--depth', '50'], cwd=REPO_ROOT, capture_output=True,
-        text=True)
+         str(tmp_path / 'out' / 'rla_resnet50_init.pth'), '--depth', '50'],
+        cwd=REPO_ROOT, capture_output=True, text=True)
     assert proc.returncode == 1
     assert 'does not fit the RLA backbone' in proc.stderr

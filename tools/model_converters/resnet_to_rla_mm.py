@@ -56,6 +56,13 @@ def main(argv=None) -> int:
     if '://' not in args.src and not osp.isfile(args.src):
         print(f'error: {args.src} does not exist', file=sys.stderr)
         return 1
+    if osp.exists(args.dst) and not args.force:
+        # the paper configs read checkpoints/rla_resnet50_in1k.pth, which is also
+        # where rlanet_to_rla_mm.py --all writes the authors' weights
+        print(f'error: {args.dst} exists; pass --force to overwrite it, or '
+              'choose another DST (the converted authors\' weights may be '
+              'there)', file=sys.stderr)
+        return 1
     if args.config:
         cfg = Config.fromfile(args.config)
         backbone, scope = dict(cfg.model.backbone), cfg.get('default_scope')
@@ -77,13 +84,6 @@ def main(argv=None) -> int:
         rla = rla_state_from_plain(model, state, prefix)
     except ValueError as err:
         print(f'error: {args.src}: {err}', file=sys.stderr)
-        return 1
-    if osp.exists(args.dst) and not args.force:
-        # the paper configs read checkpoints/rla_resnet50_in1k.pth, which is also
-        # where rlanet_to_rla_mm.py --all writes the authors' weights
-        print(f'error: {args.dst} exists; pass --force to overwrite it, or '
-              'choose another DST (the converted authors\' weights may be '
-              'there)', file=sys.stderr)
         return 1
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save(dict(state_dict={f'backbone.{k}': v for k, v in rla.items()},
