@@ -201,6 +201,11 @@ def default_memory_gib() -> float:
     raise RuntimeError('/proc/meminfo has no MemTotal line')
 
 
+def _family(entry: dict) -> str:
+    """The config folder of a group (its first config's)."""
+    return entry['configs'][0].split('/')[0]
+
+
 def sweep(library: str, selected: Optional[List[str]] = None,
           model_types: Optional[tuple] = None,
           log: Optional[str] = None,
@@ -222,16 +227,15 @@ def sweep(library: str, selected: Optional[List[str]] = None,
     records = []
     entries = list(groups(library, model_types, selected).values())
     if first_family is not None:
-        families = {e['configs'][0].split('/')[0] for e in entries}
+        families = {_family(e) for e in entries}
         if first_family not in families:
             raise ValueError(f'no {library} config folder {first_family!r} '
                              f'with a ResNet-family group; expected one of '
                              f'{sorted(families)}')
-        entries = [e for e in entries
-                   if e['configs'][0].split('/')[0] >= first_family]
+        entries = [e for e in entries if _family(e) >= first_family]
     for entry in entries:
         rec = dict(configs=entry['configs'],
-                   family=entry['configs'][0].split('/')[0],
+                   family=_family(entry),
                    type=entry['model']['backbone']['type'],
                    depth=entry['model']['backbone'].get('depth'))
         start = time.time()
