@@ -8,11 +8,9 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
-from conftest import REPO_ROOT, load_tool
+from conftest import REPO_ROOT, load_tool, save_untrained
 from rla_mm.safe_loading import CorruptCheckpointError
 
 DEMO = osp.join(REPO_ROOT, 'configs', 'demo')
@@ -32,21 +30,6 @@ def write_config(folder, name, base, body):
     with open(path, 'w') as f:
         f.write(f'_base_ = {base!r}\n{body}')
     return path
-
-
-def save_untrained(config, path, classes):
-    cfg = Config.fromfile(config)
-    scope = cfg.default_scope
-    init_default_scope(scope)
-    if scope == 'mmpretrain':
-        from mmpretrain.registry import MODELS
-    else:
-        from mmdet.registry import MODELS
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=classes))), path)
-    return str(path)
 
 
 @pytest.fixture(scope='module')
@@ -89,11 +72,11 @@ test_dataloader = dict(dataset=dict(
     return dict(
         folder=folder, digits=digits, coco=coco, classes=classes,
         cls=cls, cls_ckpt=save_untrained(cls, osp.join(folder, 'cls.pth'),
-                                         classes),
+                                         classes=classes),
         det=det, det_ckpt=save_untrained(det, osp.join(folder, 'det.pth'),
-                                         classes),
+                                         classes=classes),
         mask=mask, mask_ckpt=save_untrained(
-            mask, osp.join(folder, 'mask.pth'), classes))
+            mask, osp.join(folder, 'mask.pth'), classes=classes))
 
 
 def drawn(picture, image):

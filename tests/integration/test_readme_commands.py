@@ -32,7 +32,7 @@ import pytest
 import torch
 
 import rla_functional as ref
-from conftest import REPO_ROOT, load_script, load_tool
+from conftest import REPO_ROOT, load_script, load_tool, save_untrained
 from rla_mm.converters.published import published_checkpoints
 
 README = osp.join(REPO_ROOT, 'README.md')
@@ -291,8 +291,8 @@ class ReadmeSession:
                 args[1] = made
             prep = lambda: (  # noqa: E731
                 write_demo_image(osp.join(self.cwd, image)),
-                made and save_random_model(osp.join(self.cwd, config),
-                                           osp.join(self.cwd, made)))
+                made and save_untrained(osp.join(self.cwd, config),
+                                        osp.join(self.cwd, made)))
             figures = ('hidden_state.png', 'update_strength.png', 'cam.png')
             checks = (expect(f'wrote {", ".join(figures)} and rla_hidden.json '
                              f'to {out}'),
@@ -436,18 +436,6 @@ def write_torchvision_cache(torch_home: str, arch: str) -> None:
     torch.manual_seed(0)
     torch.save(getattr(torchvision.models, arch)().state_dict(),
                osp.join(folder, osp.basename(url)))
-
-
-def save_random_model(config: str, path: str) -> None:
-    """The model of ``config`` with random weights (seeded), as a checkpoint."""
-    from mmengine.config import Config
-    from mmengine.registry import MODELS, DefaultScope
-    cfg = Config.fromfile(config)
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
-        model = MODELS.build(cfg.model)
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
 
 
 def finite_updates(path: str) -> Callable[[str], None]:

@@ -6,11 +6,9 @@ import os.path as osp
 
 import cv2
 import pytest
-import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
-from conftest import REPO_ROOT, load_tool
+from conftest import REPO_ROOT, load_tool, save_untrained
 
 DEMO = osp.join(REPO_ROOT, 'configs', 'demo')
 RLA_CLS = osp.join(DEMO, 'rla_resnet164_digits.py')
@@ -19,24 +17,6 @@ DET = osp.join(DEMO, 'faster_rcnn_rla_r18_fpn_digits.py')
 # depth 20 (3 blocks per stage), k = 12: 64 + 12 features reach the head
 RLA_OPTIONS = ['model.backbone.depth=20', 'model.head.in_channels=76']
 PLAIN_OPTIONS = ['model.backbone.depth=20', 'model.head.in_channels=64']
-
-
-def save_untrained(config, options, path, scope):
-    """Build ``config`` with ``options`` (seeded) and save it as a checkpoint."""
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict({k: int(v) for k, v in
-                         (o.split('=') for o in options)})
-    init_default_scope(scope)
-    if scope == 'mmpretrain':
-        from mmpretrain.registry import MODELS
-    else:
-        from mmdet.registry import MODELS
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    torch.save(dict(state_dict=model.state_dict(), meta=dict(
-        dataset_meta=dict(classes=list(cfg.classes)) if 'classes' in cfg
-        else {})), path)
-    return str(path)
 
 
 @pytest.fixture(scope='module')
@@ -52,11 +32,9 @@ def checkpoints(tmp_path_factory):
     det_image = osp.join(coco, 'val', '00001.png')
     return dict(
         image=image, det_image=det_image,
-        rla=save_untrained(RLA_CLS, RLA_OPTIONS, folder / 'rla.pth',
-                           'mmpretrain'),
-        plain=save_untrained(PLAIN_CLS, PLAIN_OPTIONS, folder / 'plain.pth',
-                             'mmpretrain'),
-        det=save_untrained(DET, [], folder / 'det.pth', 'mmdet'))
+        rla=save_untrained(RLA_CLS, folder / 'rla.pth', RLA_OPTIONS),
+        plain=save_untrained(PLAIN_CLS, folder / 'plain.pth', PLAIN_OPTIONS),
+        det=save_untrained(DET, folder / 'det.pth'))
 
 
 def visualize(args):
