@@ -43,7 +43,7 @@ if [ "${FORCE_CUDA:-0}" = "1" ] && [ -z "${TORCH_CUDA_ARCH_LIST:-}" ]; then
 fi
 bash .dev_scripts/setup/build_mmcv.sh "$PY"
 
-echo "[setup] OpenMMLab packages, pinned dependencies, test tools, ONNX (optional)"
+echo "[setup] OpenMMLab packages, pinned dependencies, test and lint tools, ONNX (optional)"
 # The pinned packages, with the stack's own pins where it has them (an older
 # torch keeps its numpy) and one OpenCV: the headless one, or opencv-python
 # (EDITABLE=0: an environment as users build it; mmcv and mmengine declare it).
@@ -51,7 +51,8 @@ REQS=$(mktemp)
 trap 'rm -f "$REQS"' EXIT
 "$PYTHON" .dev_scripts/setup/stacks.py requirements "$STACK_NAME" \
     $([ "${EDITABLE:-1}" = "1" ] || echo --user-env) requirements/openmmlab.txt \
-    requirements/deps.txt requirements/tests.txt requirements/optional.txt > "$REQS"
+    requirements/deps.txt requirements/tests.txt requirements/lint.txt \
+    requirements/optional.txt > "$REQS"
 "$PY" -m pip install "${PIP_FLAGS[@]}" --no-deps -r "$REQS"
 
 if [ "${EDITABLE:-1}" = "1" ]; then
