@@ -2,7 +2,6 @@
 import os
 import os.path as osp
 import shutil
-
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 from setuptools.command.develop import develop
@@ -20,8 +19,10 @@ def copy_mim_files(mim: str) -> None:
     os.makedirs(mim)
     for name in MIM_FILES:
         if osp.isdir(name):
-            shutil.copytree(name, osp.join(mim, name),
-                            ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+            shutil.copytree(
+                name,
+                osp.join(mim, name),
+                ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
         else:
             shutil.copy(name, mim)
 
@@ -73,11 +74,15 @@ setup(
     version=read_version(),
     description='Recurrent Layer Aggregation (RLA) backbones for MMDetection '
     'and MMPretrain',
-    long_description=open('README.md').read() if osp.exists('README.md') else '',
+    long_description=open('README.md').read()
+    if osp.exists('README.md') else '',
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=find_packages(include=['rla_mm', 'rla_mm.*']),
-    cmdclass={'build_py': BuildWithMim, 'develop': DevelopWithMim},
+    cmdclass={
+        'build_py': BuildWithMim,
+        'develop': DevelopWithMim
+    },
     python_requires='>=3.9',
     # Lower bounds: the oldest versions run here (the `cu121` stack of
     # `make test-compat`: torch 2.1.2, torchvision 0.16.2, numpy 1.26.4, where
@@ -92,7 +97,8 @@ setup(
         'mmcv>=2.1.0,<2.2.0',
         'mmdet>=3.3.0,<3.4.0',
         'mmpretrain>=1.2.0,<1.3.0',
-        'model-index>=0.1.11',  # rla_mm.register_model_zoo reads model-index.yml
+        # rla_mm.register_model_zoo reads model-index.yml
+        'model-index>=0.1.11',
         'pycocotools>=2.0.11',
         'numpy>=1.26.4',
     ],

@@ -1,21 +1,25 @@
 """Write every generated table of the README and the docs from the metafiles.
 
-The metafiles are the one place of the model facts; each table is their rendering,
-between ``<!-- TAG:begin -->`` and ``<!-- TAG:end -->`` in one Markdown file, and
-prose around the markers is kept. A table is one function that returns its
-Markdown, registered with ``@table(TAG, FILE)``::
+The metafiles are the one place of the model facts; each table is their
+rendering, between ``<!-- TAG:begin -->`` and ``<!-- TAG:end -->`` in one
+Markdown file, and prose around the markers is kept. A table is one function
+that returns its Markdown, registered with ``@table(TAG, FILE)``::
 
     @table('my-table', 'docs/my_topic.md')
     def my_table() -> str:
         return '| a | b |\\n| --- | --- |\\n| 1 | 2 |\\n'
 
-The tests hold each file to its tables (``tests/unit/test_doc_tables.py``), so an
-edit of a metafile that is not written out here fails them, naming the command.
+The tests hold each file to its tables (``tests/unit/test_doc_tables.py``), so
+an edit of a metafile that is not written out here fails them, naming the
+command.
 
 Usage:
-    python .dev_scripts/doc_tables.py               # write every table
-    python .dev_scripts/doc_tables.py TAG [TAG ...] # write these
-    python .dev_scripts/doc_tables.py --check       # list the tables out of date
+    python .dev_scripts/doc_tables.py
+        # write every table
+    python .dev_scripts/doc_tables.py TAG [TAG ...]
+        # write these
+    python .dev_scripts/doc_tables.py --check
+        # list the tables out of date
 """
 import argparse
 import os.path as osp
@@ -63,16 +67,18 @@ def stale_tables(root: str = REPO_ROOT) -> List[str]:
     Args:
         root (str): The checkout.
     """
-    return [tag for tag, (path, render) in TABLES.items()
-            if read_block(osp.join(root, path), tag) != render()]
+    return [
+        tag for tag, (path, render) in TABLES.items()
+        if read_block(osp.join(root, path), tag) != render()
+    ]
 
 
 # configs/README.md: the classifiers (configs/metafile.yml)
 
 # Table 2's rows: (name, plain config stem, RLA config stem)
 CIFAR_MODELS = (('ResNet-110', 'preact_resnet110', 'rla_resnet110'),
-                ('ResNet-164', 'preact_resnet164', 'rla_resnet164'),
-                ('Xception', 'xception', 'rla_xception'))
+                ('ResNet-164', 'preact_resnet164',
+                 'rla_resnet164'), ('Xception', 'xception', 'rla_xception'))
 
 
 def flops_text(flops: int) -> str:
@@ -119,8 +125,8 @@ def millions(value: float, sign: str = '') -> str:
 def cifar_table() -> str:
     """Our exact CIFAR counts beside the paper's Table 2 (decimal millions).
 
-    ``paper RLA-Net`` is Table 2's Params + ΔParams; a cell of ours that does not
-    round to the paper's figure is marked with its difference.
+    ``paper RLA-Net`` is Table 2's Params + ΔParams; a cell of ours that does
+    not round to the paper's figure is marked with its difference.
     """
     models = load_metafile(CLS_METAFILE)
     rows = []
@@ -134,8 +140,8 @@ def cifar_table() -> str:
             paper = float(plain['Metadata']['Table 2 Params'][:-1])
             delta = float(rla['Metadata']['Table 2 Delta Params'][:-1])
             cells = []
-            for ours, printed, sign in ((ours_plain, paper, ''),
-                                        (ours_rla, paper + delta, ''),
+            for ours, printed, sign in ((ours_plain, paper,
+                                         ''), (ours_rla, paper + delta, ''),
                                         (ours_rla - ours_plain, delta, '+')):
                 text = f'{ours:,} = {millions(ours, sign)}'
                 if round(ours / 1e6, 2) != round(printed, 2):
@@ -148,9 +154,10 @@ def cifar_table() -> str:
                 f'| {label} | {short} | [{cells[0]}]({plain_cfg}) | '
                 f'[{cells[1]}]({rla_cfg}) | {cells[2]} | {paper:.2f}M | '
                 f'{delta:+.2f}M | {paper + delta:.2f}M | {errors} |')
-    return _rows('| model | data | plain (ours) | RLA-Net (ours) | '
-                 'ΔParams (ours) | Table 2 Params | Table 2 ΔParams | '
-                 'paper RLA-Net | error % Re-impl. / RLA-Net (paper) |', rows)
+    return _rows(
+        '| model | data | plain (ours) | RLA-Net (ours) | '
+        'ΔParams (ours) | Table 2 Params | Table 2 ΔParams | '
+        'paper RLA-Net | error % Re-impl. / RLA-Net (paper) |', rows)
 
 
 # configs/ablation/README.md: the ablation models (paper Tables 6, 11, 13, 15)
@@ -168,15 +175,15 @@ def ablation_in1k_table() -> str:
     rows = []
     for name, model, meta in _models(ABLATION_METAFILE, '_in1k.py'):
         paper = paper_figure(meta.get('Paper Params'))
-        rows.append(
-            f"| {meta['Table Row']} | [{model['Name']}]({name}) | "
-            f"`{meta['Reference Arch']}` | {meta['Parameters']:,} | "
-            f"{meta['Parameters'] / 2**20:.2f} | "
-            f"{'-' if paper is None else f'{paper / 2**20:.2f}'} | "
-            f"{_error(model, 'Top 1 Accuracy')} / "
-            f"{_error(model, 'Top 5 Accuracy')} |")
-    return _rows('| Table 6 / 15 row | config | reference arch | params | '
-                 'ours (M) | paper (M) | paper top-1 / top-5 err |', rows)
+        rows.append(f"| {meta['Table Row']} | [{model['Name']}]({name}) | "
+                    f"`{meta['Reference Arch']}` | {meta['Parameters']:,} | "
+                    f"{meta['Parameters'] / 2**20:.2f} | "
+                    f"{'-' if paper is None else f'{paper / 2**20:.2f}'} | "
+                    f"{_error(model, 'Top 1 Accuracy')} / "
+                    f"{_error(model, 'Top 5 Accuracy')} |")
+    return _rows(
+        '| Table 6 / 15 row | config | reference arch | params | '
+        'ours (M) | paper (M) | paper top-1 / top-5 err |', rows)
 
 
 @table('ablation-cifar', 'configs/ablation/README.md')
@@ -189,16 +196,17 @@ def ablation_cifar_table() -> str:
             f"{meta['Parameters']:,} | {meta['Parameters'] / 1e6:.2f} | "
             f"{meta['Paper Params (decimal M)']:.2f} | "
             f"{_error(model, 'Top 1 Accuracy')} |")
-    return _rows('| Table 11 / 13 row | config | params | ours (M) | '
-                 'paper (M) | paper error |', rows)
+    return _rows(
+        '| Table 11 / 13 row | config | params | ours (M) | '
+        'paper (M) | paper error |', rows)
 
 
 # docs/weights.md: the authors' published detectors (configs/metafile_det.yml)
 
 DET_CONVERTER = 'tools/model_converters/mmdet2_rla_to_rla_mm.py'
 # metafile keys -> the table's columns
-DET_METRICS = (('box AP', 'AP'), ('box AP@0.5', 'AP50'),
-               ('box AP@0.75', 'AP75'))
+DET_METRICS = (('box AP', 'AP'), ('box AP@0.5', 'AP50'), ('box AP@0.75',
+                                                          'AP75'))
 
 
 def load_published() -> List[dict]:
@@ -212,11 +220,18 @@ def load_published() -> List[dict]:
         meta = model['Metadata']
         box = next(r['Metrics'] for r in model['Results']
                    if r['Task'] == 'Object Detection')
-        entries.append(dict(
-            Config=model['Config'], Checkpoint=meta['Published Checkpoint'],
-            **{column: box[key] for key, column in DET_METRICS},
-            Paper={column: meta[f'Paper {key}'] for key, column in DET_METRICS
-                   if f'Paper {key}' in meta}))
+        entries.append(
+            dict(
+                Config=model['Config'],
+                Checkpoint=meta['Published Checkpoint'],
+                **{
+                    column: box[key]
+                    for key, column in DET_METRICS
+                },
+                Paper={
+                    column: meta[f'Paper {key}']
+                    for key, column in DET_METRICS if f'Paper {key}' in meta
+                }))
     return entries
 
 
@@ -232,21 +247,23 @@ def published_detectors_table() -> str:
     on figures that differ from the paper (links relative to ``docs/``)."""
     rows, notes = [], []
     for e in load_published():
-        figures = ' | '.join(f'{e[k]:.1f}' + ('*' if k in e.get('Paper', {})
-                                              else '')
+        figures = ' | '.join(f'{e[k]:.1f}' +
+                             ('*' if k in e.get('Paper', {}) else '')
                              for k in ('AP', 'AP50', 'AP75'))
-        rows.append(
-            f"| `{e['Checkpoint']}` | [`{osp.basename(e['Config'])}`]"
-            f"(../{e['Config']}) | `python {DET_CONVERTER} {e['Checkpoint']}.pth "
-            f"{converted_name(e)}` | {figures} |")
+        rows.append(f"| `{e['Checkpoint']}` | [`{osp.basename(e['Config'])}`]"
+                    f"(../{e['Config']}) | "
+                    f"`python {DET_CONVERTER} {e['Checkpoint']}.pth "
+                    f"{converted_name(e)}` | {figures} |")
         for key, paper in e.get('Paper', {}).items():
             notes.append(f"{e['Checkpoint']}: {key} {e[key]:.1f} in the "
                          f"authors' README, {paper:.1f} in the paper")
-    text = _rows("| authors' checkpoint | our config | convert with | AP | "
-                 'AP50 | AP75 |', rows)
+    text = _rows(
+        "| authors' checkpoint | our config | convert with | AP | "
+        'AP50 | AP75 |', rows)
     if notes:
-        text += ('\n\\* differs from the paper\'s Table 4/5: ' + '; '.join(notes)
-                 + '. Every other figure is the same in both.')
+        text += ('\n\\* differs from the paper\'s Table 4/5: ' +
+                 '; '.join(notes) +
+                 '. Every other figure is the same in both.')
     text += (' The authors\' README gives no mask AP; the paper\'s is in the '
              'README\'s COCO table.\n')
     return text
@@ -254,13 +271,20 @@ def published_detectors_table() -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('tags', nargs='*', metavar='TAG',
-                        help=f'tables to write (default: all of {list(TABLES)})')
-    parser.add_argument('--check', action='store_true',
-                        help='write nothing; exit 1 naming the tables whose '
-                        'block differs from the metafiles')
-    parser.add_argument('--root', default=REPO_ROOT,
-                        help='the checkout whose files are written')
+    parser.add_argument(
+        'tags',
+        nargs='*',
+        metavar='TAG',
+        help=f'tables to write (default: all of {list(TABLES)})')
+    parser.add_argument(
+        '--check',
+        action='store_true',
+        help='write nothing; exit 1 naming the tables whose '
+        'block differs from the metafiles')
+    parser.add_argument(
+        '--root',
+        default=REPO_ROOT,
+        help='the checkout whose files are written')
     args = parser.parse_args(argv)
     unknown = [t for t in args.tags if t not in TABLES]
     if unknown:
@@ -269,8 +293,10 @@ def main(argv=None) -> int:
     if args.check:
         stale = stale_tables(args.root)
         for tag in stale:
-            print(f'{TABLES[tag].path}: table {tag} is out of date; run '
-                  f'python .dev_scripts/doc_tables.py {tag}', file=sys.stderr)
+            print(
+                f'{TABLES[tag].path}: table {tag} is out of date; run '
+                f'python .dev_scripts/doc_tables.py {tag}',
+                file=sys.stderr)
         return 1 if stale else 0
     for tag in args.tags or TABLES:
         path, render = TABLES[tag]

@@ -1,6 +1,6 @@
-# RLA-MobileNetV2 on ImageNet, the paper's recipe (Appendix B.2.1): SGD momentum
-# 0.9, weight decay 4e-5, batch 96 (2 GPUs x 48), lr 0.045 multiplied by 0.98
-# every epoch, 400 epochs.
+# RLA-MobileNetV2 on ImageNet, the paper's recipe (Appendix B.2.1): SGD
+# momentum 0.9, weight decay 4e-5, batch 96 (2 GPUs x 48), lr 0.045 multiplied
+# by 0.98 every epoch, 400 epochs.
 _base_ = [
     './_base_/models/rla_mobilenet_v2_in1k.py',
     'mmpretrain::_base_/datasets/imagenet_bs32_pil_resize.py',

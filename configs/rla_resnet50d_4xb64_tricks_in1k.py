@@ -1,7 +1,8 @@
-# RLA-ResNet-50† (paper Table 3, B.2.2): the ResNet-D architecture (3x(3x3) deep
-# stem, stride on the 3x3, 2x2 average-pool + 1x1 conv shortcuts) with RLA, trained
-# with label smoothing 0.1, mixup alpha 0.2, 5 warm-up epochs and a cosine schedule
-# over 200 epochs at lr 0.1, batch 256 (4 GPUs x 64). Paper: 20.25% top-1 error.
+# RLA-ResNet-50† (paper Table 3, B.2.2): the ResNet-D architecture (3x(3x3)
+# deep stem, stride on the 3x3, 2x2 average-pool + 1x1 conv shortcuts) with
+# RLA, trained with label smoothing 0.1, mixup alpha 0.2, 5 warm-up epochs and
+# a cosine schedule over 200 epochs at lr 0.1, batch 256 (4 GPUs x 64). Paper:
+# 20.25% top-1 error.
 _base_ = [
     './_base_/models/rla_resnet50_in1k.py',
     'mmpretrain::_base_/datasets/imagenet_bs64.py',

@@ -4,5 +4,4 @@
 _base_ = './rla_xception_1xb128_cifar10.py'
 
 model = dict(
-    backbone=dict(rla_channel=0, cat_hidden=False),
-    head=dict(in_channels=512))
+    backbone=dict(rla_channel=0, cat_hidden=False), head=dict(in_channels=512))

@@ -37,13 +37,21 @@ def parse_args(argv=None):
     parser.add_argument('inputs', help='an image file or a folder of images')
     parser.add_argument('config', help='config file of the model')
     parser.add_argument('--weights', required=True, help='checkpoint file')
-    parser.add_argument('--out-dir', default='outputs',
-                        help='folder for vis/ (pictures) and preds/ (JSON)')
+    parser.add_argument(
+        '--out-dir',
+        default='outputs',
+        help='folder for vis/ (pictures) and preds/ (JSON)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda:0 ...')
-    parser.add_argument('--pred-score-thr', type=float, default=0.3,
-                        help='detectors: draw the boxes scoring above this')
-    parser.add_argument('--topk', type=int, default=5,
-                        help='classifiers: write the k best classes')
+    parser.add_argument(
+        '--pred-score-thr',
+        type=float,
+        default=0.3,
+        help='detectors: draw the boxes scoring above this')
+    parser.add_argument(
+        '--topk',
+        type=int,
+        default=5,
+        help='classifiers: write the k best classes')
     parser.add_argument('--batch-size', type=int, default=1)
     args = parser.parse_args(argv)
     if args.topk < 1:
@@ -77,8 +85,8 @@ def check_weights_match(model, weights: str) -> dict:
     return the checkpoint's ``meta``."""
     from mmengine.runner import load_checkpoint
     try:
-        checkpoint = load_checkpoint(model, weights, map_location='cpu',
-                                     strict=True, logger='silent')
+        checkpoint = load_checkpoint(
+            model, weights, map_location='cpu', strict=True, logger='silent')
     except RuntimeError as error:
         lines = str(error).strip().splitlines()
         raise ValueError(f'the weights {weights!r} do not fit the model of '
@@ -88,11 +96,18 @@ def check_weights_match(model, weights: str) -> dict:
 
 def detect(args, images: List[str]) -> None:
     from mmdet.apis import DetInferencer
-    inferencer = DetInferencer(model=args.config, weights=args.weights,
-                               device=args.device, show_progress=False)
+    inferencer = DetInferencer(
+        model=args.config,
+        weights=args.weights,
+        device=args.device,
+        show_progress=False)
     check_weights_match(inferencer.model, args.weights)
-    inferencer(images, batch_size=args.batch_size, out_dir=args.out_dir,
-               pred_score_thr=args.pred_score_thr, no_save_pred=False)
+    inferencer(
+        images,
+        batch_size=args.batch_size,
+        out_dir=args.out_dir,
+        pred_score_thr=args.pred_score_thr,
+        no_save_pred=False)
 
 
 def config_classes(config: str):
@@ -108,14 +123,14 @@ def classify(args, images: List[str]) -> None:
     inferencer = ImageClassificationInferencer(
         model=args.config, pretrained=False, device=args.device)
     meta = check_weights_match(inferencer.model, args.weights)
-    inferencer.classes = (meta.get('dataset_meta') or {}).get(
-        'classes') or config_classes(args.config)
+    inferencer.classes = (meta.get('dataset_meta')
+                          or {}).get('classes') or config_classes(args.config)
     classes = inferencer.classes
     vis_dir, pred_dir = (osp.join(args.out_dir, d) for d in ('vis', 'preds'))
     os.makedirs(vis_dir, exist_ok=True)
     os.makedirs(pred_dir, exist_ok=True)
-    samples = inferencer(images, return_datasamples=True,
-                         batch_size=args.batch_size)
+    samples = inferencer(
+        images, return_datasamples=True, batch_size=args.batch_size)
     for image, sample in zip(images, samples):
         k = min(args.topk, sample.pred_score.numel())
         scores, labels = sample.pred_score.topk(k)
@@ -124,7 +139,8 @@ def classify(args, images: List[str]) -> None:
         inferencer.visualize([image], [sample], show_dir=vis_dir)
         name = osp.splitext(osp.basename(image))[0]
         record = dict(
-            labels=labels.tolist(), scores=[float(s) for s in scores],
+            labels=labels.tolist(),
+            scores=[float(s) for s in scores],
             classes=[classes[i] for i in labels.tolist()] if classes else None)
         with open(osp.join(pred_dir, name + '.json'), 'w') as f:
             json.dump(record, f, indent=1)

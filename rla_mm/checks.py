@@ -4,7 +4,8 @@ from typing import Optional, Sequence, Tuple
 
 
 def check_int(name: str, value, low: int, high: Optional[int] = None) -> int:
-    """Return ``value`` if it is an int in [low, high]; else raise naming ``name``.
+    """Return ``value`` if it is an int in [low, high]; else raise naming
+    ``name``.
 
     Args:
         name (str): Argument name for the message.
@@ -38,7 +39,8 @@ def check_indices(name: str, values: Sequence[int],
 
 
 def check_choice(name: str, value, choices: Sequence):
-    """Return ``value`` if it is one of ``choices``; else raise naming ``name``.
+    """Return ``value`` if it is one of ``choices``; else raise naming
+    ``name``.
 
     Args:
         name (str): Argument name for the message.
@@ -64,7 +66,8 @@ def check_bool(name: str, value) -> bool:
 
 
 def check_odd(name: str, value) -> int:
-    """Return ``value`` if it is a positive odd int; else raise naming ``name``.
+    """Return ``value`` if it is a positive odd int; else raise naming
+    ``name``.
 
     Args:
         name (str): Argument name for the message.
@@ -77,7 +80,8 @@ def check_odd(name: str, value) -> int:
 
 
 def check_type(name: str, value, types):
-    """Return ``value`` if it is an instance of ``types``; else raise naming ``name``.
+    """Return ``value`` if it is an instance of ``types``; else raise naming
+    ``name``.
 
     Args:
         name (str): Argument name for the message.
@@ -85,7 +89,9 @@ def check_type(name: str, value, types):
         types (type | tuple[type]): The allowed types.
     """
     if not isinstance(value, types):
-        names = [t.__name__ for t in (types if isinstance(types, tuple)
-                                      else (types, ))]
+        names = [
+            t.__name__
+            for t in (types if isinstance(types, tuple) else (types, ))
+        ]
         raise TypeError(f'{name} must be {" or ".join(names)}, got {value!r}')
     return value

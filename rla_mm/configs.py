@@ -1,8 +1,10 @@
-"""Where rla_mm's configs live, so configs outside the repository can inherit them.
+"""Where rla_mm's configs live, so configs outside the repository can inherit
+them.
 
     export RLA_MM_CONFIGS=$(python -m rla_mm.configs)
 
-then, in your own config (MMEngine substitutes the variable before reading _base_)::
+then, in your own config (MMEngine substitutes the variable before reading
+_base_)::
 
     _base_ = '{{$RLA_MM_CONFIGS:}}/faster_rcnn_rla_r50_fpn_1x_coco.py'
 
@@ -14,12 +16,13 @@ from typing import Dict, Optional
 
 
 def data_root() -> str:
-    """The folder holding ``configs/`` and ``model-index.yml``: an installed wheel's
-    ``rla_mm/.mim``, or the checkout."""
+    """The folder holding ``configs/`` and ``model-index.yml``: an installed
+    wheel's ``rla_mm/.mim``, or the checkout."""
     package = osp.dirname(osp.abspath(__file__))
     for root in (osp.join(package, '.mim'), osp.dirname(package)):
         if osp.isfile(osp.join(root, 'model-index.yml')) and osp.isfile(
-                osp.join(root, 'configs', 'faster_rcnn_rla_r50_fpn_1x_coco.py')):
+                osp.join(root, 'configs',
+                         'faster_rcnn_rla_r50_fpn_1x_coco.py')):
             return root
     raise FileNotFoundError(
         f'rla_mm configs not found next to {package}; reinstall rla_mm')
@@ -30,7 +33,8 @@ def configs_dir() -> str:
     return osp.join(data_root(), 'configs')
 
 
-# The model facts, in OpenMMLab's metafile schema; model-index.yml imports both.
+# The model facts, in OpenMMLab's metafile schema; model-index.yml imports
+# both.
 CLS_METAFILE = 'metafile.yml'  # classifiers (MMPretrain's schema)
 DET_METAFILE = 'metafile_det.yml'  # detectors (MMDetection's schema)
 # the ablation models (paper Tables 6, 11, 13, 15); not in model-index.yml
@@ -92,14 +96,16 @@ def paper_figure(text: Optional[str]) -> Optional[float]:
 
 
 def get_config_path(name: str) -> str:
-    """Absolute path of config ``name`` (e.g. 'retinanet_rla_r50_fpn_1x_coco.py').
+    """Absolute path of config ``name`` (e.g.
+    'retinanet_rla_r50_fpn_1x_coco.py').
 
     Args:
         name (str): Config path relative to the configs folder.
     """
     path = osp.join(configs_dir(), name)
     if not osp.isfile(path):
-        raise FileNotFoundError(f'no rla_mm config {name!r} in {configs_dir()}')
+        raise FileNotFoundError(
+            f'no rla_mm config {name!r} in {configs_dir()}')
     return path
 
 
@@ -121,8 +127,8 @@ def find_config(config: str) -> str:
 
 
 def is_detector_config(cfg) -> bool:
-    """Whether MMDetection runs ``cfg`` (a config's ``default_scope``: 'mmdet', or
-    none), not MMPretrain ('mmpretrain').
+    """Whether MMDetection runs ``cfg`` (a config's ``default_scope``: 'mmdet',
+    or none), not MMPretrain ('mmpretrain').
 
     Args:
         cfg (mmengine.Config | dict): A loaded config.

@@ -1,7 +1,7 @@
 """rla_mm's classifiers in MMPretrain's model hub.
 
-After ``rla_mm.register_model_zoo()``, MMPretrain's own API knows every model of
-``configs/metafile.yml`` by name::
+After ``rla_mm.register_model_zoo()``, MMPretrain's own API knows every model
+of ``configs/metafile.yml`` by name::
 
     import rla_mm
     from mmpretrain import get_model, inference_model, list_models
@@ -12,9 +12,10 @@ After ``rla_mm.register_model_zoo()``, MMPretrain's own API knows every model of
                       pretrained='checkpoints/rla_resnet50_in1k.pth')
 
 No weights are hosted, so ``pretrained=True`` finds none: pass the path of a
-checkpoint converted with ``tools/model_converters/rlanet_to_rla_mm.py`` or trained
-with ``tools/train.py``. Registration imports MMPretrain, which is why ``import
-rla_mm`` does not do it by itself (an MMDetection run does not need it).
+checkpoint converted with ``tools/model_converters/rlanet_to_rla_mm.py`` or
+trained with ``tools/train.py``. Registration imports MMPretrain, which is why
+``import rla_mm`` does not do it by itself
+(an MMDetection run does not need it).
 """
 from typing import List
 
@@ -35,7 +36,8 @@ def register_model_zoo() -> List[str]:
     from modelindex.load_model_index import load
 
     # The classification metafile only: model-index.yml also imports the
-    # detection metafile (for `mim search`), whose models MMPretrain cannot build.
+    # detection metafile (for `mim search`), whose models MMPretrain cannot
+    # build.
     metafile = metafile_path()
     names = [model.name.lower() for model in load(metafile).models]
     if not all(ModelHub.has(name) for name in names):

@@ -4,7 +4,8 @@ from typing import Optional
 
 
 def check_pretrained_file(init_cfg: Optional[dict]) -> None:
-    """Fail early, and helpfully, when a local ``Pretrained`` checkpoint is missing.
+    """Fail early, and helpfully, when a local ``Pretrained`` checkpoint is
+    missing.
 
     Args:
         init_cfg (dict, optional): A backbone's ``init_cfg``.

@@ -1,26 +1,29 @@
-"""Safe loading: runner checkpoints under torch's safe unpickler, and foreign files.
+"""Safe loading: runner checkpoints under torch's safe unpickler, and foreign
+files.
 
-torch >= 2.6 loads with ``weights_only=True`` by default, and MMEngine 0.10.7 calls
-``torch.load`` without saying otherwise. A Runner checkpoint holds a message hub with
-``HistoryBuffer`` objects and numpy arrays and scalars, which the safe unpickler
-refuses. :func:`install_safe_globals` allow-lists exactly those types, so
-``tools/test.py CKPT``, ``--resume`` and ``load_from`` work while safe loading stays on.
-On an older torch, which unpickles anything by default (and before 2.4 has no
-allow-list), it does nothing. Files that come from elsewhere (the converter's inputs)
-go through :func:`load_foreign`, which asks for ``weights_only=True`` wherever torch
-offers the argument.
+torch >= 2.6 loads with ``weights_only=True`` by default, and MMEngine 0.10.7
+calls ``torch.load`` without saying otherwise. A Runner checkpoint holds a
+message hub with ``HistoryBuffer`` objects and numpy arrays and scalars, which
+the safe unpickler refuses. :func:`install_safe_globals` allow-lists exactly
+those types, so ``tools/test.py CKPT``, ``--resume`` and ``load_from`` work
+while safe loading stays on. On an older torch, which unpickles anything by
+default (and before 2.4 has no allow-list), it does nothing. Files that come
+from elsewhere (the converter's inputs) go through :func:`load_foreign`, which
+asks for ``weights_only=True`` wherever torch offers the argument.
 
-A truncated or corrupt file makes torch say ``PytorchStreamReader failed reading zip
-archive: failed finding central directory``, which names no file.
-:func:`check_checkpoint_file` (run by ``tools/test.py`` and ``tools/train.py --resume``
-before anything is built) and :func:`install_checkpoint_check` (MMEngine's loader of
-local files, so ``load_from``, ``resume=True`` and ``Pretrained`` init too) end such a
-load with one line that names the file and what is wrong with it.
+A truncated or corrupt file makes torch say
+``PytorchStreamReader failed reading zip archive: failed finding central
+directory``, which names no file.
+:func:`check_checkpoint_file` (run by ``tools/test.py`` and
+``tools/train.py --resume`` before anything is built) and
+:func:`install_checkpoint_check` (MMEngine's loader of local files, so
+``load_from``, ``resume=True`` and ``Pretrained`` init too) end such a load
+with one line that names the file and what is wrong with it.
 
 ``HistoryBuffer`` pickles references to its statistics methods through
-``getattr(HistoryBuffer, 'mean')``. Allow-listing the real ``getattr`` would let a
-crafted file reach any attribute of any allowed object, so a stand-in registered
-under the name ``builtins.getattr`` resolves only those methods.
+``getattr(HistoryBuffer, 'mean')``. Allow-listing the real ``getattr`` would
+let a crafted file reach any attribute of any allowed object, so a stand-in
+registered under the name ``builtins.getattr`` resolves only those methods.
 """
 import importlib
 import inspect
@@ -48,25 +51,28 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
     if obj is HistoryBuffer and name in HISTORY_BUFFER_METHODS:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
-        f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint: only '
-        f'HistoryBuffer statistics methods {sorted(HISTORY_BUFFER_METHODS)} '
-        f'are allowed')
+        f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint: '
+        f'only HistoryBuffer statistics methods '
+        f'{sorted(HISTORY_BUFFER_METHODS)} are allowed')
 
 
 def _numpy_globals() -> List[Any]:
-    # numpy 2 moved numpy.core to numpy._core; numpy 1.26 has both names, but its
-    # numpy._core only fills in once imported, so import the module by name
+    # numpy 2 moved numpy.core to numpy._core; numpy 1.26 has both names, but
+    # its numpy._core only fills in once imported, so import the module by name
     multiarray = importlib.import_module('numpy._core.multiarray')
     dtype_classes = [
         cls for cls in vars(np.dtypes).values()
         if isinstance(cls, type) and issubclass(cls, np.dtype)
     ]
-    return [multiarray._reconstruct, multiarray.scalar, np.ndarray,
-            np.dtype, *dtype_classes]
+    return [
+        multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype,
+        *dtype_classes
+    ]
 
 
 def safe_globals() -> List[Any]:
-    """The globals that MMEngine runner checkpoints need, for ``add_safe_globals``."""
+    """The globals that MMEngine runner checkpoints need, for
+    ``add_safe_globals``."""
     import _codecs
     return [
         HistoryBuffer, _codecs.encode, *_numpy_globals(),
@@ -87,14 +93,15 @@ def torch_version(version: str) -> Tuple[int, int]:
 
 
 def loads_weights_only_by_default() -> bool:
-    """Whether this torch's ``torch.load`` uses ``weights_only=True`` by default
-    (torch >= 2.6) and has the allow-list to go with it."""
+    """Whether this torch's ``torch.load`` uses ``weights_only=True`` by
+    default (torch >= 2.6) and has the allow-list to go with it."""
     return torch_version(torch.__version__) >= (2, 6) and hasattr(
         torch.serialization, 'add_safe_globals')
 
 
 def install_safe_globals() -> bool:
-    """Allow-list the runner checkpoint types for ``torch.load(weights_only=True)``.
+    """Allow-list the runner checkpoint types for
+    ``torch.load(weights_only=True)``.
 
     Returns:
         bool: True if installed; False on a torch that does not load with
@@ -109,8 +116,8 @@ def install_safe_globals() -> bool:
 def load_foreign(path: str, map_location: str = 'cpu') -> Any:
     """``torch.load`` a file from elsewhere with ``weights_only=True``.
 
-    A torch too old to offer the argument (< 1.13) loads it the unsafe way, with
-    a warning.
+    A torch too old to offer the argument (< 1.13) loads it the unsafe way,
+    with a warning.
 
     Args:
         path (str): The file.
@@ -124,7 +131,8 @@ def load_foreign(path: str, map_location: str = 'cpu') -> Any:
 
 
 class CorruptCheckpointError(RuntimeError):
-    """A checkpoint file is truncated or corrupt; the message names the file."""
+    """A checkpoint file is truncated or corrupt; the message names the
+    file."""
 
 
 def checkpoint_problem(path: str) -> Optional[str]:
@@ -166,7 +174,8 @@ def checkpoint_problem(path: str) -> Optional[str]:
 
 
 def check_checkpoint_file(path: str) -> str:
-    """Fail with one line naming ``path`` if it is missing, truncated or corrupt.
+    """Fail with one line naming ``path`` if it is missing, truncated or
+    corrupt.
 
     Args:
         path (str): A local checkpoint file.
@@ -188,7 +197,8 @@ def check_checkpoint_file(path: str) -> str:
 
 
 def _refused_by_weights_only(error: BaseException) -> bool:
-    """torch's safe unpickler refused a type: the file is whole, not corrupt."""
+    """torch's safe unpickler refused a type: the file is whole, not
+    corrupt."""
     return 'Weights only load failed' in str(error)
 
 
@@ -203,8 +213,10 @@ def diagnose_load_error(path: str, error: BaseException) -> None:
     if _refused_by_weights_only(error) or not osp.isfile(path):
         return
     problem = checkpoint_problem(path)
-    if problem is None and isinstance(error, (EOFError, pickle.UnpicklingError)):
-        problem = 'is truncated or corrupt: its pickle data ends early or is garbled'
+    if problem is None and isinstance(error,
+                                      (EOFError, pickle.UnpicklingError)):
+        problem = ('is truncated or corrupt: its pickle data ends early or is '
+                   'garbled')
     if problem is None:
         return
     reason = str(error).strip().splitlines()

@@ -14,12 +14,13 @@ FIXTURES = osp.join(REPO_ROOT, 'tests', 'fixtures')
 
 
 def load_script(relpath: str):
-    """Import a script of the checkout (``tools/...``, ``.dev_scripts/...``: not
-    a package) as a module.
+    """Import a script of the checkout (``tools/...``, ``.dev_scripts/...``:
+    not a package) as a module.
 
-    Its folder goes first on ``sys.path``, as when Python runs the script: that is
-    how a tool imports the helpers beside it (``env_check``, ``plot_curves``).
-    Code that tools and tests share is in the package (``rla_mm.utils``) instead.
+    Its folder goes first on ``sys.path``, as when Python runs the script: that
+    is how a tool imports the helpers beside it
+    (``env_check``, ``plot_curves``). Code that tools and tests share is in the
+    package (``rla_mm.utils``) instead.
 
     Args:
         relpath (str): The script's path relative to the checkout.
@@ -41,23 +42,31 @@ def load_tool(relpath: str):
 
 
 def install_wheel(folder: str) -> str:
-    """Build rla_mm's wheel from this checkout into ``folder`` and install it into
-    ``folder``/site (no dependencies, nothing from the network); return that site.
+    """Build rla_mm's wheel from this checkout into ``folder`` and install it
+    into ``folder``/site (no dependencies, nothing from the network); return
+    that site.
 
-    This is rla_mm as a user's ``pip install`` leaves it, beside the test venv's
-    packages: put the site first on ``PYTHONPATH`` to use it.
+    This is rla_mm as a user's ``pip install`` leaves it, beside the test
+    venv's packages: put the site first on ``PYTHONPATH`` to use it.
     """
     site = osp.join(folder, 'site')
-    for command in (['wheel', '--no-deps', '--no-build-isolation', '-q', REPO_ROOT,
-                     '-w', folder], None):
+    for command in ([
+            'wheel', '--no-deps', '--no-build-isolation', '-q', REPO_ROOT,
+            '-w', folder
+    ], None):
         if command is None:
-            wheels = [n for n in os.listdir(folder) if n.startswith('rla_mm-')
-                      and n.endswith('.whl')]
+            wheels = [
+                n for n in os.listdir(folder)
+                if n.startswith('rla_mm-') and n.endswith('.whl')
+            ]
             assert len(wheels) == 1, wheels
-            command = ['install', '-q', '--no-deps', '--no-index', '--target', site,
-                       osp.join(folder, wheels[0])]
+            command = [
+                'install', '-q', '--no-deps', '--no-index', '--target', site,
+                osp.join(folder, wheels[0])
+            ]
         proc = subprocess.run([sys.executable, '-m', 'pip', *command],
-                              capture_output=True, text=True)
+                              capture_output=True,
+                              text=True)
         assert proc.returncode == 0, proc.stderr
     return site
 
@@ -66,10 +75,11 @@ def install_wheel(folder: str) -> str:
 def default_scope_stays():
     """Each test starts with the registry scope the one before it found.
 
-    ``init_default_scope`` sets a process-wide scope (MMEngine's ``DefaultScope``):
-    a test that sets 'mmdet' would make a later MMPretrain call build its
-    transforms from MMDetection's registry. The scopes a test creates go when
-    it ends (MMEngine's own ``overwrite_default_scope`` restores the same way).
+    ``init_default_scope`` sets a process-wide scope
+    (MMEngine's ``DefaultScope``): a test that sets 'mmdet' would make a later
+    MMPretrain call build its transforms from MMDetection's registry. The
+    scopes a test creates go when it ends (MMEngine's own
+    ``overwrite_default_scope`` restores the same way).
     """
     from mmengine.registry import DefaultScope
     before = set(DefaultScope._instance_dict)
@@ -113,8 +123,10 @@ def save_untrained(config: str, path, options=(), classes=None) -> str:
     from mmengine.config import Config
     from mmengine.registry import MODELS, DefaultScope
     cfg = Config.fromfile(config)
-    cfg.merge_from_dict({k: int(v) for k, v in
-                         (o.split('=') for o in options)})
+    cfg.merge_from_dict({
+        k: int(v)
+        for k, v in (o.split('=') for o in options)
+    })
     if classes is None and 'classes' in cfg:
         classes = cfg.classes
     torch.manual_seed(0)

@@ -10,6 +10,12 @@ def write_reference_checkpoint(path, state_dict, arch):
     model(torch.randn(1, 2)).sum().backward()
     optimizer.step()
     torch.save(
-        dict(epoch=120, arch=arch, best_acc1=torch.tensor(77.17),
-             state_dict={f'module.{k}': v for k, v in state_dict.items()},
-             optimizer=optimizer.state_dict()), path)
+        dict(
+            epoch=120,
+            arch=arch,
+            best_acc1=torch.tensor(77.17),
+            state_dict={
+                f'module.{k}': v
+                for k, v in state_dict.items()
+            },
+            optimizer=optimizer.state_dict()), path)

@@ -3,28 +3,33 @@ ablation files (paper Table 6, 15), written from the equations with
 torch.nn.functional only (no rla_mm module), like ``rla_functional.py``.
 
 Layouts (read from the authors' files): the main RLA-ResNet one for v1-v6, no
-exchange and post-activation (the last two without ``bn2`` where the file drops it);
-``recurrent_convs.{s}.conv`` for the ConvLSTM cell, ``recurrent_convs.{s}.
-gate_conv / output_conv / *_norm`` for the ConvGRU cell; ``stages.{s}.{b}.conv_out /
-recurrent_conv / bn_rla`` per block when unshared; torchvision's ``layer{i}.{b}``
-for the plain ResNets.
+exchange and post-activation (the last two without ``bn2`` where the file drops
+it); ``recurrent_convs.{s}.conv`` for the ConvLSTM cell, ``recurrent_convs.{s}.
+gate_conv / output_conv / *_norm`` for the ConvGRU cell;
+``stages.{s}.{b}.conv_out / recurrent_conv / bn_rla`` per block when unshared;
+torchvision's ``layer{i}.{b}`` for the plain ResNets.
 """
 from collections import OrderedDict
 from typing import Dict
 
+import rla_functional as ref
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-
-import rla_functional as ref
 
 # Reference arch -> what its file computes.
 #   source: what feeds conv_out ('branch', 'output', 'shortcut')
 #   add: 'before' / 'after' the recurrent part;  act: 'pre' / 'post'
 #   cell: 'conv', 'lstm', 'gru';  shared, exchange: bools
 #   head: 'relu' / 'tanh' (after bn2) or 'raw' (h as it is, no bn2)
-V = dict(source='output', add='before', act='pre', cell='conv', shared=True,
-         exchange=True, head='relu')
+V = dict(
+    source='output',
+    add='before',
+    act='pre',
+    cell='conv',
+    shared=True,
+    exchange=True,
+    head='relu')
 BEHAVIOUR = {
     'rlav1_resnet50': dict(V, head='tanh'),
     'rlav1_resnet50_eca': dict(V, head='tanh'),
@@ -55,11 +60,13 @@ def arch_eca(arch: str):
     return (5, 5, 5, 7) if arch.endswith('_eca') else None
 
 
-# --------------------------------------------------------------- random weights
-def random_plain_state_dict(depth: int = 50, extra: int = 0,
+# -------------------------------------------------------------- random weights
+def random_plain_state_dict(depth: int = 50,
+                            extra: int = 0,
                             num_classes: int = 10,
                             seed: int = 0) -> 'OrderedDict[str, Tensor]':
-    """torchvision-layout ResNet weights, every block ``extra`` channels wider."""
+    """torchvision-layout ResNet weights, every block ``extra`` channels
+    wider."""
     gen = torch.Generator().manual_seed(seed)
     sd = OrderedDict()
     ref._conv(sd, 'conv1.weight', 64, 3, 7, gen)
@@ -87,20 +94,24 @@ def random_plain_state_dict(depth: int = 50, extra: int = 0,
     return sd
 
 
-def random_ablation_state_dict(arch: str, k: int = 32, num_classes: int = 10,
+def random_ablation_state_dict(arch: str,
+                               k: int = 32,
+                               num_classes: int = 10,
                                seed: int = 0) -> 'OrderedDict[str, Tensor]':
     """Weights in the key layout of the authors' file of ``arch``."""
     b = BEHAVIOUR[arch]
     depth = arch_depth(arch)
     if 'plain' in b:
         return random_plain_state_dict(depth, b['plain'], num_classes, seed)
-    sd = ref.random_resnet_state_dict(depth, k, eca=arch_eca(arch),
-                                      num_classes=num_classes, seed=seed)
+    sd = ref.random_resnet_state_dict(
+        depth, k, eca=arch_eca(arch), num_classes=num_classes, seed=seed)
     gen = torch.Generator().manual_seed(seed + 1)
     stages = ref.RESNET_STAGES[depth]
     if not b['exchange']:  # the first convs read x alone
-        for key in [key for key in sd if key.endswith('.conv1.weight')
-                    and key.startswith('stages.')]:
+        for key in [
+                key for key in sd
+                if key.endswith('.conv1.weight') and key.startswith('stages.')
+        ]:
             sd[key] = sd[key][:, :-k].clone()
     if b['head'] == 'raw':
         for key in [key for key in sd if key.startswith('bn2.')]:
@@ -134,7 +145,7 @@ def random_ablation_state_dict(arch: str, k: int = 32, num_classes: int = 10,
     return sd
 
 
-# ------------------------------------------------------------ functional forward
+# ---------------------------------------------------------- functional forward
 def _lstm(u: Tensor, h: Tensor, c: Tensor, weight: Tensor):
     gates = F.conv2d(torch.cat([u, h], 1), weight, padding=1)
     i, f, o, g = torch.split(gates, h.shape[1], dim=1)
@@ -143,45 +154,59 @@ def _lstm(u: Tensor, h: Tensor, c: Tensor, weight: Tensor):
 
 
 def _gru(u: Tensor, h: Tensor, sd, p: str) -> Tensor:
+
     def gn(t, name):
-        return F.group_norm(t, 1, sd[f'{p}.{name}.weight'],
-                            sd[f'{p}.{name}.bias'], eps=1e-6)
-    gates = F.conv2d(torch.cat([u, h], 1), sd[f'{p}.gate_conv.weight'],
-                     sd[f'{p}.gate_conv.bias'], padding=1)
+        return F.group_norm(
+            t, 1, sd[f'{p}.{name}.weight'], sd[f'{p}.{name}.bias'], eps=1e-6)
+
+    gates = F.conv2d(
+        torch.cat([u, h], 1),
+        sd[f'{p}.gate_conv.weight'],
+        sd[f'{p}.gate_conv.bias'],
+        padding=1)
     r, z = torch.split(gates, h.shape[1], dim=1)
     r = torch.sigmoid(gn(r, 'reset_gate_norm'))
     z = torch.sigmoid(gn(z, 'update_gate_norm'))
-    n = torch.tanh(gn(F.conv2d(torch.cat([u, r * h], 1),
-                               sd[f'{p}.output_conv.weight'],
-                               sd[f'{p}.output_conv.bias'], padding=1),
-                      'output_norm'))
+    n = torch.tanh(
+        gn(
+            F.conv2d(
+                torch.cat([u, r * h], 1),
+                sd[f'{p}.output_conv.weight'],
+                sd[f'{p}.output_conv.bias'],
+                padding=1), 'output_norm'))
     return z * h + (1 - z) * n
 
 
-def _bottleneck(sd, p: str, x: Tensor, inp: Tensor, stride: int,
-                first: bool):
-    """(block output, branch output, shortcut) of a post-activation bottleneck."""
-    out = F.relu(ref.bn(F.conv2d(inp, sd[f'{p}.conv1.weight']), sd,
-                        f'{p}.bn1'))
-    out = F.relu(ref.bn(F.conv2d(out, sd[f'{p}.conv2.weight'], stride=stride,
-                                 padding=1), sd, f'{p}.bn2'))
+def _bottleneck(sd, p: str, x: Tensor, inp: Tensor, stride: int, first: bool):
+    """(block output, branch output, shortcut) of a post-activation
+    bottleneck."""
+    out = F.relu(
+        ref.bn(F.conv2d(inp, sd[f'{p}.conv1.weight']), sd, f'{p}.bn1'))
+    out = F.relu(
+        ref.bn(
+            F.conv2d(out, sd[f'{p}.conv2.weight'], stride=stride, padding=1),
+            sd, f'{p}.bn2'))
     out = ref.bn(F.conv2d(out, sd[f'{p}.conv3.weight']), sd, f'{p}.bn3')
     if f'{p}.eca.conv.weight' in sd:
         out = ref.eca(out, sd[f'{p}.eca.conv.weight'])
     identity = x
     if first:
-        identity = ref.bn(F.conv2d(x, sd[f'{p}.downsample.0.weight'],
-                                   stride=stride), sd, f'{p}.downsample.1')
+        identity = ref.bn(
+            F.conv2d(x, sd[f'{p}.downsample.0.weight'], stride=stride), sd,
+            f'{p}.downsample.1')
     return F.relu(out + identity), out, identity
 
 
-def ablation_forward(sd, x: Tensor, arch: str,
+def ablation_forward(sd,
+                     x: Tensor,
+                     arch: str,
                      k: int = 32) -> Dict[str, Tensor]:
     """Logits and stage outputs of the authors' ablation model ``arch``."""
     b = BEHAVIOUR[arch]
     stages = ref.RESNET_STAGES[arch_depth(arch)]
-    x = F.relu(ref.bn(F.conv2d(x, sd['conv1.weight'], stride=2, padding=3),
-                      sd, 'bn1'))
+    x = F.relu(
+        ref.bn(
+            F.conv2d(x, sd['conv1.weight'], stride=2, padding=3), sd, 'bn1'))
     x = F.max_pool2d(x, 3, 2, 1)
     feats = []
     if 'plain' in b:
@@ -212,18 +237,23 @@ def ablation_forward(sd, x: Tensor, arch: str,
                 norm = f'{p}.bn_rla'
             o = F.conv2d(src, sd[conv_out])
             if b['cell'] == 'lstm':
-                h, c = _lstm(torch.tanh(ref.bn(o, sd, norm)), h, c,
-                             sd[f'{rec}.conv.weight'])
+                h, c = _lstm(
+                    torch.tanh(ref.bn(o, sd, norm)), h, c,
+                    sd[f'{rec}.conv.weight'])
             elif b['cell'] == 'gru':
                 h = _gru(torch.tanh(ref.bn(o, sd, norm)), h, sd, rec)
             else:
                 z = h + o if b['add'] == 'before' else h
                 if b['act'] == 'pre':
-                    z = F.conv2d(torch.tanh(ref.bn(z, sd, norm)),
-                                 sd[f'{rec}.weight'], padding=1)
+                    z = F.conv2d(
+                        torch.tanh(ref.bn(z, sd, norm)),
+                        sd[f'{rec}.weight'],
+                        padding=1)
                 else:
-                    z = torch.tanh(ref.bn(F.conv2d(z, sd[f'{rec}.weight'],
-                                                   padding=1), sd, norm))
+                    z = torch.tanh(
+                        ref.bn(
+                            F.conv2d(z, sd[f'{rec}.weight'], padding=1), sd,
+                            norm))
                 h = z + o if b['add'] == 'after' else z
         feats.append(x)
     if b['head'] == 'raw':

@@ -19,8 +19,11 @@ MOBILENET_GROUPS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
 MOBILENET_RESOLUTION = (0, 1, 2, 3, 3, 4, 4)
 
 
-# --------------------------------------------------------------- random weights
-def _bn(sd: Dict[str, Tensor], prefix: str, c: int, gen: torch.Generator,
+# -------------------------------------------------------------- random weights
+def _bn(sd: Dict[str, Tensor],
+        prefix: str,
+        c: int,
+        gen: torch.Generator,
         scale: float = 1.0) -> None:
     sd[f'{prefix}.weight'] = scale * (0.5 + torch.rand(c, generator=gen))
     sd[f'{prefix}.bias'] = 0.2 * torch.randn(c, generator=gen)
@@ -35,9 +38,11 @@ def _conv(sd, key, cout, cin, k, gen, groups=1):
         * (1.0 / fan_in)**0.5
 
 
-def random_resnet_state_dict(depth: int, k: int = 32,
+def random_resnet_state_dict(depth: int,
+                             k: int = 32,
                              eca: Optional[Sequence[int]] = None,
-                             se: Optional[int] = None, groups: int = 1,
+                             se: Optional[int] = None,
+                             groups: int = 1,
                              width_per_group: int = 64,
                              num_classes: int = 10,
                              seed: int = 0,
@@ -90,12 +95,14 @@ def random_resnet_state_dict(depth: int, k: int = 32,
     return sd
 
 
-def random_mobilenet_state_dict(k: int = 32, eca: bool = False,
+def random_mobilenet_state_dict(k: int = 32,
+                                eca: bool = False,
                                 num_classes: int = 10,
                                 seed: int = 0) -> 'OrderedDict[str, Tensor]':
     """Reference-format RLA-MobileNetV2 weights: the layout of the authors'
-    ``models/mobilenetv2_dsrla.py`` (one shared depthwise recurrent conv, stored
-    as ``recurrent_dsconvs.{0..4}``), that of their published weights."""
+    ``models/mobilenetv2_dsrla.py`` (one shared depthwise recurrent conv,
+    stored as ``recurrent_dsconvs.{0..4}``), that of their published
+    weights."""
     gen = torch.Generator().manual_seed(seed)
     sd = OrderedDict()
     _conv(sd, 'conv1.0.weight', 32, 3, 3, gen)
@@ -134,11 +141,16 @@ def random_mobilenet_state_dict(k: int = 32, eca: bool = False,
     return sd
 
 
-# ------------------------------------------------------------ functional forward
+# ---------------------------------------------------------- functional forward
 def bn(x: Tensor, sd: Dict[str, Tensor], prefix: str) -> Tensor:
-    return F.batch_norm(x, sd[f'{prefix}.running_mean'],
-                        sd[f'{prefix}.running_var'], sd[f'{prefix}.weight'],
-                        sd[f'{prefix}.bias'], training=False, eps=1e-5)
+    return F.batch_norm(
+        x,
+        sd[f'{prefix}.running_mean'],
+        sd[f'{prefix}.running_var'],
+        sd[f'{prefix}.weight'],
+        sd[f'{prefix}.bias'],
+        training=False,
+        eps=1e-5)
 
 
 def eca(x: Tensor, weight: Tensor) -> Tensor:
@@ -148,8 +160,13 @@ def eca(x: Tensor, weight: Tensor) -> Tensor:
     return x * torch.sigmoid(w).view(n, c, 1, 1)
 
 
-def rla_update(h: Tensor, y: Tensor, sd, conv_out: str, norm: str,
-               recurrent: str, groups: int = 1) -> Tensor:
+def rla_update(h: Tensor,
+               y: Tensor,
+               sd,
+               conv_out: str,
+               norm: str,
+               recurrent: str,
+               groups: int = 1) -> Tensor:
     """h_t = R(tanh(BN_t(h_{t-1} + O(y_t))))"""
     h = torch.tanh(bn(h + F.conv2d(y, sd[conv_out]), sd, norm))
     return F.conv2d(h, sd[recurrent], padding=1, groups=groups)
@@ -161,11 +178,16 @@ def pool_hidden(h: Tensor) -> Tensor:
     return F.avg_pool2d(h, 2, 2)
 
 
-def resnet_forward(sd, x: Tensor, depth: int, k: int = 32, groups: int = 1,
+def resnet_forward(sd,
+                   x: Tensor,
+                   depth: int,
+                   k: int = 32,
+                   groups: int = 1,
                    source: str = 'output') -> Dict[str, object]:
     """RLA-ResNet forward. ``source`` picks y_t: 'branch' (Eq. 11) or the block
     output 'output' (what the authors' code computes)."""
-    x = F.relu(bn(F.conv2d(x, sd['conv1.weight'], stride=2, padding=3), sd, 'bn1'))
+    x = F.relu(
+        bn(F.conv2d(x, sd['conv1.weight'], stride=2, padding=3), sd, 'bn1'))
     x = F.max_pool2d(x, 3, 2, 1)
     h = torch.zeros(x.shape[0], k, *x.shape[2:], dtype=x.dtype)
     feats: List[Tensor] = []
@@ -173,22 +195,32 @@ def resnet_forward(sd, x: Tensor, depth: int, k: int = 32, groups: int = 1,
         for b in range(n):
             p = f'stages.{s}.{b}'
             stride = 2 if s > 0 and b == 0 else 1
-            out = F.relu(bn(F.conv2d(torch.cat([x, h], 1), sd[f'{p}.conv1.weight']),
-                            sd, f'{p}.bn1'))
-            out = F.relu(bn(F.conv2d(out, sd[f'{p}.conv2.weight'], stride=stride,
-                                     padding=1, groups=groups), sd, f'{p}.bn2'))
+            out = F.relu(
+                bn(
+                    F.conv2d(torch.cat([x, h], 1), sd[f'{p}.conv1.weight']),
+                    sd, f'{p}.bn1'))
+            out = F.relu(
+                bn(
+                    F.conv2d(
+                        out,
+                        sd[f'{p}.conv2.weight'],
+                        stride=stride,
+                        padding=1,
+                        groups=groups), sd, f'{p}.bn2'))
             out = bn(F.conv2d(out, sd[f'{p}.conv3.weight']), sd, f'{p}.bn3')
             if f'{p}.se.fc.0.weight' in sd:
                 w = out.mean(dim=(2, 3))
-                w = F.linear(F.relu(F.linear(w, sd[f'{p}.se.fc.0.weight'])),
-                             sd[f'{p}.se.fc.2.weight'])
+                w = F.linear(
+                    F.relu(F.linear(w, sd[f'{p}.se.fc.0.weight'])),
+                    sd[f'{p}.se.fc.2.weight'])
                 out = out * torch.sigmoid(w)[:, :, None, None]
             if f'{p}.eca.conv.weight' in sd:
                 out = eca(out, sd[f'{p}.eca.conv.weight'])
             identity = x
             if b == 0:
-                identity = bn(F.conv2d(x, sd[f'{p}.downsample.0.weight'],
-                                       stride=stride), sd, f'{p}.downsample.1')
+                identity = bn(
+                    F.conv2d(x, sd[f'{p}.downsample.0.weight'], stride=stride),
+                    sd, f'{p}.downsample.1')
             x = F.relu(out + identity)
             if stride == 2:
                 h = pool_hidden(h)
@@ -204,11 +236,15 @@ def resnet_forward(sd, x: Tensor, depth: int, k: int = 32, groups: int = 1,
     return dict(feats=feats, hidden=h, logits=logits)
 
 
-def mobilenet_forward(sd, x: Tensor, k: int = 32,
+def mobilenet_forward(sd,
+                      x: Tensor,
+                      k: int = 32,
                       source: str = 'branch') -> Dict[str, object]:
     """RLA-MobileNetV2 forward (h joins after the expansion conv)."""
-    x = F.relu6(bn(F.conv2d(x, sd['conv1.0.weight'], stride=2, padding=1), sd,
-                   'conv1.1'))
+    x = F.relu6(
+        bn(
+            F.conv2d(x, sd['conv1.0.weight'], stride=2, padding=1), sd,
+            'conv1.1'))
     h = torch.zeros(x.shape[0], k, *x.shape[2:], dtype=x.dtype)
     feats: List[Tensor] = []
     cin = 32
@@ -218,28 +254,42 @@ def mobilenet_forward(sd, x: Tensor, k: int = 32,
             stride = s if i == 0 else 1
             out = x
             if t != 1:
-                out = F.relu6(bn(F.conv2d(x, sd[f'{p}.conv1x1.0.weight']), sd,
-                                 f'{p}.conv1x1.1'))
+                out = F.relu6(
+                    bn(
+                        F.conv2d(x, sd[f'{p}.conv1x1.0.weight']), sd,
+                        f'{p}.conv1x1.1'))
             out = torch.cat([out, h], 1)
-            out = F.relu6(bn(F.conv2d(out, sd[f'{p}.conv.0.0.weight'],
-                                      stride=stride, padding=1,
-                                      groups=out.shape[1]), sd, f'{p}.conv.0.1'))
-            out = bn(F.conv2d(out, sd[f'{p}.conv.1.weight']), sd, f'{p}.conv.2')
+            out = F.relu6(
+                bn(
+                    F.conv2d(
+                        out,
+                        sd[f'{p}.conv.0.0.weight'],
+                        stride=stride,
+                        padding=1,
+                        groups=out.shape[1]), sd, f'{p}.conv.0.1'))
+            out = bn(
+                F.conv2d(out, sd[f'{p}.conv.1.weight']), sd, f'{p}.conv.2')
             if f'{p}.conv.3.conv.weight' in sd:
                 out = eca(out, sd[f'{p}.conv.3.conv.weight'])
             x = x + out if stride == 1 and cin == c else out
             if stride == 2:
                 h = pool_hidden(h)
             y = x if source == 'output' else out
-            h = rla_update(h, y, sd, f'conv_outs.{j}.weight',
-                           f'stage_bns.{j}.{i}',
-                           f'recurrent_dsconvs.{MOBILENET_RESOLUTION[j]}.weight',
-                           groups=k)
+            h = rla_update(
+                h,
+                y,
+                sd,
+                f'conv_outs.{j}.weight',
+                f'stage_bns.{j}.{i}',
+                f'recurrent_dsconvs.{MOBILENET_RESOLUTION[j]}.weight',
+                groups=k)
             cin = c
         feats.append(x)
     hidden = F.relu6(bn(h, sd, 'bn2'))
-    x = F.relu6(bn(F.conv2d(torch.cat([x, hidden], 1), sd['conv2.0.weight']), sd,
-                   'conv2.1'))
-    logits = F.linear(x.mean(dim=(2, 3)), sd['classifier.1.weight'],
-                      sd['classifier.1.bias'])
+    x = F.relu6(
+        bn(
+            F.conv2d(torch.cat([x, hidden], 1), sd['conv2.0.weight']), sd,
+            'conv2.1'))
+    logits = F.linear(
+        x.mean(dim=(2, 3)), sd['classifier.1.weight'], sd['classifier.1.bias'])
     return dict(feats=feats, hidden=h, logits=logits)

@@ -9,7 +9,8 @@ Usage:
 (``analyze_results.py``, ``confusion_matrix.py``); ``--tta`` tests with the
 config's ``tta_model`` / ``tta_pipeline``, or the library's default flip TTA.
 """
-import env_check  # noqa: F401  (first: says what to do without torch)
+# first: env_check says what to do when torch is missing
+import env_check  # noqa: F401 isort: skip
 
 import argparse
 import copy
@@ -25,7 +26,8 @@ import rla_mm  # noqa: F401  (registers the backbones, allow-lists checkpoints)
 from rla_mm.configs import is_detector_config
 from rla_mm.safe_loading import check_checkpoint_file
 from rla_mm.utils.cli_options import add_common_args, load_config
-from rla_mm.utils.cpu_distributed import finish_distributed, prepare_distributed
+from rla_mm.utils.cpu_distributed import (finish_distributed,
+                                          prepare_distributed)
 from rla_mm.utils.dataset_check import check_dataset_files
 
 
@@ -34,16 +36,20 @@ def parse_args(argv=None):
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
-        '--out', help='dump predictions to a pickle file (detection: '
+        '--out',
+        help='dump predictions to a pickle file (detection: '
         "MMDetection's format, masks as RLE)")
     parser.add_argument(
-        '--show-dir', help='save pictures of predictions under '
+        '--show-dir',
+        help='save pictures of predictions under '
         'WORK_DIR/TIMESTAMP/SHOW_DIR (detection)')
     parser.add_argument(
-        '--metrics-out', help='write the metrics, the parameter count and '
+        '--metrics-out',
+        help='write the metrics, the parameter count and '
         'the checkpoint path to this JSON file')
     parser.add_argument(
-        '--tta', action='store_true',
+        '--tta',
+        action='store_true',
         help="test-time augmentation: the config's tta_model and "
         "tta_pipeline, else MMDetection's (or MMPretrain's) default: the "
         'image and its horizontal flip, merged')
@@ -70,9 +76,10 @@ def enable_tta(cfg: Config) -> None:
     if 'tta_model' not in cfg:
         cfg.tta_model = dict(
             type='DetTTAModel',
-            tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5),
-                         max_per_img=100)) if detector else dict(
-                             type='mmpretrain.AverageClsScoreTTA')
+            tta_cfg=dict(
+                nms=dict(type='nms', iou_threshold=0.5),
+                max_per_img=100)) if detector else dict(
+                    type='mmpretrain.AverageClsScoreTTA')
     if 'tta_pipeline' not in cfg:
         dataset = cfg.test_dataloader.dataset
         while 'dataset' in dataset:  # dataset wrappers
@@ -81,19 +88,22 @@ def enable_tta(cfg: Config) -> None:
         pack = pipeline[-1]
         if 'meta_keys' in pack:  # the merge un-flips the boxes
             pack.meta_keys = tuple(pack.meta_keys) + tuple(
-                k for k in ('flip', 'flip_direction')
-                if k not in pack.meta_keys)
+                k
+                for k in ('flip', 'flip_direction') if k not in pack.meta_keys)
         pipeline[-1] = dict(
             type='TestTimeAug',
-            transforms=[[dict(type='RandomFlip', prob=1.),
-                         dict(type='RandomFlip', prob=0.)], [pack]])
+            transforms=[[
+                dict(type='RandomFlip', prob=1.),
+                dict(type='RandomFlip', prob=0.)
+            ], [pack]])
         cfg.tta_pipeline = pipeline
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
 
 
 def enable_visualization(cfg: Config, show_dir: str) -> None:
-    """Turn on the detection visualization hook to write prediction pictures."""
+    """Turn on the detection visualization hook to write prediction
+    pictures."""
     hooks = cfg.default_hooks
     if 'visualization' not in hooks:
         raise KeyError('--show-dir needs default_hooks.visualization in the '
@@ -105,7 +115,8 @@ def enable_visualization(cfg: Config, show_dir: str) -> None:
 def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist')
+        raise FileNotFoundError(
+            f'checkpoint {args.checkpoint!r} does not exist')
     if args.metrics_out is not None and not args.metrics_out.endswith('.json'):
         raise ValueError(
             f'--metrics-out must end with .json, got {args.metrics_out!r}')
@@ -121,12 +132,14 @@ def main(argv=None):
     runner = Runner.from_cfg(cfg)
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--out must end with .pkl or .pickle, got {args.out!r}')
+            raise ValueError(
+                f'--out must end with .pkl or .pickle, got {args.out!r}')
         if is_detector_config(cfg):  # masks as RLE, no ground truth
             from mmdet.evaluation import DumpDetResults as DumpResults
         else:
             from mmengine.evaluator import DumpResults
-        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
     metrics = runner.test()
     if args.metrics_out is not None and is_main_process():
         write_metrics(args.metrics_out, metrics, runner.model, args)
@@ -140,7 +153,10 @@ def write_metrics(path: str, metrics: dict, model, args) -> None:
         config=args.config,
         checkpoint=args.checkpoint,
         params=sum(p.numel() for p in model.parameters()),
-        metrics={k: float(v) for k, v in metrics.items()})
+        metrics={
+            k: float(v)
+            for k, v in metrics.items()
+        })
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:
         json.dump(record, f, indent=2)

@@ -1,5 +1,5 @@
-# MMPretrain's runtime, keeping the checkpoint that is best on the 5k validation
-# images: test that one (WORK_DIR/best_accuracy_top1_epoch_*.pth).
+# MMPretrain's runtime, keeping the checkpoint that is best on the 5k
+# validation images: test that one (WORK_DIR/best_accuracy_top1_epoch_*.pth).
 _base_ = 'mmpretrain::_base_/default_runtime.py'
 
 custom_imports = dict(

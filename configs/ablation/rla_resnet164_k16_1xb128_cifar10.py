@@ -2,6 +2,4 @@
 # Changes only the variant of rla_resnet164_1xb128_cifar10.py.
 _base_ = '../rla_resnet164_1xb128_cifar10.py'
 
-model = dict(
-    backbone=dict(rla_channel=16),
-    head=dict(in_channels=256 + 16))
+model = dict(backbone=dict(rla_channel=16), head=dict(in_channels=256 + 16))

@@ -2,5 +2,4 @@
 # Changes only the variant of rla_resnet164_1xb128_cifar10.py.
 _base_ = '../rla_resnet164_1xb128_cifar10.py'
 
-model = dict(
-    backbone=dict(rla_source='output', rla_add='before'))
+model = dict(backbone=dict(rla_source='output', rla_add='before'))

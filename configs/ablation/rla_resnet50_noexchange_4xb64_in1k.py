@@ -3,5 +3,4 @@
 # Changes only the variant of rla_resnet50_4xb64_in1k.py.
 _base_ = '../rla_resnet50_4xb64_in1k.py'
 
-model = dict(
-    backbone=dict(rla_exchange=False))
+model = dict(backbone=dict(rla_exchange=False))

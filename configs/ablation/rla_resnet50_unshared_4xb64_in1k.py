@@ -4,5 +4,4 @@
 # Changes only the variant of rla_resnet50_4xb64_in1k.py.
 _base_ = '../rla_resnet50_4xb64_in1k.py'
 
-model = dict(
-    backbone=dict(rla_shared=False, rla_source='branch'))
+model = dict(backbone=dict(rla_shared=False, rla_source='branch'))

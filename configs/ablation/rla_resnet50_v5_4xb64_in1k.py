@@ -3,5 +3,4 @@
 # Changes only the variant of rla_resnet50_4xb64_in1k.py.
 _base_ = '../rla_resnet50_4xb64_in1k.py'
 
-model = dict(
-    backbone=dict(rla_source='shortcut', rla_add='before'))
+model = dict(backbone=dict(rla_source='shortcut', rla_add='before'))

@@ -1,14 +1,15 @@
 # CPU demo: the paper's Faster R-CNN RLA config, shrunk to train in minutes on
 # the embedded digits set (tools/data/make_digits_coco.py). Only what a CPU run
 # needs changes: data, classes, image scale, schedule, depth 18 (basic blocks,
-# k = 32), no ImageNet initialisation (so BN trains and nothing is frozen), and a
-# narrower neck and box head with fewer sampled RoIs (mmcv's CPU RoIAlign and
+# k = 32), no ImageNet initialisation (so BN trains and nothing is frozen), and
+# a narrower neck and box head with fewer sampled RoIs (mmcv's CPU RoIAlign and
 # the 1024-wide fc head dominate a CPU step otherwise: 1.6 s -> 0.7 s).
 _base_ = '../faster_rcnn_rla_r50_fpn_1x_coco.py'
 
 data_root = 'data/digits_coco/'
-metainfo = dict(classes=('zero', 'one', 'two', 'three', 'four', 'five', 'six',
-                         'seven', 'eight', 'nine'))
+metainfo = dict(
+    classes=('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven',
+             'eight', 'nine'))
 image_size = 160
 
 model = dict(
@@ -39,9 +40,10 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(image_size, image_size), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                    'scale_factor')),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor')),
 ]
 train_dataloader = dict(
     batch_size=4,
@@ -70,13 +72,19 @@ optim_wrapper = dict(
     optimizer=dict(lr=0.02), clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True,
-         milestones=[3], gamma=0.1)
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=max_epochs,
+        by_epoch=True,
+        milestones=[3],
+        gamma=0.1)
 ]
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
 log_processor = dict(window_size=20)
 env_cfg = dict(mp_cfg=dict(opencv_num_threads=1))
-# A fixed seed (weights, sampling, data order) makes the README's figures repeatable.
+# A fixed seed (weights, sampling, data order) makes the README's figures
+# repeatable.
 randomness = dict(seed=0)

@@ -3,5 +3,4 @@
 _base_ = './rla_resnet164_digits.py'
 
 model = dict(
-    backbone=dict(rla_channel=0, cat_hidden=False),
-    head=dict(in_channels=256))
+    backbone=dict(rla_channel=0, cat_hidden=False), head=dict(in_channels=256))

@@ -1,9 +1,10 @@
-# `make demo-cls`: RLA-ResNet-164 on scikit-learn's handwritten digits (1,797 real
-# scans upscaled to 32x32, tools/data/make_digits_cls.py), a CPU-sized run of the
-# CIFAR recipe: Nesterov SGD momentum 0.9, weight decay 1e-4, pad-4 random crop,
-# model picked on the val split, tested on the held-out test split. For the small
-# budget: batch 16, lr 0.05 with a short warm-up and cosine decay, 5 epochs.
-# preact_resnet164_digits.py is the plain twin with the same recipe and budget.
+# `make demo-cls`: RLA-ResNet-164 on scikit-learn's handwritten digits (1,797
+# real scans upscaled to 32x32, tools/data/make_digits_cls.py), a CPU-sized run
+# of the CIFAR recipe: Nesterov SGD momentum 0.9, weight decay 1e-4, pad-4
+# random crop, model picked on the val split, tested on the held-out test
+# split. For the small budget: batch 16, lr 0.05 with a short warm-up and
+# cosine decay, 5 epochs. preact_resnet164_digits.py is the plain twin with the
+# same recipe and budget.
 _base_ = '../rla_resnet164_1xb128_cifar10.py'
 
 data_root = 'data/digits_cls'

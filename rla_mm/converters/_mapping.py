@@ -1,11 +1,12 @@
 """The key-mapping engine that every converter of rla_mm shares.
 
 A converter describes a source format by rules: ``(pattern, target)`` pairs of
-regular expressions, tried in order on each source key. ``{s}`` in a target is the
-first group plus one (the authors number stages from 0, rla_mm's ``layer1`` ...
-``layer4`` from 1). :func:`map_weights` moves each source tensor to the keys its
-rules name and collects everything that does not fit; :func:`raise_on_problems`
-turns the lists into one :class:`ConversionError` that names every key.
+regular expressions, tried in order on each source key. ``{s}`` in a target is
+the first group plus one (the authors number stages from 0, rla_mm's ``layer1``
+... ``layer4`` from 1). :func:`map_weights` moves each source tensor to the
+keys its rules name and collects everything that does not fit;
+:func:`raise_on_problems` turns the lists into one :class:`ConversionError`
+that names every key.
 """
 import re
 from collections import OrderedDict
@@ -27,8 +28,8 @@ class ConversionError(ValueError):
 
 
 def apply_rules(key: str, rules: Rules) -> Optional[str]:
-    """The target of ``key`` under the first rule whose pattern matches it whole,
-    or None when none does.
+    """The target of ``key`` under the first rule whose pattern matches it
+    whole, or None when none does.
 
     Args:
         key (str): A source key.
@@ -43,7 +44,8 @@ def apply_rules(key: str, rules: Rules) -> Optional[str]:
     return None
 
 
-def map_weights(state_dict: Dict[str, Tensor], expected: Dict[str, torch.Size],
+def map_weights(state_dict: Dict[str, Tensor],
+                expected: Dict[str, torch.Size],
                 targets_of: Callable[[str], List[str]],
                 unread: Sequence[str] = ()):
     """Move each source weight to the target keys ``targets_of(key)`` names.
@@ -78,7 +80,8 @@ def map_weights(state_dict: Dict[str, Tensor], expected: Dict[str, torch.Size],
     return converted, unmapped, missing, mismatched, dropped
 
 
-def shared_conflicts(model: torch.nn.Module, converted: Dict[str, Tensor],
+def shared_conflicts(model: torch.nn.Module,
+                     converted: Dict[str, Tensor],
                      prefix: str = '') -> List[str]:
     """Targets that are one tensor in ``model`` but get different values.
 
@@ -88,7 +91,8 @@ def shared_conflicts(model: torch.nn.Module, converted: Dict[str, Tensor],
 
     Args:
         model (nn.Module): The model the converted keys are for.
-        converted (dict): Converted weights, keys ``prefix`` + the model's keys.
+        converted (dict): Converted weights, keys ``prefix`` + the model's
+            keys.
         prefix (str): Prefix of the converted keys. Default: ''.
     """
     first, conflicts = {}, []
@@ -98,8 +102,9 @@ def shared_conflicts(model: torch.nn.Module, converted: Dict[str, Tensor],
         owner = first.setdefault(tensor.data_ptr(), prefix + key)
         if owner != prefix + key and not torch.equal(converted[owner],
                                                      converted[prefix + key]):
-            conflicts.append(f'{prefix + key} differs from {owner}, one shared '
-                             'tensor in the model')
+            conflicts.append(
+                f'{prefix + key} differs from {owner}, one shared '
+                'tensor in the model')
     return conflicts
 
 
@@ -117,16 +122,17 @@ def raise_on_problems(title: str, unmapped: List[str], missing: List[str],
         return
     lines = [f'{title}:']
     for name, keys in (('unmapped source keys', unmapped),
-                       ('missing target keys', missing),
-                       ('shape mismatches', mismatched)):
+                       ('missing target keys', missing), ('shape mismatches',
+                                                          mismatched)):
         if keys:
-            lines.append(f'  {name} ({len(keys)}): ' + ', '.join(keys[:20])
-                         + (' ...' if len(keys) > 20 else ''))
+            lines.append(f'  {name} ({len(keys)}): ' + ', '.join(keys[:20]) +
+                         (' ...' if len(keys) > 20 else ''))
     raise ConversionError('\n'.join(lines))
 
 
 def strip_wrapper(checkpoint) -> Tuple[Dict[str, Tensor], str]:
-    """Return the bare state dict (no ``module.`` prefix) and the arch name, if any.
+    """Return the bare state dict (no ``module.`` prefix) and the arch name, if
+    any.
 
     Args:
         checkpoint (dict): A loaded reference checkpoint or a bare state dict.
@@ -143,12 +149,15 @@ def strip_wrapper(checkpoint) -> Tuple[Dict[str, Tensor], str]:
 
 
 def parameter_count(state_dict: Dict[str, Tensor]) -> int:
-    """Parameters in ``state_dict`` (BatchNorm buffers left out); a tensor stored
-    under several keys (RLA-MobileNetV2's shared recurrent conv) counts once.
+    """Parameters in ``state_dict`` (BatchNorm buffers left out); a tensor
+    stored under several keys (RLA-MobileNetV2's shared recurrent conv) counts
+    once.
 
     Args:
         state_dict (dict): Weights.
     """
-    params = {id(v): v.numel() for k, v in state_dict.items()
-              if not k.endswith(BN_BUFFERS)}
+    params = {
+        id(v): v.numel()
+        for k, v in state_dict.items() if not k.endswith(BN_BUFFERS)
+    }
     return sum(params.values())

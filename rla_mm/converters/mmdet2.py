@@ -1,31 +1,32 @@
 """Convert the authors' MMDetection 2.x RLA detectors to rla_mm's 3.x configs.
 
-The authors published 12 COCO detectors (Faster R-CNN, RetinaNet and Mask R-CNN with
-RLA-ResNet-50/101, with and without ECA) trained with MMDetection 2.x and their
-``mmdetection/resnet_rla.py`` backbone. Such a checkpoint holds
+The authors published 12 COCO detectors (Faster R-CNN, RetinaNet and Mask R-CNN
+with RLA-ResNet-50/101, with and without ECA) trained with MMDetection 2.x and
+their ``mmdetection/resnet_rla.py`` backbone. Such a checkpoint holds
 
-- ``state_dict``: ``backbone.*`` in the layout of the authors' classifiers without
-  their head (``stages``, ``stage_bns``, ``conv_outs``, ``recurrent_convs``; no
-  ``bn2``, no ``fc``), then ``neck.*`` and the heads;
+- ``state_dict``: ``backbone.*`` in the layout of the authors' classifiers
+  without their head (``stages``, ``stage_bns``, ``conv_outs``,
+  ``recurrent_convs``; no ``bn2``, no ``fc``), then ``neck.*`` and the heads;
 - ``meta``: ``CLASSES``, the config text, ``mmdet_version``, ``mmcv_version``,
   ``epoch``, ``iter``, ``time``, ``env_info``, ``hook_msgs`` ...;
 - ``optimizer``: the SGD state.
 
 The backbone keys go through the classifier converter's rules
-(:data:`rla_mm.converters.rlanet.RESNET_RULES`) onto ``RLAResNet``. The neck and heads keep their
-names: MMDetection 3.x's ``FPN``, ``RPNHead``, ``Shared2FCBBoxHead``,
-``FCNMaskHead`` and ``RetinaHead`` hold the same modules under the same names as in
-2.x (checked by building our configs' detectors, see :data:`HEAD_KEYS`); a key
-outside that table is listed as unmapped. The one entry of the 2.x backbone that
-nothing reads, the norm of the hidden-state update after the last block
-(``stage_bns.3.{last}``), is not built by our detection backbone and is dropped.
+(:data:`rla_mm.converters.rlanet.RESNET_RULES`) onto ``RLAResNet``. The neck
+and heads keep their names: MMDetection 3.x's ``FPN``, ``RPNHead``,
+``Shared2FCBBoxHead``, ``FCNMaskHead`` and ``RetinaHead`` hold the same modules
+under the same names as in 2.x (checked by building our configs' detectors, see
+:data:`HEAD_KEYS`); a key outside that table is listed as unmapped. The one
+entry of the 2.x backbone that nothing reads, the norm of the hidden-state
+update after the last block (``stage_bns.3.{last}``), is not built by our
+detection backbone and is dropped.
 
-The file is loaded with ``weights_only=True``: a checkpoint that names other Python
-objects is refused. What ``tools/test.py`` and MMEngine use is kept: the weights
-and the class names, as ``meta['dataset_meta']['classes']`` (read by
-``init_detector`` and ``DetInferencer``); the source's versions, epoch and iteration
-are kept under ``meta['converted_from']``. The optimizer state, the config text and
-the rest of ``meta`` are dropped.
+The file is loaded with ``weights_only=True``: a checkpoint that names other
+Python objects is refused. What ``tools/test.py`` and MMEngine use is kept: the
+weights and the class names, as ``meta['dataset_meta']['classes']`` (read by
+``init_detector`` and ``DetInferencer``); the source's versions, epoch and
+iteration are kept under ``meta['converted_from']``. The optimizer state, the
+config text and the rest of ``meta`` are dropped.
 
 Command line (also ``tools/model_converters/mmdet2_rla_to_rla_mm.py``)::
 
@@ -56,26 +57,30 @@ from ._mapping import (ConversionError, apply_rules, map_weights,
 from .rlanet import CLASSIFIER_FORM, RESNET_RULES
 
 # the detectors and the MMDetection model type of each
-DETECTORS = dict(faster_rcnn='FasterRCNN', retinanet='RetinaNet',
-                 mask_rcnn='MaskRCNN')
+DETECTORS = dict(
+    faster_rcnn='FasterRCNN', retinanet='RetinaNet', mask_rcnn='MaskRCNN')
 DEPTHS = {6: 50, 23: 101}  # blocks of the third stage -> ResNet depth
 
 _WB = r'(weight|bias)'
-_FPN = [rf'neck\.lateral_convs\.\d+\.conv\.{_WB}',
-        rf'neck\.fpn_convs\.\d+\.conv\.{_WB}']
+_FPN = [
+    rf'neck\.lateral_convs\.\d+\.conv\.{_WB}',
+    rf'neck\.fpn_convs\.\d+\.conv\.{_WB}'
+]
 _RPN = [rf'rpn_head\.rpn_(conv|cls|reg)\.{_WB}']
 _BBOX = [rf'roi_head\.bbox_head\.(fc_cls|fc_reg|shared_fcs\.\d+)\.{_WB}']
 # MMDetection 2.x neck and head keys of each detector, carried over unchanged:
 # their 3.x modules have the same names (FPN lateral_convs / fpn_convs, RPNHead
 # rpn_conv / rpn_cls / rpn_reg, Shared2FCBBoxHead shared_fcs / fc_cls / fc_reg,
-# FCNMaskHead convs / upsample / conv_logits, RetinaHead cls_convs / reg_convs /
-# retina_cls / retina_reg).
+# FCNMaskHead convs / upsample / conv_logits, RetinaHead cls_convs / reg_convs
+# / retina_cls / retina_reg).
 HEAD_KEYS: Dict[str, List[str]] = {
-    'faster_rcnn': _FPN + _RPN + _BBOX,
-    'mask_rcnn': _FPN + _RPN + _BBOX + [
-        rf'roi_head\.mask_head\.(convs\.\d+\.conv|upsample|conv_logits)\.{_WB}'
-    ],
-    'retinanet': _FPN + [
+    'faster_rcnn':
+    _FPN + _RPN + _BBOX,
+    'mask_rcnn':
+    _FPN + _RPN + _BBOX +
+    [rf'roi_head\.mask_head\.(convs\.\d+\.conv|upsample|conv_logits)\.{_WB}'],
+    'retinanet':
+    _FPN + [
         rf'bbox_head\.(cls_convs|reg_convs)\.\d+\.conv\.{_WB}',
         rf'bbox_head\.retina_(cls|reg)\.{_WB}'
     ],
@@ -100,16 +105,16 @@ def load_mmdet2_checkpoint(path: str) -> dict:
     except pickle.UnpicklingError as err:
         reason = str(err).strip().splitlines()
         raise ConversionError(
-            f'refusing {path}: it holds Python objects beyond tensors, numbers, '
-            'strings and containers, which only an unsafe torch.load '
+            f'refusing {path}: it holds Python objects beyond tensors, '
+            'numbers, strings and containers, which only an unsafe torch.load '
             '(weights_only=False) would build, running code from the file. '
             f'torch says: {" ".join(reason[:3])}') from None
     if not isinstance(checkpoint, dict) or 'state_dict' not in checkpoint:
         raise ConversionError(
             f'{path} is not an MMDetection checkpoint: expected a dict with '
-            f'"state_dict", got {type(checkpoint).__name__}'
-            + (f' with keys {sorted(checkpoint)[:10]}'
-               if isinstance(checkpoint, dict) else ''))
+            f'"state_dict", got {type(checkpoint).__name__}' +
+            (f' with keys {sorted(checkpoint)[:10]}' if isinstance(
+                checkpoint, dict) else ''))
     return checkpoint
 
 
@@ -134,23 +139,27 @@ def identify(state_dict: Dict[str, Tensor]) -> Detector:
         detector = 'retinanet'
     else:
         raise ConversionError(
-            'not one of the authors\' detectors: expected the keys of a Faster '
-            'R-CNN (rpn_head.rpn_cls.weight), Mask R-CNN '
+            'not one of the authors\' detectors: expected the keys of a '
+            'Faster R-CNN (rpn_head.rpn_cls.weight), Mask R-CNN '
             '(roi_head.mask_head.conv_logits.weight) or RetinaNet '
             '(bbox_head.retina_cls.weight)')
-    blocks = {int(m.group(1)) for m in (
-        re.match(r'backbone\.stages\.2\.(\d+)\.', k) for k in state_dict) if m}
+    blocks = {
+        int(m.group(1))
+        for m in (re.match(r'backbone\.stages\.2\.(\d+)\.', k)
+                  for k in state_dict) if m
+    }
     if not blocks or max(blocks) + 1 not in DEPTHS:
         raise ConversionError(
-            f'backbone.stages.2 has {max(blocks) + 1 if blocks else 0} blocks; '
-            f'expected {sorted(DEPTHS)} (RLA-ResNet-50 / -101, the published '
-            'detectors)')
+            f'backbone.stages.2 has {max(blocks) + 1 if blocks else 0} '
+            f'blocks; expected {sorted(DEPTHS)} (RLA-ResNet-50 / -101, the '
+            'published detectors)')
     eca = any(k.endswith('.eca.conv.weight') for k in state_dict)
     return Detector(detector, DEPTHS[max(blocks) + 1], eca)
 
 
 def config_name(detector: str, depth: int, eca: bool) -> str:
-    """Our config of a published detector, e.g. 'retinanet_rla_eca_r101_fpn_1x_coco.py'.
+    """Our config of a published detector, e.g.
+    'retinanet_rla_eca_r101_fpn_1x_coco.py'.
 
     Args:
         detector (str): One of :data:`DETECTORS`.
@@ -161,8 +170,8 @@ def config_name(detector: str, depth: int, eca: bool) -> str:
 
 
 def detector_of_config(config: str) -> Optional[Detector]:
-    """The (detector, depth, eca) whose config is ``config`` (a path or name), the
-    inverse of :func:`config_name`; None for another config.
+    """The (detector, depth, eca) whose config is ``config`` (a path or name),
+    the inverse of :func:`config_name`; None for another config.
 
     Args:
         config (str): A config path or file name.
@@ -191,16 +200,16 @@ def num_classes_of(state_dict: Dict[str, Tensor], cfg) -> int:
 
 
 def set_num_classes(cfg, num_classes: int) -> List[str]:
-    """Set the heads' class count in ``cfg``; return the ``--cfg-options`` words
-    that do the same for tools/test.py.
+    """Set the heads' class count in ``cfg``; return the ``--cfg-options``
+    words that do the same for tools/test.py.
 
     Args:
         cfg (Config): Our detector config.
         num_classes (int): The class count.
     """
     if 'roi_head' in cfg.model:
-        heads = ['roi_head.bbox_head'] + (
-            ['roi_head.mask_head'] if 'mask_head' in cfg.model.roi_head else [])
+        heads = ['roi_head.bbox_head'] + (['roi_head.mask_head'] if 'mask_head'
+                                          in cfg.model.roi_head else [])
     else:
         heads = ['bbox_head']
     for head in heads:
@@ -212,7 +221,8 @@ def set_num_classes(cfg, num_classes: int) -> List[str]:
 
 
 def build_detector(cfg):
-    """Our detector of ``cfg`` (no pretrained backbone), as MMDetection builds it."""
+    """Our detector of ``cfg`` (no pretrained backbone), as MMDetection builds
+    it."""
     from mmdet.registry import MODELS
     from mmengine.registry import init_default_scope
     init_default_scope('mmdet')
@@ -232,18 +242,20 @@ def unread_backbone_keys(backbone_cfg: dict,
         backbone (nn.Module): The backbone built from it.
     """
     from ..models import RLAResNet
-    kwargs = {k: v for k, v in backbone_cfg.items()
-              if k not in ('type', 'init_cfg', 'out_indices', 'frozen_stages',
-                           'norm_eval')}
+    kwargs = {
+        k: v
+        for k, v in backbone_cfg.items()
+        if k not in ('type', 'init_cfg', 'out_indices', 'frozen_stages',
+                     'norm_eval')
+    }
     classifier = RLAResNet(**CLASSIFIER_FORM, **kwargs)
-    return sorted(f'backbone.{k}' for k in
-                  set(classifier.state_dict()) - set(backbone.state_dict()))
+    return sorted(f'backbone.{k}' for k in set(classifier.state_dict()) -
+                  set(backbone.state_dict()))
 
 
 def convert_detector_state_dict(
-        state_dict: Dict[str, Tensor], detector: str,
-        model: torch.nn.Module, unread: List[str]
-) -> Tuple[Dict[str, Tensor], List[str]]:
+        state_dict: Dict[str, Tensor], detector: str, model: torch.nn.Module,
+        unread: List[str]) -> Tuple[Dict[str, Tensor], List[str]]:
     """Map a 2.x detector state dict onto ``model``'s keys and check it whole.
 
     Args:
@@ -271,8 +283,9 @@ def convert_detector_state_dict(
 
     converted, unmapped, missing, mismatched, dropped = map_weights(
         state_dict, expected, targets_of, unread)
-    raise_on_problems(f'checkpoint does not match {type(model).__name__} '
-                      f'({detector})', unmapped, missing, mismatched)
+    raise_on_problems(
+        f'checkpoint does not match {type(model).__name__} '
+        f'({detector})', unmapped, missing, mismatched)
     return converted, dropped
 
 
@@ -284,8 +297,9 @@ def convert_meta(meta: Optional[dict], source: str) -> Tuple[dict, List[str]]:
         source (str): The source file's name.
     """
     meta = dict(meta or {})
-    out = dict(converted_from=dict(file=source,
-                                   converter='rla_mm mmdet2_rla_to_rla_mm'))
+    out = dict(
+        converted_from=dict(
+            file=source, converter='rla_mm mmdet2_rla_to_rla_mm'))
     classes = meta.pop('CLASSES', None)
     if classes is not None:
         out['dataset_meta'] = dict(classes=tuple(str(c) for c in classes))
@@ -306,7 +320,8 @@ class Choice(NamedTuple):
     options: List[str]  # --cfg-options words of tools/test.py for that count
 
 
-def choose_config(state_dict: Dict[str, Tensor], found: Detector,
+def choose_config(state_dict: Dict[str, Tensor],
+                  found: Detector,
                   config: Optional[str] = None) -> Choice:
     """Our config for a detector's weights, with the class count of its heads.
 
@@ -324,16 +339,15 @@ def choose_config(state_dict: Dict[str, Tensor], found: Detector,
     cfg = Config.fromfile(name if osp.isfile(name) else get_config_path(name))
     if cfg.model.type != DETECTORS[found.detector]:
         raise ConversionError(
-            f'the weights are a {DETECTORS[found.detector]} but {name} builds a '
-            f'{cfg.model.type}')
+            f'the weights are a {DETECTORS[found.detector]} but {name} builds '
+            f'a {cfg.model.type}')
     num_classes = num_classes_of(state_dict, cfg)
     options = set_num_classes(cfg, num_classes)
     shown = name if osp.isfile(name) else f'configs/{name}'
     return Choice(cfg, shown, num_classes, options)
 
 
-def save_detector(dst: str, meta: dict,
-                  converted: Dict[str, Tensor]) -> None:
+def save_detector(dst: str, meta: dict, converted: Dict[str, Tensor]) -> None:
     """Write a converted detector checkpoint, creating its folder.
 
     Args:
@@ -365,11 +379,13 @@ def report(checkpoint: dict, found: Detector, choice: Choice, dst: str,
         f'converted {found.detector} RLA-ResNet-{found.depth}'
         f'{"-ECA" if found.eca else ""} (MMDetection {version}): '
         f'{len(converted)} tensors',
-        'dropped: ' + ', '.join(
-            [k for k in ('optimizer', ) if k in checkpoint]
-            + [f'meta.{k}' for k in dropped_meta]
-            + [f'{k}.* (nothing reads it)' for k in
-               sorted({k.rsplit('.', 1)[0] for k in dropped})]),
+        'dropped: ' +
+        ', '.join([k for k in ('optimizer', ) if k in checkpoint] +
+                  [f'meta.{k}' for k in dropped_meta] + [
+                      f'{k}.* (nothing reads it)'
+                      for k in sorted({k.rsplit('.', 1)[0]
+                                       for k in dropped})
+                  ]),
         (f'classes: {len(classes)} names -> meta.dataset_meta.classes'
          if classes is not None else
          'classes: the checkpoint has no meta.CLASSES; none stored'),
@@ -382,9 +398,12 @@ def report(checkpoint: dict, found: Detector, choice: Choice, dst: str,
     return '\n'.join(lines)
 
 
-def convert_checkpoint(checkpoint: dict, source: str, dst: str,
+def convert_checkpoint(checkpoint: dict,
+                       source: str,
+                       dst: str,
                        config: Optional[str] = None) -> str:
-    """Convert a loaded 2.x checkpoint into ``dst``; return the report to print.
+    """Convert a loaded 2.x checkpoint into ``dst``; return the report to
+    print.
 
     Args:
         checkpoint (dict): The checkpoint (:func:`load_mmdet2_checkpoint`).
@@ -418,8 +437,8 @@ def convert_file(src: str, dst: str, config: Optional[str] = None) -> str:
         dst (str): Where to write the converted checkpoint.
         config (str, optional): Our config; default: read from the weights.
     """
-    return convert_checkpoint(load_mmdet2_checkpoint(src), osp.basename(src),
-                              dst, config)
+    return convert_checkpoint(
+        load_mmdet2_checkpoint(src), osp.basename(src), dst, config)
 
 
 def parse_args(argv=None):
@@ -440,8 +459,9 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not osp.isfile(args.src):
-        print(f'error: source checkpoint {args.src!r} does not exist',
-              file=sys.stderr)
+        print(
+            f'error: source checkpoint {args.src!r} does not exist',
+            file=sys.stderr)
         return 1
     try:
         print(convert_file(args.src, args.dst, args.config))

@@ -1,23 +1,24 @@
-"""The authors' published checkpoints: which they are, recognising one, converting a
-folder of them, and the table of ``docs/weights.md``.
+"""The authors' published checkpoints: which they are, recognising one,
+converting a folder of them, and the table of ``docs/weights.md``.
 
-The facts come from the metafiles, the one place of them: each classifier entry of
-``configs/metafile.yml`` with a ``Reference Checkpoint`` (the authors' file, saved
-as ``NAME.pth.tar``) and its ``Reference Arch``, and each detector of
-``configs/metafile_det.yml`` with its ``Published Checkpoint`` (``NAME.pth``). The
-converted file is named after our config: the classifier config without its
-batch size (``rla_resnet50_4xb64_in1k.py`` -> ``rla_resnet50_in1k.pth``, the name the
-detection configs' ``init_cfg.checkpoint`` reads) and the detector config itself
-(``faster_rcnn_rla_r50_fpn_1x_coco.pth``).
+The facts come from the metafiles, the one place of them: each classifier entry
+of ``configs/metafile.yml`` with a ``Reference Checkpoint`` (the authors' file,
+saved as ``NAME.pth.tar``) and its ``Reference Arch``, and each detector of
+``configs/metafile_det.yml`` with its ``Published Checkpoint`` (``NAME.pth``).
+The converted file is named after our config: the classifier config without its
+batch size (``rla_resnet50_4xb64_in1k.py`` -> ``rla_resnet50_in1k.pth``, the
+name the detection configs' ``init_cfg.checkpoint`` reads) and the detector
+config itself (``faster_rcnn_rla_r50_fpn_1x_coco.pth``).
 
 Command line (also ``python -m rla_mm.convert_rlanet``)::
 
     python tools/model_converters/rlanet_to_rla_mm.py SRC DST [--arch ARCH]
-    python tools/model_converters/rlanet_to_rla_mm.py --all DOWNLOADS/ checkpoints/
+    python tools/model_converters/rlanet_to_rla_mm.py --all DOWNLOADS/ \
+        checkpoints/
 
 ``--all`` reads every file of DOWNLOADS, recognises it by its content (the
-``arch`` entry and the key layout of the authors' classifiers; the heads, depth and
-ECA of their MMDetection 2.x detectors), converts it to the name our config
+``arch`` entry and the key layout of the authors' classifiers; the heads, depth
+and ECA of their MMDetection 2.x detectors), converts it to the name our config
 expects and prints what it converted and what it did not, and why.
 """
 import argparse
@@ -39,8 +40,8 @@ CHECKPOINTS = 'checkpoints'
 TABLE_TAG = 'published-weights'
 # the suffixes of the authors' file names
 CLASSIFIER_SUFFIX, DETECTOR_SUFFIX = '.pth.tar', '.pth'
-_DETECTOR_TITLES = dict(faster_rcnn='Faster R-CNN', retinanet='RetinaNet',
-                        mask_rcnn='Mask R-CNN')
+_DETECTOR_TITLES = dict(
+    faster_rcnn='Faster R-CNN', retinanet='RetinaNet', mask_rcnn='Mask R-CNN')
 # the top-level keys of an MMDetection detector's heads
 _HEAD_PREFIXES = ('neck.', 'rpn_head.', 'roi_head.', 'bbox_head.')
 
@@ -88,12 +89,15 @@ def published_checkpoints() -> List[Published]:
         if 'Reference Checkpoint' not in meta:
             continue
         top1 = model['Results'][0]['Metrics']['Top 1 Accuracy']
-        entries.append(Published(
-            file=meta['Reference Checkpoint'] + CLASSIFIER_SUFFIX,
-            kind='classifier', arch=meta['Reference Arch'],
-            model=rlanet.model_title(meta['Reference Arch']),
-            metric=f'top-1 {top1:.2f}', config=model['Config'],
-            converted=converted_name(model['Config'])))
+        entries.append(
+            Published(
+                file=meta['Reference Checkpoint'] + CLASSIFIER_SUFFIX,
+                kind='classifier',
+                arch=meta['Reference Arch'],
+                model=rlanet.model_title(meta['Reference Arch']),
+                metric=f'top-1 {top1:.2f}',
+                config=model['Config'],
+                converted=converted_name(model['Config'])))
     for model in load_metafile(DET_METAFILE).values():
         found = mmdet2.detector_of_config(model['Config'])
         if found is None:
@@ -101,21 +105,28 @@ def published_checkpoints() -> List[Published]:
                              'config of one of the authors\' detectors')
         box = next(r['Metrics'] for r in model['Results']
                    if r['Task'] == 'Object Detection')
-        entries.append(Published(
-            file=model['Metadata']['Published Checkpoint'] + DETECTOR_SUFFIX,
-            kind='detector', arch=osp.splitext(osp.basename(model['Config']))[0],
-            model=f'{_DETECTOR_TITLES[found.detector]}, RLA-'
-            f'{"ECA-" if found.eca else ""}ResNet-{found.depth}',
-            metric=f"box AP {box['box AP']:.1f}", config=model['Config'],
-            converted=converted_name(model['Config'])))
+        entries.append(
+            Published(
+                file=model['Metadata']['Published Checkpoint'] +
+                DETECTOR_SUFFIX,
+                kind='detector',
+                arch=osp.splitext(osp.basename(model['Config']))[0],
+                model=f'{_DETECTOR_TITLES[found.detector]}, RLA-'
+                f'{"ECA-" if found.eca else ""}ResNet-{found.depth}',
+                metric=f"box AP {box['box AP']:.1f}",
+                config=model['Config'],
+                converted=converted_name(model['Config'])))
     return entries
 
 
 def weights_table() -> str:
     """The Markdown table of ``docs/weights.md`` (between
-    ``<!-- published-weights:begin -->`` and ``<!-- published-weights:end -->``)."""
-    rows = ["| authors' file | model | authors' figure | our config | "
-            'converted file |', '| --- | --- | --- | --- | --- |']
+    ``<!-- published-weights:begin -->`` and
+    ``<!-- published-weights:end -->``)."""
+    rows = [
+        "| authors' file | model | authors' figure | our config | "
+        'converted file |', '| --- | --- | --- | --- | --- |'
+    ]
     for e in published_checkpoints():
         rows.append(f'| `{e.file}` | {e.model} | {e.metric} | '
                     f'[`{osp.basename(e.config)}`](../{e.config}) | '
@@ -139,20 +150,23 @@ class Unrecognised(Exception):
 
 
 def _load(path: str) -> dict:
-    """``path`` loaded (``weights_only``), or :class:`Unrecognised` saying why not."""
+    """``path`` loaded (``weights_only``), or :class:`Unrecognised` saying why
+    not."""
     try:
         checkpoint = load_foreign(path)
-    except Exception as err:  # torch.load raises KeyError, EOFError, RuntimeError ...
+    # torch.load raises KeyError, EOFError, RuntimeError ...
+    except Exception as err:
         python_object = re.search(r'GLOBAL ([\w.]+)', str(err))
         if isinstance(err, pickle.UnpicklingError) and python_object:
             raise Unrecognised(
                 f'names the Python object {python_object.group(1)}: only an '
-                'unsafe torch.load (weights_only=False) would build it, running '
-                'code from the file') from None
+                'unsafe torch.load (weights_only=False) would build it, '
+                'running code from the file') from None
         reason = ' '.join(str(err).strip().split())
         raise Unrecognised(
             'not a readable torch checkpoint (truncated, corrupt or another '
-            f'format; torch says {type(err).__name__}: {reason[:80]})') from None
+            f'format; torch says {type(err).__name__}: {reason[:80]})'
+        ) from None
     if not isinstance(checkpoint, dict):
         raise Unrecognised(f'not a checkpoint: a {type(checkpoint).__name__}')
     return checkpoint
@@ -206,8 +220,8 @@ def recognise(path: str, arch_configs: Dict[str, str],
         if arch is None:
             raise Unrecognised(
                 'no "arch" entry, and its keys are not the layout of one of '
-                "the authors' RLA-ResNets, RLA-MobileNetV2s or MMDetection 2.x "
-                'detectors')
+                "the authors' RLA-ResNets, RLA-MobileNetV2s or MMDetection "
+                '2.x detectors')
         note = f'no "arch" entry: {arch} by its key layout'
     if arch not in arch_configs:
         if arch in rlanet.ARCHS:
@@ -243,8 +257,9 @@ def convert_recognised(found: Recognised, source: str, dst: str) -> str:
 
 def _columns(rows: List[Tuple[str, ...]]) -> List[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ['  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
-            for r in rows]
+    return [
+        '  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows
+    ]
 
 
 def convert_folder(src: str, dst: str) -> Tuple[List[tuple], List[tuple]]:
@@ -276,13 +291,16 @@ def convert_folder(src: str, dst: str) -> Tuple[List[tuple], List[tuple]]:
             skipped.append((name, str(err).replace('\n', ' ')))
             continue
         written[out] = name
-        converted.append((name, found.what, found.config, out, summary,
-                          found.note))
+        converted.append(
+            (name, found.what, found.config, out, summary, found.note))
     return converted, skipped
 
 
-def print_folder_report(src: str, dst: str, converted: List[tuple],
-                        skipped: List[tuple], out=None) -> None:
+def print_folder_report(src: str,
+                        dst: str,
+                        converted: List[tuple],
+                        skipped: List[tuple],
+                        out=None) -> None:
     """Print the tables of :func:`convert_folder`.
 
     Args:
@@ -293,26 +311,30 @@ def print_folder_report(src: str, dst: str, converted: List[tuple],
         out (file, optional): Where to print. Default: stdout.
     """
     out = out or sys.stdout
-    print(f'converted {len(converted)} of {len(converted) + len(skipped)} '
-          f'files in {src}:', file=out)
+    print(
+        f'converted {len(converted)} of {len(converted) + len(skipped)} '
+        f'files in {src}:',
+        file=out)
     if converted:
         rows = [('file', 'recognised as', 'our config', 'wrote')]
-        rows += [(f, what, config, path) for f, what, config, path, _, _ in
-                 converted]
+        rows += [(f, what, config, path)
+                 for f, what, config, path, _, _ in converted]
         for line in _columns(rows):
             print('  ' + line, file=out)
         for f, _, _, _, summary, note in converted:
-            print(f'  {f}: {summary}' + (f' ({note})' if note else ''),
-                  file=out)
+            print(
+                f'  {f}: {summary}' + (f' ({note})' if note else ''), file=out)
     if skipped:
         print('not converted:', file=out)
         for line in _columns([('file', 'why')] + skipped):
             print('  ' + line, file=out)
     if converted and osp.normpath(dst) != CHECKPOINTS:
-        print(f'our configs read {CHECKPOINTS}/NAME from where you run them; '
-              f'point a config at {dst}/NAME with --cfg-options '
-              'model.backbone.init_cfg.checkpoint=... (backbones) or pass the '
-              'file to tools/test.py (detectors)', file=out)
+        print(
+            f'our configs read {CHECKPOINTS}/NAME from where you run them; '
+            f'point a config at {dst}/NAME with --cfg-options '
+            'model.backbone.init_cfg.checkpoint=... (backbones) or pass the '
+            'file to tools/test.py (detectors)',
+            file=out)
 
 
 # ------------------------------------------------------------ command line
@@ -321,18 +343,25 @@ def parse_args(argv=None):
         description="Convert an authors' RLANet ImageNet checkpoint into an "
         'rla_mm classifier checkpoint; with --all, every one of their '
         'checkpoints (classifiers and MMDetection 2.x detectors) in a folder.')
-    parser.add_argument('src', help='reference checkpoint (.pth.tar / .pth); '
-                        'with --all, the folder of downloaded files')
-    parser.add_argument('dst', help='where to write the rla_mm checkpoint; '
-                        'with --all, the folder of the converted files')
     parser.add_argument(
-        '--arch', metavar='ARCH',
-        help='reference architecture, when the checkpoint has no "arch" entry: '
-        + ', '.join(rlanet.ARCHS))
+        'src',
+        help='reference checkpoint (.pth.tar / .pth); '
+        'with --all, the folder of downloaded files')
     parser.add_argument(
-        '--all', action='store_true',
-        help='convert every authors\' checkpoint in the folder SRC, recognised '
-        'by its content, into DST under the names our configs expect')
+        'dst',
+        help='where to write the rla_mm checkpoint; '
+        'with --all, the folder of the converted files')
+    parser.add_argument(
+        '--arch',
+        metavar='ARCH',
+        help='reference architecture, when the checkpoint has no "arch" '
+        'entry: ' + ', '.join(rlanet.ARCHS))
+    parser.add_argument(
+        '--all',
+        action='store_true',
+        help='convert every authors\' checkpoint in the folder SRC, '
+        'recognised by its content, into DST under the names our configs '
+        'expect')
     return parser.parse_args(argv)
 
 
@@ -352,8 +381,10 @@ def convert_one(src: str, dst: str, arch: Optional[str],
     converted = rlanet.convert_state_dict(state_dict, arch)
     rlanet.save_converted(dst, converted, osp.basename(src), arch)
     # A shared tensor (RLA-MobileNetV2's recurrent conv) is counted once.
-    lines = [f'converted {arch}: {len(converted)} tensors, '
-             f'{parameter_count(converted):,} parameters', f'wrote {dst}']
+    lines = [
+        f'converted {arch}: {len(converted)} tensors, '
+        f'{parameter_count(converted):,} parameters', f'wrote {dst}'
+    ]
     if arch in arch_configs:
         lines.append(f'classifier config: {arch_configs[arch]}')
     return lines
@@ -363,18 +394,22 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.all:
         if args.arch:
-            print('error: --arch names the arch of one file; --all reads each '
-                  "file's own", file=sys.stderr)
+            print(
+                'error: --arch names the arch of one file; --all reads each '
+                "file's own",
+                file=sys.stderr)
             return 1
         if not osp.isdir(args.src):
-            print(f'error: --all reads a folder; {args.src!r} is not one',
-                  file=sys.stderr)
+            print(
+                f'error: --all reads a folder; {args.src!r} is not one',
+                file=sys.stderr)
             return 1
         converted, skipped = convert_folder(args.src, args.dst)
         print_folder_report(args.src, args.dst, converted, skipped)
         return 0 if converted else 1
     try:
-        lines = convert_one(args.src, args.dst, args.arch, classifier_configs())
+        lines = convert_one(args.src, args.dst, args.arch,
+                            classifier_configs())
     except ConversionError as err:
         print(f'error: {err}', file=sys.stderr)
         return 1

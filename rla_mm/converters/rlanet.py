@@ -1,20 +1,23 @@
-"""The authors' RLANet classifier checkpoints (ImageNet, with their ablation files).
+"""The authors' RLANet classifier checkpoints
+(ImageNet, with their ablation files).
 
-The reference checkpoints are ``torch.save`` dicts with ``state_dict`` (keys prefixed
-by ``module.``), ``arch``, ``epoch``, ``best_acc1`` and ``optimizer``. The converted
-checkpoint holds ``backbone.*`` and ``head.*`` keys for an MMPretrain
-``ImageClassifier``; detection configs load it with ``prefix='backbone.'``.
+The reference checkpoints are ``torch.save`` dicts with ``state_dict`` (keys
+prefixed by ``module.``), ``arch``, ``epoch``, ``best_acc1`` and ``optimizer``.
+The converted checkpoint holds ``backbone.*`` and ``head.*`` keys for an
+MMPretrain ``ImageClassifier``; detection configs load it with
+``prefix='backbone.'``.
 
 The arch names are the factory names of the authors' code (what their training
-script saves as ``arch``): ``models/resnet_rla.py`` (RLA-ResNet / ResNeXt, with ECA
-or SE), ``models/mobilenetv2_dsrla.py`` (RLA-MobileNetV2) and the ablation files of
-the paper's Tables 6 and 15 (``models/resnet_rla_v1.py`` ...), each of which is a
-copy of the whole ResNet there and an option of :class:`~rla_mm.models.RLAResNet`
-here. ``rla_source`` follows what each ablation file computes: most of them keep
-``y = out`` and then add the shortcut in place, so their "y" is the block output
-('output', the RLAResNet default); the unshared file adds out of place and so reads
-the branch output. The heads follow each file too (``bn2`` then tanh, ReLU, or h
-alone). ``configs/ablation/README.md`` tables them.
+script saves as ``arch``): ``models/resnet_rla.py`` (RLA-ResNet / ResNeXt, with
+ECA or SE), ``models/mobilenetv2_dsrla.py`` (RLA-MobileNetV2) and the ablation
+files of the paper's Tables 6 and 15 (``models/resnet_rla_v1.py`` ...), each of
+which is a copy of the whole ResNet there and an option of
+:class:`~rla_mm.models.RLAResNet` here. ``rla_source`` follows what each
+ablation file computes: most of them keep ``y = out`` and then add the shortcut
+in place, so their "y" is the block output ('output', the RLAResNet default);
+the unshared file adds out of place and so reads the branch output. The heads
+follow each file too (``bn2`` then tanh, ReLU, or h alone).
+``configs/ablation/README.md`` tables them.
 
 Command line: ``tools/model_converters/rlanet_to_rla_mm.py`` (or
 ``python -m rla_mm.convert_rlanet``), see :mod:`rla_mm.converters.published`.
@@ -42,22 +45,28 @@ _RESNET_BODIES = {
 }
 _ATTENTION_SUFFIXES = {'': {}, '_eca': dict(eca=True), '_se': dict(se=True)}
 RESNET_ARCHS = {
-    f'rla_{body}{suffix}': {**body_kwargs, **attention}
+    f'rla_{body}{suffix}': {
+        **body_kwargs,
+        **attention
+    }
     for body, body_kwargs in _RESNET_BODIES.items()
     for suffix, attention in _ATTENTION_SUFFIXES.items()
 }
-# RLA-MobileNetV2: the factories of the authors' models/mobilenetv2_dsrla.py, the
-# code of their published weights (dsrla_mobilenetv2_k32_2762, ..._k32_eca_2707).
-_MOBILENET_KS = (('', 32), ('_k6', 6), ('_k12', 12), ('_k24', 24), ('_k32', 32))
+# RLA-MobileNetV2: the factories of the authors' models/mobilenetv2_dsrla.py,
+# the code of their published weights (dsrla_mobilenetv2_k32_2762,
+# ..._k32_eca_2707).
+_MOBILENET_KS = (('', 32), ('_k6', 6), ('_k12', 12), ('_k24', 24), ('_k32',
+                                                                    32))
 MOBILENET_ARCHS = {
-    f'dsrla_mobilenetv2{k_name}{suffix}': dict(
-        rla_channel=k, eca=True if suffix else None)
+    f'dsrla_mobilenetv2{k_name}{suffix}':
+    dict(rla_channel=k, eca=True if suffix else None)
     for k_name, k in _MOBILENET_KS
     for suffix in ('', '_eca')
 }
-# The same names without 'ds' are models/mobilenetv2_rla.py: a dense 3x3 recurrent
-# conv (k x k x 3 x 3, 3,633,096 parameters at k = 32), no published weights.
-# RLAMobileNetV2's recurrent conv is depthwise, so they are refused by name.
+# The same names without 'ds' are models/mobilenetv2_rla.py: a dense 3x3
+# recurrent conv (k x k x 3 x 3, 3,633,096 parameters at k = 32), no published
+# weights. RLAMobileNetV2's recurrent conv is depthwise, so they are refused by
+# name.
 DENSE_MOBILENET_ARCHS = tuple(name[2:] for name in MOBILENET_ARCHS)
 
 # The ablation files (paper Tables 6 and 15) -> RLAResNet keyword arguments.
@@ -66,7 +75,11 @@ _LSTM = dict(rla_cell='lstm', **_NO_HEAD_NORM)
 _GRU = dict(rla_cell='gru', **_NO_HEAD_NORM)
 _UNSHARED = dict(rla_source='branch', rla_shared=False)
 ABLATION_ARCHS: Dict[str, dict] = {
-    name: {'depth': 50, **CLASSIFIER_FORM, **kwargs}
+    name: {
+        'depth': 50,
+        **CLASSIFIER_FORM,
+        **kwargs
+    }
     for name, kwargs in {
         'rlav1_resnet50': dict(hidden_act='tanh'),
         'rlav1_resnet50_eca': dict(hidden_act='tanh', eca=True),
@@ -95,13 +108,15 @@ ARCHS = sorted(RESNET_ARCHS) + sorted(MOBILENET_ARCHS) + sorted(ABLATION_ARCHS)
 # ---------------------------------------------------------------- key rules
 # {s}: the stage, the authors' index + 1
 
+
 def _block_rules(parts: Dict[str, str], block: str = r'(\d+)') -> Rules:
     """Rules of per-block modules: each of the authors' ``stages.S.B.<theirs>``
-    (a conv's weight or a norm's tensors) -> ``backbone.layer{s}.blocks.B.<ours>``.
+    (a conv's weight or a norm's tensors) ->
+    ``backbone.layer{s}.blocks.B.<ours>``.
 
     Args:
-        parts (dict): Their module pattern -> ours; ours refers to the pattern's
-            groups from ``\3``.
+        parts (dict): Their module pattern -> ours; ours refers to the
+            pattern's groups from ``\3``.
         block (str): The pattern of the block index B (one group).
     """
     rules = []
@@ -121,8 +136,12 @@ _RLA_RULES: Rules = [
 RESNET_RULES: Rules = [
     (r'conv1\.weight', r'backbone.conv1.weight'),
     (rf'bn1\.{BN}', r'backbone.bn1.\1'),
-    *_block_rules({r'(conv|bn)([123])': r'\3\4', r'eca\.conv': 'eca.conv',
-                   r'se\.fc\.0': 'se.fc1', r'se\.fc\.2': 'se.fc2'}),
+    *_block_rules({
+        r'(conv|bn)([123])': r'\3\4',
+        r'eca\.conv': 'eca.conv',
+        r'se\.fc\.0': 'se.fc1',
+        r'se\.fc\.2': 'se.fc2'
+    }),
     *_block_rules({r'downsample\.([01])': r'downsample.\3'}, block='(0)'),
     *_RLA_RULES,
     (r'recurrent_convs\.(\d+)\.weight',
@@ -131,13 +150,17 @@ RESNET_RULES: Rules = [
 ]
 
 MOBILENET_RULES: Rules = [
-    (rf'conv([12])\.0\.weight', r'backbone.conv\1.conv.weight'),
+    (r'conv([12])\.0\.weight', r'backbone.conv\1.conv.weight'),
     (rf'conv([12])\.1\.{BN}', r'backbone.conv\1.bn.\2'),
     *_block_rules({
-        r'conv1x1\.0': 'expand.conv', r'conv1x1\.1': 'expand.bn',
-        r'conv\.0\.0': 'depthwise.conv', r'conv\.0\.1': 'depthwise.bn',
-        r'conv\.1': 'project.conv', r'conv\.2': 'project.bn',
-        r'conv\.3\.conv': 'eca.conv'}),
+        r'conv1x1\.0': 'expand.conv',
+        r'conv1x1\.1': 'expand.bn',
+        r'conv\.0\.0': 'depthwise.conv',
+        r'conv\.0\.1': 'depthwise.bn',
+        r'conv\.1': 'project.conv',
+        r'conv\.2': 'project.bn',
+        r'conv\.3\.conv': 'eca.conv'
+    }),
     *_RLA_RULES,
     (r'classifier\.1\.(weight|bias)', r'head.fc.\1'),
 ]
@@ -161,8 +184,11 @@ _UNSHARED_RULES: Rules = [
      r'backbone.layer{s}.recurrent_conv.\2.weight'),
     (rf'stages\.(\d+)\.(\d+)\.bn_rla\.{BN}', r'backbone.layer{s}.norms.\2.\3'),
 ]
-_ABLATION_EXTRA_RULES = {'rlalstm': _LSTM_RULES, 'rlagru': _GRU_RULES,
-                         'rlaus': _UNSHARED_RULES}
+_ABLATION_EXTRA_RULES = {
+    'rlalstm': _LSTM_RULES,
+    'rlagru': _GRU_RULES,
+    'rlaus': _UNSHARED_RULES
+}
 
 
 def rules_of(arch: str) -> Rules:
@@ -180,8 +206,9 @@ def rules_of(arch: str) -> Rules:
 
 
 def targets_of(key: str, arch: str) -> List[str]:
-    """The rla_mm keys of one reference key of ``arch`` (empty when no rule maps
-    it). The authors' detectors' backbones use the layout of ``rla_resnet*``.
+    """The rla_mm keys of one reference key of ``arch`` (empty when no rule
+    maps it). The authors' detectors' backbones use the layout of
+    ``rla_resnet*``.
 
     Args:
         key (str): A reference key, without the ``module.`` prefix.
@@ -190,13 +217,16 @@ def targets_of(key: str, arch: str) -> List[str]:
     if arch in MOBILENET_ARCHS:
         match = re.fullmatch(r'recurrent_dsconvs\.(\d+)\.weight', key)
         if match:
-            return [f'backbone.layer{i}.recurrent_conv.weight'
-                    for i in MOBILENET_RECURRENT.get(int(match.group(1)), ())]
+            return [
+                f'backbone.layer{i}.recurrent_conv.weight'
+                for i in MOBILENET_RECURRENT.get(int(match.group(1)), ())
+            ]
     if arch in ABLATION_ARCHS and arch.startswith('resnet'):
         # torchvision's layout: the authors' with stages.S named layer{S + 1}
         if key.startswith('stages.'):
             return []
-        key = re.sub(r'^layer(\d)\.', lambda m: f'stages.{int(m[1]) - 1}.', key)
+        key = re.sub(r'^layer(\d)\.', lambda m: f'stages.{int(m[1]) - 1}.',
+                     key)
     target = apply_rules(key, rules_of(arch))
     return [] if target is None else [target]
 
@@ -237,9 +267,12 @@ def convert_state_dict(state_dict: Dict[str, Tensor],
             shape mismatches.
     """
     backbone = build_reference_backbone(arch)
-    expected = {f'backbone.{k}': v.shape
-                for k, v in backbone.state_dict().items()}
-    fc_weight = state_dict.get('fc.weight', state_dict.get('classifier.1.weight'))
+    expected = {
+        f'backbone.{k}': v.shape
+        for k, v in backbone.state_dict().items()
+    }
+    fc_weight = state_dict.get('fc.weight',
+                               state_dict.get('classifier.1.weight'))
     if fc_weight is not None:
         num_classes = fc_weight.shape[0]
         expected['head.fc.weight'] = torch.Size(
@@ -255,7 +288,8 @@ def convert_state_dict(state_dict: Dict[str, Tensor],
 
 
 def load_reference(path: str) -> dict:
-    """Load one of the authors' checkpoints (``weights_only`` where torch has it).
+    """Load one of the authors' checkpoints (``weights_only`` where torch has
+    it).
 
     Args:
         path (str): The reference checkpoint.
@@ -294,9 +328,12 @@ def save_converted(dst: str, converted: Dict[str, Tensor], source: str,
         arch (str): The reference arch, kept in ``meta``.
     """
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    torch.save(dict(state_dict=converted,
-                    meta=dict(source=source, arch=arch,
-                              converter='rla_mm rlanet_to_rla_mm')), dst)
+    torch.save(
+        dict(
+            state_dict=converted,
+            meta=dict(
+                source=source, arch=arch,
+                converter='rla_mm rlanet_to_rla_mm')), dst)
 
 
 # blocks per stage of the authors' RLA-ResNets -> depth
@@ -307,9 +344,10 @@ def layout_arch(state_dict: Dict[str, Tensor]) -> Optional[str]:
     """The arch of :data:`RESNET_ARCHS` or :data:`MOBILENET_ARCHS` whose key
     layout ``state_dict`` has (depth, width, ECA / SE, k), or None.
 
-    The ablation files share these layouts (RLA-v2 ... v6 have RLA-ResNet-50's),
-    so a checkpoint of theirs needs its ``arch`` entry or ``--arch``. The layout is
-    only read here; :func:`convert_state_dict` checks every key.
+    The ablation files share these layouts
+    (RLA-v2 ... v6 have RLA-ResNet-50's), so a checkpoint of theirs needs its
+    ``arch`` entry or ``--arch``. The layout is only read here;
+    :func:`convert_state_dict` checks every key.
 
     Args:
         state_dict (dict): Reference weights without the ``module.`` prefix.
@@ -331,9 +369,12 @@ def layout_arch(state_dict: Dict[str, Tensor]) -> Optional[str]:
             blocks[stage] = max(blocks[stage], block + 1)
     depth = _STAGE_BLOCKS.get(tuple(blocks))
     conv2 = state_dict['stages.0.0.conv2.weight'].shape
-    body = f'resnet{depth}' if conv2[1] == conv2[0] else f'resnext{depth}_32x4d'
-    suffix = ('_eca' if any(k.endswith('.eca.conv.weight') for k in state_dict)
-              else '_se' if any('.se.fc.' in k for k in state_dict) else '')
+    body = (f'resnet{depth}'
+            if conv2[1] == conv2[0] else f'resnext{depth}_32x4d')
+    suffix = ('_eca' if any(
+        k.endswith('.eca.conv.weight')
+        for k in state_dict) else '_se' if any('.se.fc.' in k
+                                               for k in state_dict) else '')
     name = f'rla_{body}{suffix}'
     return name if name in RESNET_ARCHS else None
 
@@ -346,14 +387,14 @@ def model_title(arch: str) -> str:
     """
     if arch in RESNET_ARCHS:
         kwargs = RESNET_ARCHS[arch]
-        body = (f'ResNeXt-{kwargs["depth"]} 32x4d' if kwargs.get('groups')
-                else f'ResNet-{kwargs["depth"]}')
+        body = (f'ResNeXt-{kwargs["depth"]} 32x4d'
+                if kwargs.get('groups') else f'ResNet-{kwargs["depth"]}')
         attention = 'ECA-' if kwargs.get('eca') else \
             'SE-' if kwargs.get('se') else ''
         return f'RLA-{attention}{body}'
     if arch in MOBILENET_ARCHS:
         kwargs = MOBILENET_ARCHS[arch]
         k = kwargs['rla_channel']
-        return (f'RLA-{"ECA-" if kwargs["eca"] else ""}MobileNetV2'
-                + ('' if k == 32 else f' (k = {k})'))
+        return (f'RLA-{"ECA-" if kwargs["eca"] else ""}MobileNetV2' +
+                ('' if k == 32 else f' (k = {k})'))
     return arch

@@ -22,8 +22,7 @@ class _HoldoutMixin:
             come from the training split).
     """
 
-    def __init__(self, part: str = 'train', num_holdout: int = 5000,
-                 **kwargs):
+    def __init__(self, part: str = 'train', num_holdout: int = 5000, **kwargs):
         check_choice('part', part, HOLDOUT_PARTS)
         check_int('num_holdout', num_holdout, 1)
         if 'split' in kwargs:

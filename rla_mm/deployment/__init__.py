@@ -9,8 +9,8 @@ from .runtime import (OrtClassifier, OrtDetector, OrtGraph, compare_detections,
                       verify_classifier, verify_detector)
 
 __all__ = [
-    'ClassifierForward', 'DetectorForward', 'describe_onnx',
-    'export_model', 'format_report', 'load_model', 'OrtClassifier',
-    'OrtDetector', 'OrtGraph', 'compare_detections', 'detections_agree',
-    'load_image', 'preprocess_info', 'verify_classifier', 'verify_detector'
+    'ClassifierForward', 'DetectorForward', 'describe_onnx', 'export_model',
+    'format_report', 'load_model', 'OrtClassifier', 'OrtDetector', 'OrtGraph',
+    'compare_detections', 'detections_agree', 'load_image', 'preprocess_info',
+    'verify_classifier', 'verify_detector'
 ]

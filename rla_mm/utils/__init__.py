@@ -3,8 +3,10 @@
 - :mod:`~rla_mm.utils.cli_options`: the options and config loading of
   ``tools/train.py`` and ``tools/test.py``;
 - :mod:`~rla_mm.utils.cpu_distributed`: DDP on CPU-only machines (gloo);
-- :mod:`~rla_mm.utils.dataset_check`: a cheap check of a config's dataset files;
-- :mod:`~rla_mm.utils.markdown_block`: rewrite one marked block of a Markdown file.
+- :mod:`~rla_mm.utils.dataset_check`: a cheap check of a config's dataset
+  files;
+- :mod:`~rla_mm.utils.markdown_block`: rewrite one marked block of a Markdown
+  file.
 
 Each is imported by name (``from rla_mm.utils.cli_options import ...``); this
 module imports none of them, so ``import rla_mm`` stays light.

@@ -1,4 +1,5 @@
-"""Command-line options and config loading shared by tools/train.py and tools/test.py."""
+"""Command-line options and config loading shared by tools/train.py and
+tools/test.py."""
 import argparse
 import os
 import os.path as osp
@@ -14,11 +15,15 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     """
     parser.add_argument('--work-dir', help='where to save logs and results')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override config entries, e.g. train_cfg.max_epochs=1')
     parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 

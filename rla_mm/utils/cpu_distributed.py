@@ -1,7 +1,8 @@
 """Run tools/dist_train.sh and tools/dist_test.sh on a machine without a GPU.
 
-On such a machine MMEngine 0.10.7's ``init_dist`` calls ``torch.cuda.set_device``
-and the runner wraps the model in DDP with ``device_ids=[LOCAL_RANK]``; both fail.
+On such a machine MMEngine 0.10.7's ``init_dist`` calls
+``torch.cuda.set_device`` and the runner wraps the model in DDP with
+``device_ids=[LOCAL_RANK]``; both fail.
 :func:`prepare_distributed` starts PyTorch's gloo process group (from the same
 torchrun environment) and asks for a device-less DDP wrapper instead;
 :func:`finish_distributed` ends such a run.
@@ -47,13 +48,13 @@ def finish_distributed() -> None:
     """End a CPU (gloo) run that :func:`prepare_distributed` started, once the
     tool has finished its work; no-op otherwise.
 
-    With torch 2.14, a process that used DDP over gloo aborts now and then while
-    the interpreter tears down ("terminate called without an active exception",
-    exit code -6) after a run that finished, so torchrun reports a failure: in
-    1 of 8 two-process runs of a DDP step, whether or not the process group was
-    destroyed first, and in none of 16 when the process leaves as here. All ranks
-    meet, the group is destroyed, logs and output are flushed, and the process
-    exits with 0 without that teardown.
+    With torch 2.14, a process that used DDP over gloo aborts now and then
+    while the interpreter tears down ("terminate called without an active
+    exception", exit code -6) after a run that finished, so torchrun reports a
+    failure: in 1 of 8 two-process runs of a DDP step, whether or not the
+    process group was destroyed first, and in none of 16 when the process
+    leaves as here. All ranks meet, the group is destroyed, logs and output are
+    flushed, and the process exits with 0 without that teardown.
     """
     if not _STARTED_HERE:
         return

@@ -1,13 +1,13 @@
 """Cheap checks of a config's dataset files before the runner starts.
 
 A missing data root or annotation file otherwise fails deep inside a dataset's
-``load_data_list``, and a truncated JSON file (an interrupted download or copy) with
-a bare ``JSONDecodeError`` naming no file. This module looks only at what every
-dataset that reads an ``ann_file`` shares, whatever its type (COCO, LVIS,
-panoptic, VOC lists, ...): that the data root and the annotation file exist and, for
-a JSON file, that its first and last bytes are those of a JSON document. It reads a
-few bytes of each file, not the file: what is inside is checked by the dataset's
-own loader, once, when the runner builds it.
+``load_data_list``, and a truncated JSON file (an interrupted download or copy)
+with a bare ``JSONDecodeError`` naming no file. This module looks only at what
+every dataset that reads an ``ann_file`` shares, whatever its type (COCO, LVIS,
+panoptic, VOC lists, ...): that the data root and the annotation file exist
+and, for a JSON file, that its first and last bytes are those of a JSON
+document. It reads a few bytes of each file, not the file: what is inside is
+checked by the dataset's own loader, once, when the runner builds it.
 """
 import os.path as osp
 from typing import Iterable, Iterator, List
@@ -72,8 +72,11 @@ def _json_bounds(path: str) -> str:
     return ''
 
 
-def check_dataset_files(cfg: Config, splits: Iterable[str] = (
-        'train_dataloader', 'val_dataloader', 'test_dataloader')) -> List[str]:
+def check_dataset_files(
+    cfg: Config,
+    splits: Iterable[str] = ('train_dataloader', 'val_dataloader',
+                             'test_dataloader')
+) -> List[str]:
     """Check the data roots and annotation files of the config's dataloaders.
 
     Remote paths (``s3://...``) are left to the dataset.

@@ -1,5 +1,5 @@
-"""Read and rewrite one marked block of a Markdown file (the generated tables and
-reports of docs/, configs/ and the README)."""
+"""Read and rewrite one marked block of a Markdown file (the generated tables
+and reports of docs/, configs/ and the README)."""
 import os.path as osp
 from typing import Tuple
 
@@ -32,7 +32,8 @@ def read_block(path: str, tag: str) -> str:
 
 
 def replace_block(path: str, tag: str, text: str) -> None:
-    """Replace what lies between ``<!-- tag:begin -->`` and ``<!-- tag:end -->``.
+    """Replace what lies between ``<!-- tag:begin -->`` and
+    ``<!-- tag:end -->``.
 
     A missing file is created holding only the block; prose around the markers
     is kept.

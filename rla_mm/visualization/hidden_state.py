@@ -8,13 +8,14 @@ the model code is not touched:
 
 * :func:`record_hidden` records, for every update t of every RLA stage, the new
   features entering the recurrence ``O(y_t)`` (the output of ``conv_out``), the
-  state the recurrence carries ``h_{t-1}`` (resampled to the block's resolution,
-  as the stage does) and the new state ``h_t``;
+  state the recurrence carries ``h_{t-1}`` (resampled to the block's
+  resolution, as the stage does) and the new state ``h_t``;
 * :func:`knock_out` replaces ``O(y_t)`` of one update by zeros, to measure how
   much one block's features still move a later hidden state.
 
-Outside the ``with`` block no hook is left and the model computes exactly what it
-computed before; inside :func:`record_hidden` it computes the same outputs too.
+Outside the ``with`` block no hook is left and the model computes exactly what
+it computed before; inside :func:`record_hidden` it computes the same outputs
+too.
 
 Example:
     >>> import torch
@@ -30,8 +31,8 @@ All variants of the update are read (``rla_add``, ``rla_act``, ``rla_cell``
 'conv'/'lstm'/'gru', ``rla_shared``, ``rla_exchange``, a recurrent conv shared
 between stages). A stage built with ``update_last=False`` (detectors) has no
 update after its last block, so its last block has no record. With activation
-checkpointing (``with_cp``) the blocks run again during the backward pass; those
-re-runs are not recorded.
+checkpointing (``with_cp``) the blocks run again during the backward pass;
+those re-runs are not recorded.
 """
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,9 +50,11 @@ class UpdateRecord:
     """The parts of one RLA update, after block ``block`` of stage ``stage``.
 
     Attributes:
-        stage (str): Name of the stage module in the recorded model (``layer1``).
+        stage (str): Name of the stage module in the recorded model
+            (``layer1``).
         block (int): Index of the block within the stage.
-        o (Tensor): ``O(s_t)``, the output of ``conv_out``: what the block adds.
+        o (Tensor): ``O(s_t)``, the output of ``conv_out``: what the block
+            adds.
         h_prev (Tensor): ``h_{t-1}`` at the block's resolution: what the
             recurrence carries into the update.
         h (Tensor): ``h_t``, the hidden state after the update.
@@ -90,7 +93,8 @@ class HiddenRecord:
 
 
 def rla_stages(model: nn.Module) -> List[Tuple[str, RLAStage]]:
-    """The RLA stages of ``model`` that update a hidden state, with their names.
+    """The RLA stages of ``model`` that update a hidden state, with their
+    names.
 
     Args:
         model (nn.Module): A backbone, a detector or a classifier.
@@ -131,8 +135,8 @@ class _StageRecorder:
     def hooks(self) -> List[Tuple[nn.Module, str, object]]:
         stage = self.stage
         hooks = [(stage, 'pre', self.begin), (stage, 'post', self.end)]
-        for kind, modules in (('o', stage.conv_out),
-                              ('recurrent', stage.recurrent_conv),
+        for kind, modules in (('o', stage.conv_out), ('recurrent',
+                                                      stage.recurrent_conv),
                               ('norm', stage.norms)):
             for module in _as_list(modules):
                 hooks.append((module, 'post', self.collector(kind)))
@@ -187,8 +191,8 @@ def _register(hooks) -> list:
     try:
         for module, when, fn in hooks:
             if when == 'pre':
-                handles.append(module.register_forward_pre_hook(
-                    fn, with_kwargs=True))
+                handles.append(
+                    module.register_forward_pre_hook(fn, with_kwargs=True))
             else:
                 handles.append(module.register_forward_hook(fn))
     except BaseException:

@@ -1,22 +1,24 @@
-"""The ImageNet classifier configs: recipes, exact parameter counts, a train step."""
+"""The ImageNet classifier configs: recipes, exact parameter counts, a train
+step."""
 import glob
 import os.path as osp
 
 import pytest
 import torch
+from conftest import REPO_ROOT, load_script
 from mmengine.config import Config
 
-from conftest import REPO_ROOT, load_script
 from rla_mm.configs import CLS_METAFILE, load_metafile
 
 DOC_TABLES = load_script('.dev_scripts/doc_tables.py')
 
 # The exact counts live in configs/metafile.yml (one place): the models of the
-# paper's Table 3 are those with a reference arch, the † models the tricks ones.
+# paper's Table 3 are those with a reference arch, the † models the tricks
+# ones.
 METAFILE = load_metafile()
 EXPECTED_PARAMS = {
-    name: m['Metadata']['Parameters'] for name, m in METAFILE.items()
-    if 'Reference Arch' in m['Metadata']
+    name: m['Metadata']['Parameters']
+    for name, m in METAFILE.items() if 'Reference Arch' in m['Metadata']
 }
 
 
@@ -34,7 +36,8 @@ def build(cfg):
     from mmpretrain.registry import MODELS
     init_default_scope('mmpretrain')
     model = cfg.model.copy()
-    # As mmengine's Runner does: the top-level data preprocessor joins the model.
+    # As mmengine's Runner does: the top-level data preprocessor joins the
+    # model.
     if cfg.get('data_preprocessor') is not None:
         model.setdefault('data_preprocessor', cfg.data_preprocessor)
     return MODELS.build(model)
@@ -73,7 +76,8 @@ def test_resnet_recipe(name):
     assert test['CenterCrop']['crop_size'] == 224
 
 
-@pytest.mark.parametrize('name', [n for n in EXPECTED_PARAMS if 'mobilenet' in n])
+@pytest.mark.parametrize('name',
+                         [n for n in EXPECTED_PARAMS if 'mobilenet' in n])
 def test_mobilenet_recipe(name):
     cfg = load(name)
     assert without_scope(cfg.optim_wrapper.optimizer) == dict(
@@ -93,8 +97,8 @@ def test_mobilenet_recipe(name):
 DEEP_STEM_EXTRA = (3 * 32 + 32 * 32 + 32 * 64) * 9 + 2 * (32 + 32 + 64) - (
     3 * 64 * 49 + 2 * 64)
 TRICKS_PARAMS = {
-    name: m['Metadata']['Parameters'] for name, m in METAFILE.items()
-    if 'tricks' in name
+    name: m['Metadata']['Parameters']
+    for name, m in METAFILE.items() if 'tricks' in name
 }
 
 
@@ -123,15 +127,17 @@ def test_tricks_model_trains_with_mixup_and_label_smoothing(name):
     assert type(model.backbone).__name__ == 'RLAResNetV1d'
     assert sum(p.numel() for p in model.parameters()) == TRICKS_PARAMS[name]
     data = dict(
-        inputs=[torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)
-                for _ in range(2)],
+        inputs=[
+            torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)
+            for _ in range(2)
+        ],
         data_samples=[DataSample().set_gt_label(i) for i in (3, 7)])
     model.train()
     data = model.data_preprocessor(data, training=True)
     # Mixup made soft labels, mixing the two samples' classes.
     score = data['data_samples'][0].gt_score
-    assert score.shape == (1000, ) and set(score.nonzero().flatten().tolist()) \
-        <= {3, 7}
+    assert (score.shape == (1000, )
+            and set(score.nonzero().flatten().tolist()) <= {3, 7})
     losses = model(**data, mode='loss')
     losses['loss'].backward()
     assert torch.isfinite(losses['loss'])
@@ -202,13 +208,13 @@ def test_cifar_recipe_and_split(name):
     train = cfg.train_dataloader.dataset
     val = cfg.val_dataloader.dataset
     test = cfg.test_dataloader.dataset
-    assert (train.type, train.part, train.num_holdout) == (
-        dataset + 'Holdout', 'train', 5000)
-    assert (val.type, val.part, val.num_holdout) == (
-        dataset + 'Holdout', 'val', 5000)
+    assert (train.type, train.part, train.num_holdout) == (dataset + 'Holdout',
+                                                           'train', 5000)
+    assert (val.type, val.part, val.num_holdout) == (dataset + 'Holdout',
+                                                     'val', 5000)
     assert (test.type, test.split) == (dataset, 'test')
-    assert [t['type'] for t in cfg.train_pipeline] == [
-        'RandomCrop', 'RandomFlip', 'PackInputs']
+    assert [t['type'] for t in cfg.train_pipeline
+            ] == ['RandomCrop', 'RandomFlip', 'PackInputs']
     assert cfg.train_pipeline[0]['padding'] == 4
     assert cfg.default_hooks.checkpoint.save_best == 'accuracy/top1'
     assert 'rla_mm.datasets' in cfg.custom_imports.imports
@@ -216,13 +222,17 @@ def test_cifar_recipe_and_split(name):
 
 # ---- model zoo documentation ----
 
+
 def test_metafile_lists_every_classification_config_with_its_parameters():
     import yaml
     with open(osp.join(REPO_ROOT, 'configs', CLS_METAFILE)) as f:
         meta = yaml.safe_load(f)
     models = {osp.basename(m['Config']): m for m in meta['Models']}
-    configs = {osp.basename(p) for pattern in ('*_in1k.py', '*_cifar10*.py')
-               for p in glob.glob(osp.join(REPO_ROOT, 'configs', pattern))}
+    configs = {
+        osp.basename(p)
+        for pattern in ('*_in1k.py', '*_cifar10*.py')
+        for p in glob.glob(osp.join(REPO_ROOT, 'configs', pattern))
+    }
     assert set(models) == configs
     for name, model in models.items():
         assert osp.isfile(osp.join(REPO_ROOT, model['Config']))
@@ -252,13 +262,15 @@ def test_readme_parameter_table_is_the_metafile():
         text = f.read()
     table = text[text.index('## Parameter counts'):]
     table = table[:table.index('\n\n', table.index('| model |'))]
-    rows = re.findall(r'^\| (RLA-[\w-]+) \| ([\d,]+) \| ([\d.]+M) \| (\S+) \|$',
-                      table, re.M)
+    rows = re.findall(
+        r'^\| (RLA-[\w-]+) \| ([\d,]+) \| ([\d.]+M) \| (\S+) \|$', table, re.M)
     assert len(rows) == 8, table
     for model, params, in_paper_unit, paper in rows:
         key = model.lower().replace('-', '')
-        entries = [m for name, m in METAFILE.items()
-                   if re.match(rf'{key}\d+xb', name.replace('_', ''))]
+        entries = [
+            m for name, m in METAFILE.items()
+            if re.match(rf'{key}\d+xb', name.replace('_', ''))
+        ]
         assert len(entries) == 1, (model, [m['Name'] for m in entries])
         meta = entries[0]['Metadata']
         assert int(params.replace(',', '')) == meta['Parameters'], model
@@ -286,7 +298,8 @@ def test_cifar_counts_beside_table_2(plain, rla, data):
     assert round(rla_meta['Parameters'] / 1e6, 2) == round(paper + delta, 2)
     ours = round(plain_meta['Parameters'] / 1e6, 2)
     if plain == 'preact_resnet164':
-        # Table 8's plain network (1.70M / 1.73M); the paper prints 1.72M / 1.74M
+        # Table 8's plain network (1.70M / 1.73M); the paper prints 1.72M
+        # / 1.74M
         assert round(paper - ours, 2) == 0.02 - 0.01 * (data == 'cifar100')
     else:
         assert ours == paper
@@ -295,21 +308,26 @@ def test_cifar_counts_beside_table_2(plain, rla, data):
 def test_published_checkpoints_quote_their_own_figures():
     """An entry naming the authors' checkpoint quotes that checkpoint's figures
     (its name ends with the top-1 error x 100) and keeps the paper's beside."""
-    published = {name: m for name, m in METAFILE.items()
-                 if 'Reference Checkpoint' in m['Metadata']}
+    published = {
+        name: m
+        for name, m in METAFILE.items()
+        if 'Reference Checkpoint' in m['Metadata']
+    }
     assert len(published) == 6
     differ = set()
     for name, model in published.items():
         meta, metrics = model['Metadata'], model['Results'][0]['Metrics']
         error = int(meta['Reference Checkpoint'].rsplit('_', 1)[1]) / 100
         assert metrics['Top 1 Accuracy'] == pytest.approx(100 - error), name
-        if (meta['Paper Top 1 Accuracy'], meta['Paper Top 5 Accuracy']) != (
-                metrics['Top 1 Accuracy'], metrics['Top 5 Accuracy']):
+        if (meta['Paper Top 1 Accuracy'],
+                meta['Paper Top 5 Accuracy']) != (metrics['Top 1 Accuracy'],
+                                                  metrics['Top 5 Accuracy']):
             differ.add(name)
     # the authors' README against the paper: 21.00 / 5.51 (paper 21.13 / 5.61)
     # and 27.62 (paper 27.68) top-1 / top-5 error
-    assert differ == {'rla_eca_resnet101_4xb64_in1k.py',
-                      'rla_mobilenet_v2_2xb48_in1k.py'}
+    assert differ == {
+        'rla_eca_resnet101_4xb64_in1k.py', 'rla_mobilenet_v2_2xb48_in1k.py'
+    }
     eca101 = published['rla_eca_resnet101_4xb64_in1k.py']
     assert eca101['Results'][0]['Metrics']['Top 5 Accuracy'] == 94.49
     assert (eca101['Metadata']['Paper Top 1 Accuracy'],

@@ -1,19 +1,22 @@
-"""The twelve COCO detector configs: recipe, model build, one train and predict step."""
+"""The twelve COCO detector configs: recipe, model build, one train and predict
+step."""
 import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
-
 from conftest import REPO_ROOT
+from mmengine.config import Config
 
 DETECTORS = ('faster_rcnn', 'mask_rcnn', 'retinanet')
 BACKBONES = {
-    'r50': dict(depth=50, eca=None, ckpt='rla_resnet50_in1k.pth'),
-    'r101': dict(depth=101, eca=None, ckpt='rla_resnet101_in1k.pth'),
-    'eca_r50': dict(depth=50, eca=(5, 5, 5, 7), ckpt='rla_eca_resnet50_in1k.pth'),
-    'eca_r101': dict(depth=101, eca=(5, 5, 5, 7),
-                     ckpt='rla_eca_resnet101_in1k.pth'),
+    'r50':
+    dict(depth=50, eca=None, ckpt='rla_resnet50_in1k.pth'),
+    'r101':
+    dict(depth=101, eca=None, ckpt='rla_resnet101_in1k.pth'),
+    'eca_r50':
+    dict(depth=50, eca=(5, 5, 5, 7), ckpt='rla_eca_resnet50_in1k.pth'),
+    'eca_r101':
+    dict(depth=101, eca=(5, 5, 5, 7), ckpt='rla_eca_resnet101_in1k.pth'),
 }
 CONFIGS = [(det, bb) for det in DETECTORS for bb in BACKBONES]
 
@@ -35,7 +38,8 @@ def test_recipe(det, bb):
     assert backbone.frozen_stages == 1 and backbone.norm_eval is True
     assert not backbone.get('cat_hidden', False)  # hidden state dropped
     assert backbone.init_cfg == dict(
-        type='Pretrained', checkpoint=f'checkpoints/{expected["ckpt"]}',
+        type='Pretrained',
+        checkpoint=f'checkpoints/{expected["ckpt"]}',
         prefix='backbone.')
     assert cfg.model.neck.in_channels == [256, 512, 1024, 2048]
     assert cfg.custom_imports.imports == ['rla_mm']
@@ -69,8 +73,11 @@ def test_model_trains_and_predicts(det, bb):
     # frozen stem and stage 1, RLA parts included
     assert not any(p.requires_grad for p in model.backbone.layer1.parameters())
     assert all(p.requires_grad for p in model.backbone.layer2.parameters())
-    packed = demo_mm_inputs(2, [[3, 96, 128], [3, 96, 128]], num_items=[2, 3],
-                            num_classes=80, with_mask=det == 'mask_rcnn')
+    packed = demo_mm_inputs(
+        2, [[3, 96, 128], [3, 96, 128]],
+        num_items=[2, 3],
+        num_classes=80,
+        with_mask=det == 'mask_rcnn')
     data = model.data_preprocessor(packed, True)
     losses = model(**data, mode='loss')
     loss, _ = model.parse_losses(losses)
@@ -90,27 +97,32 @@ def test_model_trains_and_predicts(det, bb):
 
 def test_mmdet_inference_apis_load_a_checkpoint_and_predict(tmp_path):
     # What a user runs after training: init_detector / inference_detector and
-    # DetInferencer, straight from the config file (custom_imports brings rla_mm),
-    # on an image whose sides are odd.
+    # DetInferencer, straight from the config file
+    # (custom_imports brings rla_mm), on an image whose sides are odd.
     import numpy as np
     from mmdet.apis import DetInferencer, inference_detector, init_detector
     config = osp.join(REPO_ROOT, 'configs', 'mask_rcnn_rla_r50_fpn_1x_coco.py')
-    model = init_detector(config, device='cpu',
-                          cfg_options={'model.backbone.init_cfg': None})
+    model = init_detector(
+        config, device='cpu', cfg_options={'model.backbone.init_cfg': None})
     assert type(model.backbone).__name__ == 'RLAResNet'
     ckpt = str(tmp_path / 'mask_rcnn_rla.pth')
-    torch.save({'state_dict': model.state_dict(),
-                'meta': {'dataset_meta': model.dataset_meta}}, ckpt)
+    torch.save(
+        {
+            'state_dict': model.state_dict(),
+            'meta': {
+                'dataset_meta': model.dataset_meta
+            }
+        }, ckpt)
     image = np.random.default_rng(0).integers(0, 255, (121, 97, 3), np.uint8)
     loaded = init_detector(config, ckpt, device='cpu')
     result = inference_detector(loaded, image)
     assert result.ori_shape == (121, 97)
-    assert {'bboxes', 'scores', 'labels', 'masks'} <= set(
-        result.pred_instances.keys())
+    assert {'bboxes', 'scores', 'labels',
+            'masks'} <= set(result.pred_instances.keys())
     assert torch.equal(loaded.backbone.layer1.conv_out.weight,
                        model.backbone.layer1.conv_out.weight)
-    inferencer = DetInferencer(model=config, weights=ckpt, device='cpu',
-                               show_progress=False)
+    inferencer = DetInferencer(
+        model=config, weights=ckpt, device='cpu', show_progress=False)
     out = inferencer(image, return_vis=True, no_save_pred=True)
     assert set(out['predictions'][0]) >= {'bboxes', 'scores', 'labels'}
     assert out['visualization'][0].shape == (121, 97, 3)

@@ -1,12 +1,12 @@
 """The converter of the authors' MMDetection 2.x RLA detectors.
 
 The checkpoints are written here in MMDetection 2.x's format (``meta`` with the
-config text, ``CLASSES``, versions, epoch ...; ``state_dict``; ``optimizer``) from
-random weights: the backbone in the layout of the authors' ``mmdetection/resnet_rla.py``
-(``rla_functional``, held to the recorded layout in test_converter.py) and the neck
-and heads under the module names of MMDetection 2.x's FPN, RPNHead,
-Shared2FCBBoxHead, FCNMaskHead and RetinaHead, with the shapes their 2.x
-constructors give for the authors' configs.
+config text, ``CLASSES``, versions, epoch ...; ``state_dict``; ``optimizer``)
+from random weights: the backbone in the layout of the authors'
+``mmdetection/resnet_rla.py`` (``rla_functional``, held to the recorded layout
+in test_converter.py) and the neck and heads under the module names of
+MMDetection 2.x's FPN, RPNHead, Shared2FCBBoxHead, FCNMaskHead and RetinaHead,
+with the shapes their 2.x constructors give for the authors' configs.
 """
 import os.path as osp
 import re
@@ -15,11 +15,11 @@ import sys
 from collections import OrderedDict
 
 import pytest
+import rla_functional as ref
 import torch
+from conftest import REPO_ROOT, load_script, load_tool
 from mmengine.config import Config
 
-import rla_functional as ref
-from conftest import REPO_ROOT, load_script, load_tool
 from rla_mm.converters import ConversionError
 from rla_mm.converters.mmdet2 import (build_detector, config_name,
                                       convert_detector_state_dict, identify,
@@ -93,15 +93,22 @@ def write_mmdet2_checkpoint(path, state_dict, classes, detector):
     layer(torch.randn(1, 2)).sum().backward()
     optimizer.step()
     meta = dict(
-        env_info='sys.platform: linux\nPyTorch: 1.7.0', seed=0,
+        env_info='sys.platform: linux\nPyTorch: 1.7.0',
+        seed=0,
         exp_name=f'{detector}_r50rla_fpn_1x_coco.py',
         config=f"model = dict(type='{detector}', backbone=dict("
         "type='RLA_ResNet', layers=[3, 4, 6, 3]))\n",
-        mmdet_version='2.8.0+7fcb6dc', CLASSES=tuple(classes), epoch=12,
-        iter=87960, mmcv_version='1.2.4', time='Thu Sep 30 10:00:00 2021',
+        mmdet_version='2.8.0+7fcb6dc',
+        CLASSES=tuple(classes),
+        epoch=12,
+        iter=87960,
+        mmcv_version='1.2.4',
+        time='Thu Sep 30 10:00:00 2021',
         hook_msgs=dict(last_ckpt='work_dirs/x/epoch_12.pth'))
-    torch.save(dict(meta=meta, state_dict=state_dict,
-                    optimizer=optimizer.state_dict()), path)
+    torch.save(
+        dict(
+            meta=meta, state_dict=state_dict,
+            optimizer=optimizer.state_dict()), path)
 
 
 TABLE = load_script('.dev_scripts/doc_tables.py')
@@ -110,8 +117,9 @@ PUBLISHED = TABLE.load_published()
 
 def published_variant(checkpoint):
     """(detector, depth, eca) of an authors' checkpoint name."""
-    found = re.fullmatch(r'(faster_rcnn|retinanet|mask_rcnn)_r(50|101)rla(eca)?'
-                         r'_fpn_1x_coco_\d+', checkpoint)
+    found = re.fullmatch(
+        r'(faster_rcnn|retinanet|mask_rcnn)_r(50|101)rla(eca)?'
+        r'_fpn_1x_coco_\d+', checkpoint)
     return found.group(1), int(found.group(2)), bool(found.group(3))
 
 
@@ -126,10 +134,14 @@ def test_every_published_detector_loads_into_our_config(entry):
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', name))
     model = build_detector(cfg)
     unread = unread_backbone_keys(cfg.model.backbone, model.backbone)
-    converted, dropped = convert_detector_state_dict(sd, detector, model, unread)
+    converted, dropped = convert_detector_state_dict(sd, detector, model,
+                                                     unread)
     # the one unread entry: the norm after the last block of the last stage
-    assert dropped == [f'backbone.stage_bns.3.2.{k}' for k in (
-        'weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')]
+    assert dropped == [
+        f'backbone.stage_bns.3.2.{k}'
+        for k in ('weight', 'bias', 'running_mean', 'running_var',
+                  'num_batches_tracked')
+    ]
     model.load_state_dict(converted, strict=True)
     model.eval()
     x = torch.randn(1, 3, 64, 96)
@@ -154,11 +166,11 @@ def digits(tmp_path_factory):
     return str(root)
 
 
-@pytest.mark.parametrize('detector,depth,eca', [
-    ('faster_rcnn', 50, False), ('retinanet', 50, True),
-    ('mask_rcnn', 101, True)])
+@pytest.mark.parametrize('detector,depth,eca', [('faster_rcnn', 50, False),
+                                                ('retinanet', 50, True),
+                                                ('mask_rcnn', 101, True)])
 def test_converted_file_evaluates_with_tools_test(tmp_path, capsys, digits,
-                                                   detector, depth, eca):
+                                                  detector, depth, eca):
     sd, _ = mmdet2_state_dict(detector, depth, eca, num_classes=10, seed=1)
     src, dst = tmp_path / 'mmdet2.pth', tmp_path / 'converted' / 'rla_mm.pth'
     write_mmdet2_checkpoint(src, sd, DIGITS.CLASSES, detector)
@@ -189,14 +201,20 @@ def test_converted_file_evaluates_with_tools_test(tmp_path, capsys, digits,
     model = init_detector(cfg, str(dst), device='cpu')
     assert model.dataset_meta['classes'] == DIGITS.CLASSES
 
-    options = DIGITS.cfg_options(digits, scale=96) + heads + [
-        'model.backbone.init_cfg=None']
+    options = DIGITS.cfg_options(
+        digits, scale=96) + heads + ['model.backbone.init_cfg=None']
     if detector != 'retinanet':  # random heads score low: keep every box
         options.append('model.test_cfg.rcnn.score_thr=0.0')
-    proc = subprocess.run(
-        [sys.executable, osp.join(REPO_ROOT, 'tools', 'test.py'), config,
-         str(dst), '--work-dir', str(tmp_path / 'work'), '--cfg-options',
-         *options], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'test.py'), config,
+        str(dst), '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', *options
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert 'Load checkpoint from' in log
@@ -211,19 +229,23 @@ def test_unmapped_missing_and_misshaped_keys_are_listed(tmp_path, capsys):
     sd, _ = mmdet2_state_dict('retinanet', 50, False, num_classes=80)
     del sd['backbone.stages.1.2.bn2.running_var']
     del sd['neck.fpn_convs.4.conv.bias']
-    sd['roi_head.bbox_head.fc_cls.weight'] = torch.zeros(81, 1024)  # not RetinaNet's
-    sd['backbone.stages.3.0.conv1.weight'] = torch.zeros(512, 1024, 1, 1)  # no +k
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs',
-                                   'retinanet_rla_r50_fpn_1x_coco.py'))
+    sd['roi_head.bbox_head.fc_cls.weight'] = torch.zeros(
+        81, 1024)  # not RetinaNet's
+    sd['backbone.stages.3.0.conv1.weight'] = torch.zeros(512, 1024, 1,
+                                                         1)  # no +k
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', 'retinanet_rla_r50_fpn_1x_coco.py'))
     model = build_detector(cfg)
     unread = unread_backbone_keys(cfg.model.backbone, model.backbone)
     with pytest.raises(ConversionError) as err:
         convert_detector_state_dict(sd, 'retinanet', model, unread)
     message = str(err.value)
     assert 'checkpoint does not match RetinaNet (retinanet):' in message
-    assert 'unmapped source keys (1): roi_head.bbox_head.fc_cls.weight' in message
-    assert ('missing target keys (2): backbone.layer2.blocks.2.bn2.running_var, '
-            'neck.fpn_convs.4.conv.bias') in message
+    assert ('unmapped source keys (1): '
+            'roi_head.bbox_head.fc_cls.weight') in message
+    assert (
+        'missing target keys (2): backbone.layer2.blocks.2.bn2.running_var, '
+        'neck.fpn_convs.4.conv.bias') in message
     assert ('shape mismatches (1): backbone.stages.3.0.conv1.weight '
             '(512, 1024, 1, 1) -> backbone.layer4.blocks.0.conv1.weight '
             '(512, 1056, 1, 1)') in message
@@ -234,10 +256,12 @@ def test_unmapped_missing_and_misshaped_keys_are_listed(tmp_path, capsys):
     assert 'neck.fpn_convs.4.conv.bias' in capsys.readouterr().err
     assert not dst.exists()
     # --config names another detector than the weights are
-    assert convert_main([str(src), str(dst), '--config',
-                         'faster_rcnn_rla_r50_fpn_1x_coco.py']) == 1
-    assert ('the weights are a RetinaNet but faster_rcnn_rla_r50_fpn_1x_coco.py '
-            'builds a FasterRCNN') in capsys.readouterr().err
+    assert convert_main(
+        [str(src),
+         str(dst), '--config', 'faster_rcnn_rla_r50_fpn_1x_coco.py']) == 1
+    assert (
+        'the weights are a RetinaNet but faster_rcnn_rla_r50_fpn_1x_coco.py '
+        'builds a FasterRCNN') in capsys.readouterr().err
 
 
 def test_other_detectors_and_depths_are_refused_by_name():
@@ -245,8 +269,9 @@ def test_other_detectors_and_depths_are_refused_by_name():
     with pytest.raises(ConversionError, match='not one of the authors'):
         identify({k: v for k, v in sd.items() if 'rpn_head' not in k})
     sd = {k.replace('stages.2.5.', 'stages.2.8.'): v for k, v in sd.items()}
-    with pytest.raises(ConversionError,
-                       match=r'backbone.stages.2 has 9 blocks; expected \[6, 23\]'):
+    with pytest.raises(
+            ConversionError,
+            match=r'backbone.stages.2 has 9 blocks; expected \[6, 23\]'):
         identify(sd)
 
 
@@ -259,15 +284,15 @@ def test_checkpoint_needing_unsafe_unpickling_is_refused(tmp_path, capsys):
             return subprocess.call, (['touch', str(tmp_path / 'pwned')], )
 
     src = tmp_path / 'evil.pth'
-    torch.save(dict(meta=dict(CLASSES=('a', ), x=Payload()), state_dict={}),
-               src)
+    torch.save(
+        dict(meta=dict(CLASSES=('a', ), x=Payload()), state_dict={}), src)
     assert convert_main([str(src), str(tmp_path / 'o.pth')]) == 1
     err = capsys.readouterr().err
     assert f'refusing {src}' in err and 'weights_only=False' in err
     assert not (tmp_path / 'pwned').exists()
     # any other Python object (training arguments, say) is refused the same way
-    torch.save(dict(meta=dict(args=argparse.Namespace(lr=0.02)),
-                    state_dict={}), src)
+    torch.save(
+        dict(meta=dict(args=argparse.Namespace(lr=0.02)), state_dict={}), src)
     assert convert_main([str(src), str(tmp_path / 'o.pth')]) == 1
     assert 'refusing' in capsys.readouterr().err
     # not a checkpoint at all
@@ -283,12 +308,17 @@ def test_readme_table_is_written_from_the_metafile():
         readme = f.read()
     assert len(PUBLISHED) == 12
     assert sorted(published_variant(e['Checkpoint']) for e in PUBLISHED) == \
-        sorted((d, depth, eca) for d in ('faster_rcnn', 'retinanet', 'mask_rcnn')
+        sorted((d, depth, eca)
+               for d in ('faster_rcnn', 'retinanet', 'mask_rcnn')
                for depth in (50, 101) for eca in (False, True))
     # the paper's figures (README's COCO table): the same unless 'Paper' says
-    paper = {f'configs/{m.group(1)}': tuple(map(float, m.groups()[1:]))
-             for m in re.finditer(r'^\| `(\w+_coco\.py)` \| ([\d.]+) \| '
-                                  r'([\d.]+) \| ([\d.]+) \|', readme, re.M)}
+    paper = {
+        f'configs/{m.group(1)}': tuple(map(float,
+                                           m.groups()[1:]))
+        for m in re.finditer(
+            r'^\| `(\w+_coco\.py)` \| ([\d.]+) \| '
+            r'([\d.]+) \| ([\d.]+) \|', readme, re.M)
+    }
     for e in PUBLISHED:
         # a checkpoint's name ends in its box AP x 10
         assert e['Checkpoint'].endswith(f"_{round(e['AP'] * 10)}")

@@ -6,7 +6,6 @@ import sys
 
 import pytest
 import torch
-
 from conftest import REPO_ROOT
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'demo', 'rla_resnet164_digits.py')
@@ -16,21 +15,25 @@ CONFIG = osp.join(REPO_ROOT, 'configs', 'demo', 'rla_resnet164_digits.py')
 def truncated(tmp_path_factory):
     folder = tmp_path_factory.mktemp('ckpt')
     whole = folder / 'epoch_1.pth'
-    torch.save(dict(state_dict=dict(w=torch.randn(64, 64)),
-                    meta=dict(epoch=1)), whole)
+    torch.save(
+        dict(state_dict=dict(w=torch.randn(64, 64)), meta=dict(epoch=1)),
+        whole)
     cut = folder / 'epoch_1_cut.pth'
     cut.write_bytes(whole.read_bytes()[:3000])
     return str(cut)
 
 
 def run_tool(args, cwd):
-    return subprocess.run([sys.executable, *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, *args],
+                          cwd=cwd,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
 
 
 @pytest.mark.parametrize('tool', ['test', 'train'])
-def test_truncated_checkpoint_ends_with_one_line_naming_it(tool, truncated,
-                                                           tmp_path):
+def test_truncated_checkpoint_ends_with_one_line_naming_it(
+        tool, truncated, tmp_path):
     script = osp.join(REPO_ROOT, 'tools', f'{tool}.py')
     args = [script, CONFIG, truncated] if tool == 'test' else \
         [script, CONFIG, '--resume', truncated]

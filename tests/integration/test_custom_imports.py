@@ -8,9 +8,11 @@ import pytest
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain'])
-def test_custom_imports_in_a_config_file_register_the_backbones(tmp_path, scope):
+def test_custom_imports_in_a_config_file_register_the_backbones(
+        tmp_path, scope):
     # A fresh interpreter: only the config's custom_imports brings rla_mm in.
-    (tmp_path / 'cfg.py').write_text(textwrap.dedent(f"""
+    (tmp_path / 'cfg.py').write_text(
+        textwrap.dedent(f"""
         custom_imports = dict(imports=['rla_mm'], allow_failed_imports=False)
         default_scope = '{scope}'
         backbone = dict(type='RLAResNet', depth=50, rla_channel=16)
@@ -26,7 +28,10 @@ def test_custom_imports_in_a_config_file_register_the_backbones(tmp_path, scope)
         model = MODELS.build(cfg.backbone)
         print(type(model).__module__, model.layer1.blocks[0].conv1.in_channels)
     """)
-    proc = subprocess.run([sys.executable, '-c', code, str(tmp_path / 'cfg.py')],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, '-c', code,
+         str(tmp_path / 'cfg.py')],
+        capture_output=True,
+        text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ['rla_mm.models.backbones.rla_resnet', '80']

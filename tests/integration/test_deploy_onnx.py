@@ -2,8 +2,8 @@
 checked against PyTorch with ONNX Runtime's CPU provider.
 
 Small models: ResNet-18-sized backbones (RLA and the plain ResNet twin), narrow
-necks and heads, images of 100-230 px; checkpoints are made here, with head biases
-set so that detections pass the score threshold.
+necks and heads, images of 100-230 px; checkpoints are made here, with head
+biases set so that detections pass the score threshold.
 """
 import json
 import os.path as osp
@@ -13,29 +13,40 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO_ROOT
+
 from rla_mm.deployment import (OrtClassifier, OrtDetector, detections_agree,
                                export_model, load_model, verify_detector)
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'deployment', 'export_onnx.py')
-PAPER = {'faster': 'faster_rcnn_rla_r50_fpn_1x_coco.py',
-         'mask': 'mask_rcnn_rla_r50_fpn_1x_coco.py',
-         'retina': 'retinanet_rla_r50_fpn_1x_coco.py'}
-PLAIN_DET = dict(_delete_=True, type='mmdet.ResNet', depth=18,
-                 out_indices=(0, 1, 2, 3), frozen_stages=1, norm_eval=True,
-                 style='pytorch', init_cfg=None)
+PAPER = {
+    'faster': 'faster_rcnn_rla_r50_fpn_1x_coco.py',
+    'mask': 'mask_rcnn_rla_r50_fpn_1x_coco.py',
+    'retina': 'retinanet_rla_r50_fpn_1x_coco.py'
+}
+PLAIN_DET = dict(
+    _delete_=True,
+    type='mmdet.ResNet',
+    depth=18,
+    out_indices=(0, 1, 2, 3),
+    frozen_stages=1,
+    norm_eval=True,
+    style='pytorch',
+    init_cfg=None)
 # two-stage heads narrowed to 64 channels, fewer proposals and detections
 TWO_STAGE = dict(
     rpn_head=dict(in_channels=64, feat_channels=64),
-    roi_head=dict(bbox_roi_extractor=dict(out_channels=64),
-                  bbox_head=dict(in_channels=64, fc_out_channels=128)),
-    test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=100),
-                  rcnn=dict(max_per_img=20)))
-MASK = dict(mask_roi_extractor=dict(out_channels=64),
-            mask_head=dict(in_channels=64, conv_out_channels=64))
-RETINA = dict(bbox_head=dict(in_channels=64, feat_channels=64),
-              test_cfg=dict(max_per_img=30))
+    roi_head=dict(
+        bbox_roi_extractor=dict(out_channels=64),
+        bbox_head=dict(in_channels=64, fc_out_channels=128)),
+    test_cfg=dict(
+        rpn=dict(nms_pre=300, max_per_img=100), rcnn=dict(max_per_img=20)))
+MASK = dict(
+    mask_roi_extractor=dict(out_channels=64),
+    mask_head=dict(in_channels=64, conv_out_channels=64))
+RETINA = dict(
+    bbox_head=dict(in_channels=64, feat_channels=64),
+    test_cfg=dict(max_per_img=30))
 # the COCO test pipeline, scaled down to keep the check fast
 SMALL_TEST_PIPELINE = """
 test_pipeline = [
@@ -58,8 +69,10 @@ def write_det_config(folder, detector: str, backbone: str) -> str:
     model['neck'] = dict(in_channels=[64, 128, 256, 512], out_channels=64)
     if detector == 'mask':
         model['roi_head'].update(MASK)
-    lines = [f"_base_ = {osp.join(REPO_ROOT, 'configs', PAPER[detector])!r}",
-             f'model = {model!r}', SMALL_TEST_PIPELINE]
+    lines = [
+        f"_base_ = {osp.join(REPO_ROOT, 'configs', PAPER[detector])!r}",
+        f'model = {model!r}', SMALL_TEST_PIPELINE
+    ]
     path = osp.join(str(folder), f'{detector}_{backbone}_r18.py')
     with open(path, 'w') as f:
         f.write('\n'.join(lines))
@@ -67,8 +80,8 @@ def write_det_config(folder, detector: str, backbone: str) -> str:
 
 
 def make_det_checkpoint(config: str, path: str) -> str:
-    """Save the config's detector with random weights and its class biases raised,
-    so that many detections pass the test score threshold of 0.05."""
+    """Save the config's detector with random weights and its class biases
+    raised, so that many detections pass the test score threshold of 0.05."""
     torch.manual_seed(0)
     model, _, _ = load_model(config)
     with torch.no_grad():
@@ -99,11 +112,13 @@ def raw_batch(height: int, width: int, batch: int = 1):
     samples = []
     for _ in range(batch):
         sample = DetDataSample()
-        sample.set_metainfo(dict(img_shape=(height, width),
-                                 ori_shape=(height, width),
-                                 scale_factor=(1.0, 1.0),
-                                 batch_input_shape=(height, width),
-                                 pad_shape=(height, width)))
+        sample.set_metainfo(
+            dict(
+                img_shape=(height, width),
+                ori_shape=(height, width),
+                scale_factor=(1.0, 1.0),
+                batch_input_shape=(height, width),
+                pad_shape=(height, width)))
         samples.append(sample)
     return torch.randn(batch, 3, height, width), samples
 
@@ -121,9 +136,12 @@ def test_export_tool_mask_rcnn_one_dynamic_export_at_two_sizes(tmp_path):
     ckpt = make_det_checkpoint(config, str(tmp_path / 'mask.pth'))
     image = write_image(str(tmp_path / 'img.png'), 173, 229)
     out = tmp_path / 'onnx'
-    proc = subprocess.run(
-        [sys.executable, TOOL, config, ckpt, '--out-dir', str(out),
-         '--verify', image], capture_output=True, text=True)
+    proc = subprocess.run([
+        sys.executable, TOOL, config, ckpt, '--out-dir',
+        str(out), '--verify', image
+    ],
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'roi_mask_head.onnx' in proc.stdout
     report = json.loads((out / 'export.json').read_text())
@@ -142,7 +160,8 @@ def test_export_tool_mask_rcnn_one_dynamic_export_at_two_sizes(tmp_path):
     assert verify['ok'], verify['problems']
     assert verify['num_ref'] == verify['num_got'] == verify['matched'] > 0
     assert verify['mask_iou_min'] >= 0.99
-    assert (out / 'export.md').read_text().startswith('# ONNX export (detector)')
+    assert (out /
+            'export.md').read_text().startswith('# ONNX export (detector)')
 
     # the same files at two sizes that are not multiples of 32, no padding
     model, _, _ = load_model(config, ckpt)
@@ -151,9 +170,12 @@ def test_export_tool_mask_rcnn_one_dynamic_export_at_two_sizes(tmp_path):
         inputs, samples = raw_batch(height, width)
         feats = detector.raw_outputs(inputs)[:4]
         assert [tuple(f.shape[-2:]) for f in feats] == [
-            (-(-height // s), -(-width // s)) for s in (4, 8, 16, 32)]
-        assert_agree(verify_detector(model, str(out), inputs, samples,
-                                     detector=detector), mask=True)
+            (-(-height // s), -(-width // s)) for s in (4, 8, 16, 32)
+        ]
+        assert_agree(
+            verify_detector(
+                model, str(out), inputs, samples, detector=detector),
+            mask=True)
     # the RoI heads' layers ran in ONNX Runtime, the model's own stayed
     for head in ('bbox_head', 'mask_head'):
         assert getattr(detector.roi_head, head).forward.calls == 2
@@ -172,12 +194,17 @@ def test_detector_matches_pytorch(tmp_path, detector, backbone, size):
     model, _, kind = load_model(config, ckpt)
     report = export_model(model, kind, str(tmp_path), shape=(96, 128))
     two_stage = detector != 'retina'
-    assert len(report['graphs']) == {'faster': 2, 'mask': 3, 'retina': 1}[detector]
+    assert len(report['graphs']) == {
+        'faster': 2,
+        'mask': 3,
+        'retina': 1
+    }[detector]
     outputs = [o['name'] for o in report['graphs'][0]['outputs']]
     assert outputs[0] == ('feat0' if two_stage else 'cls_score0')
     inputs, samples = raw_batch(*size, batch=2)
-    assert_agree(verify_detector(model, str(tmp_path), inputs, samples),
-                 mask=detector == 'mask')
+    assert_agree(
+        verify_detector(model, str(tmp_path), inputs, samples),
+        mask=detector == 'mask')
 
 
 CLS_RLA = """
@@ -198,16 +225,20 @@ def test_export_tool_classifier(tmp_path, backbone):
     base = osp.join(REPO_ROOT, 'configs', 'rla_resnet50_4xb64_in1k.py')
     config = str(tmp_path / f'cls_{backbone}.py')
     with open(config, 'w') as f:
-        f.write((CLS_RLA if backbone == 'rla' else CLS_PLAIN).format(base=base))
+        f.write(
+            (CLS_RLA if backbone == 'rla' else CLS_PLAIN).format(base=base))
     torch.manual_seed(0)
     model, _, _ = load_model(config)
     ckpt = str(tmp_path / 'cls.pth')
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
-    images = [write_image(str(tmp_path / f'{i}.jpg'), 241, 300, seed=i)
-              for i in range(2)]
+    images = [
+        write_image(str(tmp_path / f'{i}.jpg'), 241, 300, seed=i)
+        for i in range(2)
+    ]
     out = str(tmp_path / 'onnx')
     tool = load_tool('deployment/export_onnx.py')
-    assert tool.main([config, ckpt, '--out-dir', out, '--verify', *images]) == 0
+    assert tool.main([config, ckpt, '--out-dir', out, '--verify',
+                      *images]) == 0
     with open(osp.join(out, 'export.json')) as f:
         report = json.load(f)
     assert report['verify']['ok'] and report['verify']['images'] == 2

@@ -1,4 +1,5 @@
-"""torch.compile and ONNX export of small RLA models (fast: tiny widths, 32-64 px)."""
+"""torch.compile and ONNX export of small RLA models
+(fast: tiny widths, 32-64 px)."""
 import pytest
 import torch
 import torch.nn as nn
@@ -7,8 +8,8 @@ from rla_mm.models import RLAResNet
 
 
 def tiny_resnet(**kwargs):
-    return RLAResNet(depth=18, rla_channel=4, stem_channels=8,
-                     base_channels=8, **kwargs)
+    return RLAResNet(
+        depth=18, rla_channel=4, stem_channels=8, base_channels=8, **kwargs)
 
 
 class Classifier(nn.Module):
@@ -18,9 +19,10 @@ class Classifier(nn.Module):
         super().__init__()
         from mmpretrain.models import ImageClassifier
         self.model = ImageClassifier(
-            backbone=backbone, neck=dict(type='GlobalAveragePooling'),
-            head=dict(type='LinearClsHead', num_classes=10,
-                      in_channels=in_channels))
+            backbone=backbone,
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(
+                type='LinearClsHead', num_classes=10, in_channels=in_channels))
 
     def forward(self, x):
         return self.model(x, mode='tensor')
@@ -41,8 +43,8 @@ def test_rla_resnet_trains_compiled_in_one_graph():
     model = tiny_resnet(out_indices=(1, 3), cat_hidden=True).train()
     x = torch.randn(2, 3, 40, 40)
     grads = []
-    for net in (model, torch.compile(model, backend='aot_eager',
-                                     fullgraph=True)):
+    for net in (model,
+                torch.compile(model, backend='aot_eager', fullgraph=True)):
         model.zero_grad()
         outs = net(x)
         sum(o.square().mean() for o in outs).backward()
@@ -60,10 +62,12 @@ def test_rla_stage_compiles_with_inductor():
     from rla_mm.models import RLABasicBlock
     from rla_mm.models.layers import RLAStage
     torch.manual_seed(0)
-    down = nn.Sequential(nn.Conv2d(8, 8, 1, stride=2, bias=False),
-                         nn.BatchNorm2d(8))
-    blocks = [RLABasicBlock(8, 8, 4, stride=2, downsample=down),
-              RLABasicBlock(8, 8, 4)]
+    down = nn.Sequential(
+        nn.Conv2d(8, 8, 1, stride=2, bias=False), nn.BatchNorm2d(8))
+    blocks = [
+        RLABasicBlock(8, 8, 4, stride=2, downsample=down),
+        RLABasicBlock(8, 8, 4)
+    ]
     stage = RLAStage(blocks, out_channels=8, rla_channel=4).eval()
     x, h = torch.randn(1, 8, 15, 15), torch.randn(1, 4, 15, 15)
     with torch.no_grad():
@@ -75,8 +79,14 @@ def test_rla_stage_compiles_with_inductor():
 
 
 @pytest.mark.parametrize('backbone,in_channels', [
-    (dict(type='RLAResNet', depth=18, rla_channel=4, stem_channels=8,
-          base_channels=8, out_indices=(3, ), cat_hidden=True), 64 + 4),
+    (dict(
+        type='RLAResNet',
+        depth=18,
+        rla_channel=4,
+        stem_channels=8,
+        base_channels=8,
+        out_indices=(3, ),
+        cat_hidden=True), 64 + 4),
     (dict(type='RLAMobileNetV2', rla_channel=8, widen_factor=0.25), 1280),
 ])
 def test_classifier_exports_to_onnx(tmp_path, backbone, in_channels):
@@ -84,8 +94,9 @@ def test_classifier_exports_to_onnx(tmp_path, backbone, in_channels):
     import inspect
 
     import onnxruntime as ort
-    import rla_mm  # noqa: F401  (registers the backbones)
     from mmengine.registry import init_default_scope
+
+    import rla_mm  # noqa: F401  (registers the backbones)
     init_default_scope('mmpretrain')
     torch.manual_seed(0)
     model = Classifier(backbone, in_channels).eval()
@@ -96,8 +107,12 @@ def test_classifier_exports_to_onnx(tmp_path, backbone, in_channels):
         options = dict(dynamo=True)
     else:  # torch < 2.5 (the compat stack's 2.1): the TorchScript exporter
         options = dict(opset_version=17)
-    torch.onnx.export(model, (x, ), path, input_names=['image'],
-                      output_names=['logits'], **options)
+    torch.onnx.export(
+        model, (x, ),
+        path,
+        input_names=['image'],
+        output_names=['logits'],
+        **options)
     session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
     got = session.run(None, {'image': x.numpy()})[0]
     with torch.no_grad():

@@ -1,6 +1,7 @@
-"""The GPU device kit (`make gpu-kit`, .dev_scripts/gpu_kit/): its size, that its
-wheels install on the device's Python 3.12 with no index and cover every need
-beside the device's own packages, and run.sh (syntax, its CPU path, its budget).
+"""The GPU device kit (`make gpu-kit`, .dev_scripts/gpu_kit/): its size, that
+its wheels install on the device's Python 3.12 with no index and cover every
+need beside the device's own packages, and run.sh
+(syntax, its CPU path, its budget).
 
 The kit is built once per session from the registry (pip's cache makes a second
 build fast) into a temporary folder.
@@ -15,26 +16,33 @@ import zipfile
 from email.parser import Parser
 
 import pytest
+from conftest import REPO_ROOT
 from packaging.requirements import Requirement
-from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.tags import compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from conftest import REPO_ROOT
-
 KIT_SCRIPTS = osp.join(REPO_ROOT, '.dev_scripts', 'gpu_kit')
 RUN_SH = osp.join(KIT_SCRIPTS, 'run.sh')
-MIB = 2 ** 20
-# The device machine: CPython 3.12 on x86-64 Linux (glibc manylinux_2_28 or newer).
-DEVICE_MARKERS = dict(python_version='3.12', python_full_version='3.12.3',
-                      sys_platform='linux', platform_system='Linux',
-                      platform_machine='x86_64', os_name='posix',
-                      implementation_name='cpython',
-                      platform_python_implementation='CPython', extra='')
-DEVICE_PLATFORMS = ['manylinux_2_28_x86_64'] + [
-    f'manylinux_2_{n}_x86_64' for n in range(27, 4, -1)] + [
-    'manylinux2014_x86_64', 'manylinux2010_x86_64', 'manylinux1_x86_64',
-    'linux_x86_64']
+MIB = 2**20
+# The device machine: CPython 3.12 on x86-64 Linux
+# (glibc manylinux_2_28 or newer).
+DEVICE_MARKERS = dict(
+    python_version='3.12',
+    python_full_version='3.12.3',
+    sys_platform='linux',
+    platform_system='Linux',
+    platform_machine='x86_64',
+    os_name='posix',
+    implementation_name='cpython',
+    platform_python_implementation='CPython',
+    extra='')
+DEVICE_PLATFORMS = ['manylinux_2_28_x86_64'
+                    ] + [f'manylinux_2_{n}_x86_64'
+                         for n in range(27, 4, -1)] + [
+                             'manylinux2014_x86_64', 'manylinux2010_x86_64',
+                             'manylinux1_x86_64', 'linux_x86_64'
+                         ]
 # Another distribution that installs the same import package.
 PROVIDED_BY = {'mmcv': 'mmcv-lite', 'opencv-python': 'opencv-python-headless'}
 
@@ -42,9 +50,12 @@ PROVIDED_BY = {'mmcv': 'mmcv-lite', 'opencv-python': 'opencv-python-headless'}
 @pytest.fixture(scope='session')
 def kit(tmp_path_factory):
     out = str(tmp_path_factory.mktemp('gpu_kit'))
-    proc = subprocess.run([sys.executable, osp.join(KIT_SCRIPTS, 'build_kit.py'),
-                           '--out', out], capture_output=True, text=True,
-                          timeout=900)
+    proc = subprocess.run(
+        [sys.executable,
+         osp.join(KIT_SCRIPTS, 'build_kit.py'), '--out', out],
+        capture_output=True,
+        text=True,
+        timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return out
 
@@ -52,10 +63,15 @@ def kit(tmp_path_factory):
 def device_packages():
     """Canonical name -> pinned version, or None, of the device's list."""
     with open(osp.join(KIT_SCRIPTS, 'device_packages.txt')) as f:
-        reqs = [Requirement(x) for x in f.read().splitlines()
-                if x.strip() and not x.startswith('#')]
-    return {canonicalize_name(r.name): next(
-        (s.version for s in r.specifier if s.operator == '=='), None) for r in reqs}
+        reqs = [
+            Requirement(x) for x in f.read().splitlines()
+            if x.strip() and not x.startswith('#')
+        ]
+    return {
+        canonicalize_name(r.name):
+        next((s.version for s in r.specifier if s.operator == '=='), None)
+        for r in reqs
+    }
 
 
 def kit_wheels(kit):
@@ -73,25 +89,37 @@ def requires(path):
     with zipfile.ZipFile(path) as z:
         meta = [n for n in z.namelist() if n.endswith('.dist-info/METADATA')]
         text = z.read(meta[0]).decode()
-    reqs = [Requirement(r) for r in Parser().parsestr(text).get_all('Requires-Dist') or []]
-    return [r for r in reqs if r.marker is None or r.marker.evaluate(DEVICE_MARKERS)]
+    reqs = [
+        Requirement(r)
+        for r in Parser().parsestr(text).get_all('Requires-Dist') or []
+    ]
+    return [
+        r for r in reqs
+        if r.marker is None or r.marker.evaluate(DEVICE_MARKERS)
+    ]
 
 
 def test_kit_size_and_manifest(kit):
-    files = [p for p in glob.glob(osp.join(kit, '**', '*'), recursive=True)
-             if osp.isfile(p)]
+    files = [
+        p for p in glob.glob(osp.join(kit, '**', '*'), recursive=True)
+        if osp.isfile(p)
+    ]
     total = sum(osp.getsize(p) for p in files)
-    tracked = subprocess.run(['git', 'ls-files', '-z'], cwd=REPO_ROOT,
-                             capture_output=True, text=True).stdout.split('\0')
-    tree = sum(osp.getsize(osp.join(REPO_ROOT, p)) for p in tracked
-               if p and osp.isfile(osp.join(REPO_ROOT, p)))
-    # What travels to the device: the working tree plus the carried kit, 64 MiB.
+    tracked = subprocess.run(['git', 'ls-files', '-z'],
+                             cwd=REPO_ROOT,
+                             capture_output=True,
+                             text=True).stdout.split('\0')
+    tree = sum(
+        osp.getsize(osp.join(REPO_ROOT, p)) for p in tracked
+        if p and osp.isfile(osp.join(REPO_ROOT, p)))
+    # What travels to the device: the working tree plus the carried kit, 64
+    # MiB.
     assert total < 32 * MIB, f'kit is {total / MIB:.1f} MiB'
     assert total + tree < 64 * MIB
     with open(osp.join(kit, 'manifest.json')) as f:
         manifest = json.load(f)
-    assert set(manifest['files']) == {osp.relpath(p, kit) for p in files} - {
-        'manifest.json'}
+    assert set(manifest['files']) == {osp.relpath(p, kit)
+                                      for p in files} - {'manifest.json'}
     assert manifest['total_bytes'] == total - osp.getsize(
         osp.join(kit, 'manifest.json'))
     assert manifest['provided_by'] == PROVIDED_BY
@@ -106,28 +134,39 @@ def test_every_wheel_installs_on_python_3_12_with_no_index(kit, tmp_path):
         compatible_tags((3, 12), 'cp312', DEVICE_PLATFORMS))
     for name, (_, path) in kit_wheels(kit).items():
         tags = parse_wheel_filename(osp.basename(path))[3]
-        assert tags & supported, f'{osp.basename(path)} does not install on cp312'
-    platforms = [a for p in ('manylinux_2_28_x86_64', 'manylinux2014_x86_64')
-                 for a in ('--platform', p)]
-    proc = subprocess.run(
-        [sys.executable, '-m', 'pip', 'install', '--dry-run', '--no-index',
-         '--no-deps', '--only-binary=:all:', '--python-version', '3.12',
-         '--implementation', 'cp', '--abi', 'cp312', *platforms,
-         '--target', str(tmp_path / 'site'), '--report', str(tmp_path / 'r.json'),
-         *sorted(glob.glob(osp.join(kit, 'wheels', '*.whl')))],
-        capture_output=True, text=True, timeout=300)
+        assert tags & supported, (f'{osp.basename(path)} does not install on '
+                                  'cp312')
+    platforms = [
+        a for p in ('manylinux_2_28_x86_64', 'manylinux2014_x86_64')
+        for a in ('--platform', p)
+    ]
+    proc = subprocess.run([
+        sys.executable, '-m', 'pip', 'install', '--dry-run', '--no-index',
+        '--no-deps', '--only-binary=:all:', '--python-version', '3.12',
+        '--implementation', 'cp', '--abi', 'cp312', *platforms, '--target',
+        str(tmp_path / 'site'), '--report',
+        str(tmp_path / 'r.json'),
+        *sorted(glob.glob(osp.join(kit, 'wheels', '*.whl')))
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(tmp_path / 'r.json') as f:
-        installed = {canonicalize_name(i['metadata']['name'])
-                     for i in json.load(f)['install']}
+        installed = {
+            canonicalize_name(i['metadata']['name'])
+            for i in json.load(f)['install']
+        }
     assert installed == set(kit_wheels(kit))
 
 
 def test_every_requirement_is_met_by_the_kit_or_the_device(kit):
     wheels, device = kit_wheels(kit), device_packages()
-    assert {'mmengine', 'mmdet', 'mmpretrain', 'mmcv-lite', 'rla-mm'} <= set(wheels)
+    assert {'mmengine', 'mmdet', 'mmpretrain', 'mmcv-lite',
+            'rla-mm'} <= set(wheels)
     shadowing = sorted(set(wheels) & set(device))
-    assert not shadowing, f'the kit would shadow the device packages {shadowing}'
+    assert not shadowing, ('the kit would shadow the device packages '
+                           f'{shadowing}')
     unmet = []
     for owner, (_, path) in wheels.items():
         for req in requires(path):
@@ -138,7 +177,8 @@ def test_every_requirement_is_met_by_the_kit_or_the_device(kit):
             elif name in device:
                 version = device[name] and Version(device[name])
             else:
-                unmet.append(f'{owner}: {req} (neither in the kit nor on the device)')
+                unmet.append(
+                    f'{owner}: {req} (neither in the kit nor on the device)')
                 continue
             if version and req.specifier and not req.specifier.contains(
                     version, prereleases=True):
@@ -149,12 +189,15 @@ def test_every_requirement_is_met_by_the_kit_or_the_device(kit):
 def test_the_rla_mm_wheel_is_this_checkout(kit):
     with open(osp.join(kit, 'manifest.json')) as f:
         manifest = json.load(f)
-    tree = subprocess.run(['bash', RUN_SH, '--tree-hash'], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    tree = subprocess.run(['bash', RUN_SH, '--tree-hash'],
+                          capture_output=True,
+                          text=True,
+                          check=True).stdout.strip()
     assert manifest['rla_mm_tree_hash'] == tree and len(tree) == 16
     with zipfile.ZipFile(kit_wheels(kit)['rla-mm'][1]) as z:
         names = set(z.namelist())
-    for part in ('rla_mm/testing/gpu_checks.py', 'rla_mm/testing/backbone_cases.py',
+    for part in ('rla_mm/testing/gpu_checks.py',
+                 'rla_mm/testing/backbone_cases.py',
                  'rla_mm/models/backbones/rla_resnet.py'):
         assert part in names
 
@@ -162,12 +205,16 @@ def test_the_rla_mm_wheel_is_this_checkout(kit):
 def test_run_sh_syntax_and_bad_arguments(tmp_path):
     assert subprocess.run(['bash', '-n', RUN_SH]).returncode == 0
     for args, says in ((['--level', '3'], "--level must be 1 or 2, got '3'"),
-                       (['--budget', 'soon'], "--budget must be a whole number"),
+                       (['--budget',
+                         'soon'], "--budget must be a whole number"),
                        (['--fast'], "unknown argument '--fast'")):
-        proc = subprocess.run(['bash', RUN_SH, *args], capture_output=True,
+        proc = subprocess.run(['bash', RUN_SH, *args],
+                              capture_output=True,
                               text=True)
         assert proc.returncode == 2 and says in proc.stderr, proc.stderr
-    proc = subprocess.run(['bash', RUN_SH, '--cpu'], capture_output=True, text=True,
+    proc = subprocess.run(['bash', RUN_SH, '--cpu'],
+                          capture_output=True,
+                          text=True,
                           env=dict(os.environ, KIT=str(tmp_path / 'none')))
     assert proc.returncode == 2 and "run 'make gpu-kit' first" in proc.stderr
 
@@ -175,8 +222,11 @@ def test_run_sh_syntax_and_bad_arguments(tmp_path):
 def run_kit(kit, out, *args):
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     env.update(KIT=kit, OUT=str(out), PYTHON=sys.executable)
-    return subprocess.run(['bash', RUN_SH, '--cpu', *args], capture_output=True,
-                          text=True, env=env, timeout=900)
+    return subprocess.run(['bash', RUN_SH, '--cpu', *args],
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          timeout=900)
 
 
 def test_cpu_path_runs_level_1_from_the_kits_wheels(kit, tmp_path):
@@ -184,9 +234,12 @@ def test_cpu_path_runs_level_1_from_the_kits_wheels(kit, tmp_path):
     proc = run_kit(kit, out, '--budget', '600')
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     summary = (out / 'summary.md').read_text()
-    # mmcv is the kit's mmcv-lite (no compiled ops), not this environment's mmcv.
-    for name in ('mmengine 0.10.7', 'mmcv 2.1.0', 'mmpretrain 1.2.0', 'rla_mm'):
-        line = next(x for x in summary.splitlines() if x.startswith(name + ' '))
+    # mmcv is the kit's mmcv-lite (no compiled ops), not this environment's
+    # mmcv.
+    for name in ('mmengine 0.10.7', 'mmcv 2.1.0', 'mmpretrain 1.2.0',
+                 'rla_mm'):
+        line = next(x for x in summary.splitlines()
+                    if x.startswith(name + ' '))
         assert '/rla_mm_kit.' in line and line.endswith('/site'), line
     assert "the kit's wheel (built from these rla_mm/ sources" in summary
     assert '[ok] backbone RLAPreActResNet(depth=164) 16x16' in summary

@@ -8,9 +8,9 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO_ROOT, load_tool, save_untrained
 from mmengine.config import Config
 
-from conftest import REPO_ROOT, load_tool, save_untrained
 from rla_mm.safe_loading import CorruptCheckpointError
 
 DEMO = osp.join(REPO_ROOT, 'configs', 'demo')
@@ -38,18 +38,20 @@ def setup(tmp_path_factory):
     digits = osp.join(folder, 'digits')
     load_tool('data/make_digits_cls.py').make_dataset(digits, seed=0)
     coco = osp.join(folder, 'coco')
-    load_tool('data/make_digits_coco.py').make_dataset(coco, num_train=2,
-                                                       num_val=2)
-    classes = list(Config.fromfile(
-        osp.join(DEMO, 'rla_resnet164_digits.py')).classes)
+    load_tool('data/make_digits_coco.py').make_dataset(
+        coco, num_train=2, num_val=2)
+    classes = list(
+        Config.fromfile(osp.join(DEMO, 'rla_resnet164_digits.py')).classes)
     cls = write_config(
         folder, 'rla_resnet20_digits.py',
         osp.join(DEMO, 'rla_resnet164_digits.py'),
         'model = dict(backbone=dict(depth=20), head=dict(in_channels=76))\n')
     det = osp.join(DEMO, 'faster_rcnn_rla_r18_fpn_digits.py')
     # Mask R-CNN: the paper's config shrunk as the Faster R-CNN demo is.
-    mask = write_config(folder, 'mask_rcnn_rla_r18_digits.py', osp.join(
-        REPO_ROOT, 'configs', 'mask_rcnn_rla_r50_fpn_1x_coco.py'), f'''
+    mask = write_config(
+        folder, 'mask_rcnn_rla_r18_digits.py',
+        osp.join(REPO_ROOT, 'configs', 'mask_rcnn_rla_r50_fpn_1x_coco.py'),
+        f'''
 model = dict(
     backbone=dict(depth=18, init_cfg=None),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=64),
@@ -70,12 +72,18 @@ test_dataloader = dict(dataset=dict(
                         'scale_factor'))]))
 ''')
     return dict(
-        folder=folder, digits=digits, coco=coco, classes=classes,
-        cls=cls, cls_ckpt=save_untrained(cls, osp.join(folder, 'cls.pth'),
-                                         classes=classes),
-        det=det, det_ckpt=save_untrained(det, osp.join(folder, 'det.pth'),
-                                         classes=classes),
-        mask=mask, mask_ckpt=save_untrained(
+        folder=folder,
+        digits=digits,
+        coco=coco,
+        classes=classes,
+        cls=cls,
+        cls_ckpt=save_untrained(
+            cls, osp.join(folder, 'cls.pth'), classes=classes),
+        det=det,
+        det_ckpt=save_untrained(
+            det, osp.join(folder, 'det.pth'), classes=classes),
+        mask=mask,
+        mask_ckpt=save_untrained(
             mask, osp.join(folder, 'mask.pth'), classes=classes))
 
 
@@ -96,21 +104,21 @@ def test_classifier_on_a_folder_writes_top_k_pictures(setup, tmp_path):
         (images / name).write_bytes(open(src, 'rb').read())
     (images / 'notes.txt').write_text('not an image')
     out = str(tmp_path / 'out')
-    load_demo().main([str(images), setup['cls'], '--weights',
-                      setup['cls_ckpt'], '--out-dir', out, '--topk', '3'])
-    assert sorted(os.listdir(osp.join(out, 'vis'))) == ['0002.png',
-                                                        '0018.png']
-    assert sorted(os.listdir(osp.join(out, 'preds'))) == ['0002.json',
-                                                          '0018.json']
+    load_demo().main([
+        str(images), setup['cls'], '--weights', setup['cls_ckpt'], '--out-dir',
+        out, '--topk', '3'
+    ])
+    assert sorted(os.listdir(osp.join(out, 'vis'))) == ['0002.png', '0018.png']
+    assert sorted(os.listdir(osp.join(out,
+                                      'preds'))) == ['0002.json', '0018.json']
     for name in ('0002', '0018'):
         with open(osp.join(out, 'preds', name + '.json')) as f:
             pred = json.load(f)
         assert len(pred['labels']) == len(pred['scores']) == 3
         assert pred['scores'] == sorted(pred['scores'], reverse=True)
-        assert pred['classes'] == [setup['classes'][i]
-                                   for i in pred['labels']]
-        assert drawn(osp.join(out, 'vis', name + '.png'),
-                     str(images / (name + '.png')))
+        assert pred['classes'] == [setup['classes'][i] for i in pred['labels']]
+        assert drawn(
+            osp.join(out, 'vis', name + '.png'), str(images / (name + '.png')))
 
 
 @pytest.mark.parametrize('model', ['det', 'mask'])
@@ -118,9 +126,10 @@ def test_detector_on_an_image_draws_boxes(model, setup, tmp_path):
     image = osp.join(setup['coco'], 'val', '00001.png')
     out = str(tmp_path / 'out')
     # An untrained model scores low: draw everything it predicts.
-    load_demo().main([image, setup[model], '--weights',
-                      setup[model + '_ckpt'], '--out-dir', out,
-                      '--pred-score-thr', '0'])
+    load_demo().main([
+        image, setup[model], '--weights', setup[model + '_ckpt'], '--out-dir',
+        out, '--pred-score-thr', '0'
+    ])
     assert os.listdir(osp.join(out, 'vis')) == ['00001.png']
     with open(osp.join(out, 'preds', '00001.json')) as f:
         pred = json.load(f)
@@ -134,9 +143,12 @@ def test_bad_inputs_are_named(setup, tmp_path):
     demo = load_demo()
     # The RLA-ResNet-20 weights do not fit RLA-ResNet-164.
     with pytest.raises(ValueError, match='do not fit the model of the config'):
-        demo.main([osp.join(setup['digits'], 'test', '0002.png'),
-                   osp.join(DEMO, 'rla_resnet164_digits.py'), '--weights',
-                   setup['cls_ckpt'], '--out-dir', str(tmp_path)])
+        demo.main([
+            osp.join(setup['digits'], 'test', '0002.png'),
+            osp.join(DEMO, 'rla_resnet164_digits.py'), '--weights',
+            setup['cls_ckpt'], '--out-dir',
+            str(tmp_path)
+        ])
     cut = tmp_path / 'cut.pth'
     cut.write_bytes(open(setup['cls_ckpt'], 'rb').read()[:5000])
     with pytest.raises(CorruptCheckpointError, match='cut.pth.* truncated'):
@@ -144,8 +156,9 @@ def test_bad_inputs_are_named(setup, tmp_path):
     empty = tmp_path / 'empty'
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match='no image'):
-        demo.main([str(empty), setup['cls'], '--weights',
-                   setup['cls_ckpt']])
+        demo.main([str(empty), setup['cls'], '--weights', setup['cls_ckpt']])
     with pytest.raises(SystemExit):
-        demo.main([str(empty), setup['cls'], '--weights', setup['cls_ckpt'],
-                   '--topk', '0'])
+        demo.main([
+            str(empty), setup['cls'], '--weights', setup['cls_ckpt'], '--topk',
+            '0'
+        ])

@@ -1,8 +1,8 @@
 """OpenMMLab's ``mim`` drives rla_mm installed from a wheel.
 
 The wheel is built from this checkout and installed with ``pip install
---no-deps --target`` into a temporary folder that is put first on PYTHONPATH, so
-``mim`` (from the environment) finds that rla_mm, its ``.mim/tools``,
+--no-deps --target`` into a temporary folder that is put first on PYTHONPATH,
+so ``mim`` (from the environment) finds that rla_mm, its ``.mim/tools``,
 ``.mim/configs`` and ``.mim/model-index.yml``, and not the checkout. Everything
 runs on the CPU (``--launcher pytorch --gpus N`` is ``tools/dist_train.sh``'s
 job, tested in test_tools_det.py).
@@ -16,16 +16,19 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import install_wheel, load_tool
 
-from conftest import REPO_ROOT, install_wheel, load_tool
 from rla_mm.configs import CLS_METAFILE, DET_METAFILE, load_metafile
 
 
 def mim(args, site, cwd, timeout=600):
     """``mim ARGS`` with the wheel's rla_mm first on the path."""
     env = dict(os.environ, PYTHONPATH=site, PYTHONUNBUFFERED='1')
-    return subprocess.run([sys.executable, '-m', 'mim', *args], cwd=cwd,
-                          env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, '-m', 'mim', *args],
+                          cwd=cwd,
+                          env=env,
+                          capture_output=True,
+                          text=True,
                           timeout=timeout)
 
 
@@ -45,15 +48,17 @@ def test_mim_search_lists_classifiers_and_detectors(site, tmp_path):
     proc = mim(['search', 'rla_mm', '--field', 'config'], site, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     listed = re.findall(r'^config id: (\S+)$', proc.stdout, re.M)
-    expected = [m['Name'] for meta in (load_metafile(),
-                                       load_metafile(DET_METAFILE))
-                for m in meta.values()]
+    expected = [
+        m['Name'] for meta in (load_metafile(), load_metafile(DET_METAFILE))
+        for m in meta.values()
+    ]
     assert len(expected) == 22 + 12
     assert sorted(listed) == sorted(expected)
     # the detection facts come through mim's table as well
-    proc = mim(['search', 'rla_mm', '--config', 'faster_rcnn_rla_r50_fpn_1x_coco',
-                '--field', 'coco/box_ap', 'published_checkpoint'], site,
-               tmp_path)
+    proc = mim([
+        'search', 'rla_mm', '--config', 'faster_rcnn_rla_r50_fpn_1x_coco',
+        '--field', 'coco/box_ap', 'published_checkpoint'
+    ], site, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert re.search(r'coco/box_ap\s+38\.8\b', proc.stdout)
     assert 'faster_rcnn_r50rla_fpn_1x_coco_388' in proc.stdout
@@ -81,18 +86,23 @@ def test_mim_train_then_test_a_config_by_name(site, tmp_path):
     ``.mim/tools/train.py``; ``mim test --checkpoint`` evaluates the result."""
     data = str(tmp_path / 'digits_cls')
     load_tool('data/make_digits_cls.py').make_dataset(data, size=32, seed=0)
-    opts = ['train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
-            'default_hooks.checkpoint.interval=1',
-            'model.backbone.depth=20', 'model.head.in_channels=76']
+    opts = [
+        'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
+        'default_hooks.checkpoint.interval=1', 'model.backbone.depth=20',
+        'model.head.in_channels=76'
+    ]
     for split, n in (('train', 16), ('val', 8), ('test', 8)):
-        opts += [f'{split}_dataloader.dataset.data_root={data}',
-                 f'{split}_dataloader.dataset.indices={n}']
+        opts += [
+            f'{split}_dataloader.dataset.data_root={data}',
+            f'{split}_dataloader.dataset.indices={n}'
+        ]
     name = 'rla_resnet164_digits.py'  # configs/demo/ in the package
     config = osp.join(site, 'rla_mm', '.mim', 'configs', 'demo', name)
     tools = osp.join(site, 'rla_mm', '.mim', 'tools')
     work = str(tmp_path / 'work')
-    proc = mim(['train', 'rla_mm', name, '--work-dir', work, '--cfg-options',
-                *opts], site, tmp_path)
+    proc = mim(
+        ['train', 'rla_mm', name, '--work-dir', work, '--cfg-options', *opts],
+        site, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f'will use {config} instead' in proc.stdout
     assert (f'Training command is {sys.executable} {tools}/train.py {config} '
@@ -101,8 +111,10 @@ def test_mim_train_then_test_a_config_by_name(site, tmp_path):
     ckpt = osp.join(work, 'epoch_1.pth')
     assert osp.isfile(ckpt)
 
-    proc = mim(['test', 'rla_mm', name, '--checkpoint', ckpt, '--work-dir',
-                work, '--cfg-options', *opts], site, tmp_path)
+    proc = mim([
+        'test', 'rla_mm', name, '--checkpoint', ckpt, '--work-dir', work,
+        '--cfg-options', *opts
+    ], site, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f'{tools}/test.py {config} {ckpt} --launcher none' in proc.stdout
     found = re.search(r'accuracy/top1: ([\d.]+)', proc.stdout + proc.stderr)
@@ -122,12 +134,15 @@ def test_wheel_carries_configs_and_model_index(site, tmp_path):
         model = get_model('xception_1xb128_cifar100')
         print(configs_dir(), sum(p.numel() for p in model.parameters()))
     """)
-    proc = subprocess.run(
-        [sys.executable, '-c', 'import sys\n' + code, site],
-        capture_output=True, text=True, cwd=tmp_path,
-        env={**os.environ, 'PYTHONPATH': site})
+    proc = subprocess.run([sys.executable, '-c', 'import sys\n' + code, site],
+                          capture_output=True,
+                          text=True,
+                          cwd=tmp_path,
+                          env={
+                              **os.environ, 'PYTHONPATH': site
+                          })
     assert proc.returncode == 0, proc.stderr[-3000:]
     configs, params = proc.stdout.split()[-2:]
     assert configs == osp.join(mim_dir, 'configs')
-    assert int(params) == load_metafile()['xception_1xb128_cifar100.py'][
-        'Metadata']['Parameters']
+    assert int(params) == load_metafile(
+    )['xception_1xb128_cifar100.py']['Metadata']['Parameters']

@@ -1,19 +1,20 @@
 """README.md's shell commands, run as written in a new shell.
 
-Every ```bash block of the README is read, split into commands and run in README
-order by ONE bash session, as a reader following the README in a new terminal
-would: no virtualenv activated, ``.venv/bin`` not on PATH, no PYTHON or
-PYTHONPATH. The session runs in a scratch folder that holds the checkout's
+Every ```bash block of the README is read, split into commands and run in
+README order by ONE bash session, as a reader following the README in a new
+terminal would: no virtualenv activated, ``.venv/bin`` not on PATH, no PYTHON
+or PYTHONPATH. The session runs in a scratch folder that holds the checkout's
 ``configs/``, ``tools/``, ``demo/`` and ``.venv`` (links), so what the commands
-write (``work_dirs/``, ``checkpoints/``, ``outputs/``) stays out of the checkout.
+write (``work_dirs/``, ``checkpoints/``, ``outputs/``) stays out of the
+checkout.
 
 What needs COCO, ImageNet, GPUs, a Slurm cluster or the authors' downloads is
-rewritten (the embedded digits data, CPU processes with gloo, a stand-in ``srun``
-that prints the command line it gets, the authors' files written in their format
-from random weights, torchvision's ResNet file with random weights in a torch hub
-cache), and every rewrite is printed beside its command. A README command
-that no rule here knows fails the test, so the README and this test cannot drift
-apart.
+rewritten (the embedded digits data, CPU processes with gloo, a stand-in
+``srun`` that prints the command line it gets, the authors' files written in
+their format from random weights, torchvision's ResNet file with random weights
+in a torch hub cache), and every rewrite is printed beside its command. A
+README command that no rule here knows fails the test, so the README and this
+test cannot drift apart.
 """
 import json
 import math
@@ -29,10 +30,10 @@ import sys
 from typing import Callable, Dict, List, Optional, Tuple
 
 import pytest
-import torch
-
 import rla_functional as ref
+import torch
 from conftest import REPO_ROOT, load_script, load_tool, save_untrained
+
 from rla_mm.converters.published import published_checkpoints
 
 README = osp.join(REPO_ROOT, 'README.md')
@@ -45,7 +46,8 @@ CONVERTED = {f'checkpoints/{e.converted}' for e in PUBLISHED}
 
 
 def readme_blocks() -> List[Tuple[int, str, str]]:
-    """(line number, language, text) of every fenced code block of the README."""
+    """(line number, language, text) of every fenced code block of the
+    README."""
     with open(README) as f:
         text = f.read()
     return [(text.count('\n', 0, m.start()) + 2, m.group(1), m.group(2))
@@ -88,14 +90,18 @@ def free_port() -> int:
 
 
 def fresh_env() -> Dict[str, str]:
-    """The environment of a new terminal: no venv active, no .venv/bin on PATH."""
+    """The environment of a new terminal: no venv active, no .venv/bin on
+    PATH."""
     venv_bin = osp.realpath(osp.join(sys.prefix, 'bin'))
     path = os.pathsep.join(
         p for p in os.environ.get('PATH', '').split(os.pathsep)
         if p and osp.realpath(p) != venv_bin)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('VIRTUAL_ENV', 'PYTHON', 'PYTHONPATH', 'PYTHONHOME',
-                        'CONDA_PREFIX', 'PS1')}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ('VIRTUAL_ENV', 'PYTHON', 'PYTHONPATH', 'PYTHONHOME',
+                     'CONDA_PREFIX', 'PS1')
+    }
     env.update(PATH=path, PYTHONUNBUFFERED='1')
     return env
 
@@ -103,8 +109,12 @@ def fresh_env() -> Dict[str, str]:
 class Step:
     """One README command: what runs, the rewrites applied, what must hold."""
 
-    def __init__(self, line: int, command: str, shell: Optional[str] = None,
-                 rewrites: Tuple[str, ...] = (), skip: Optional[str] = None,
+    def __init__(self,
+                 line: int,
+                 command: str,
+                 shell: Optional[str] = None,
+                 rewrites: Tuple[str, ...] = (),
+                 skip: Optional[str] = None,
                  checks: Tuple[Callable[[str], None], ...] = ()):
         self.line, self.command = line, command
         self.shell = command if shell is None else shell
@@ -123,7 +133,8 @@ class ReadmeSession:
     """Turns README commands into the steps of one shell session in ``cwd``."""
 
     def __init__(self, cwd: str, coco_root: str, imagenet_root: str):
-        self.cwd, self.coco_root, self.imagenet_root = cwd, coco_root, imagenet_root
+        self.cwd, self.coco_root, self.imagenet_root = (cwd, coco_root,
+                                                        imagenet_root)
         self.steps: List[Step] = []
         self.ran: Dict[str, int] = {}
 
@@ -133,26 +144,33 @@ class ReadmeSession:
             text = osp.basename(config) + f.read()  # a config or its _base_
         if '_coco.py' in text:
             assert 'rcnn' in text, f'{config}: only R-CNN rewrites here'
-            heads = ['bbox_head'] + (['mask_head'] if 'mask_rcnn' in text
-                                     else [])
+            heads = ['bbox_head'
+                     ] + (['mask_head'] if 'mask_rcnn' in text else [])
             # an R-CNN trained for two iterations scores its boxes low: keep
             # them all, so that the COCO evaluation has detections to score
-            return DIGITS.cfg_options(self.coco_root, scale=128) + [
-                'model.backbone.init_cfg=None', 'train_dataloader.batch_size=2',
-                'model.test_cfg.rcnn.score_thr=0.0'] + [
-                f'model.roi_head.{h}.num_classes=10' for h in heads
-            ], (f'COCO -> the digits COCO set ({self.coco_root}: 8 train / 4 '
-                'val images at 128 px, 10 classes, so ' + ' and '.join(heads)
-                + ' num_classes=10), no ImageNet init, 1 epoch, test score '
+            return DIGITS.cfg_options(
+                self.coco_root, scale=128
+            ) + [
+                'model.backbone.init_cfg=None',
+                'train_dataloader.batch_size=2',
+                'model.test_cfg.rcnn.score_thr=0.0'
+            ] + [f'model.roi_head.{h}.num_classes=10' for h in heads], (
+                f'COCO -> the digits COCO set ({self.coco_root}: 8 train / 4 '
+                'val images at 128 px, 10 classes, so ' + ' and '.join(heads) +
+                ' num_classes=10), no ImageNet init, 1 epoch, test score '
                 'threshold 0')
         if '_in1k.py' in text:
-            opts = ['train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
-                    'train_dataloader.batch_size=2']
+            opts = [
+                'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
+                'train_dataloader.batch_size=2'
+            ]
             for split in ('train', 'val', 'test'):
-                opts += [f'{split}_dataloader.dataset.data_root='
-                         f'{self.imagenet_root}',
-                         f'{split}_dataloader.num_workers=0',
-                         f'{split}_dataloader.persistent_workers=False']
+                opts += [
+                    f'{split}_dataloader.dataset.data_root='
+                    f'{self.imagenet_root}',
+                    f'{split}_dataloader.num_workers=0',
+                    f'{split}_dataloader.persistent_workers=False'
+                ]
             return opts, (f'ImageNet -> digits in ImageNet\'s layout '
                           f'({self.imagenet_root}: 8 train / 4 val images), '
                           '1 epoch')
@@ -169,17 +187,25 @@ class ReadmeSession:
         env, words = split_env(command)
         prog = words[0]
         handler = {
-            'make': self.make, 'source': self.as_written, 'pip': self.pip,
+            'make': self.make,
+            'source': self.as_written,
+            'pip': self.pip,
             'python': self.python,
             'tools/dist_train.sh': self.dist_train,
             'tools/dist_test.sh': self.dist_test,
-            'tools/slurm_train.sh': self.slurm, 'tools/slurm_test.sh': self.slurm,
+            'tools/slurm_train.sh': self.slurm,
+            'tools/slurm_test.sh': self.slurm,
         }.get(prog)
-        assert handler, (f'README:{line}: no rule in {__file__} runs `{command}`;'
-                         ' add one')
+        assert handler, (
+            f'README:{line}: no rule in {__file__} runs `{command}`;'
+            ' add one')
         if command in self.ran:
-            self.steps.append(Step(line, command, skip='the same command ran '
-                                   f'at README:{self.ran[command]}'))
+            self.steps.append(
+                Step(
+                    line,
+                    command,
+                    skip='the same command ran '
+                    f'at README:{self.ran[command]}'))
             return
         self.ran[command] = line
         self.steps.append(handler(line, command, env, words))
@@ -190,23 +216,35 @@ class ReadmeSession:
     def make(self, line, command, env, words) -> Step:
         target = words[1]
         dry = subprocess.run(['make', '-n', '-C', REPO_ROOT, target],
-                             capture_output=True, text=True)
-        assert dry.returncode == 0, f'README:{line}: make {target}: {dry.stderr}'
-        return Step(line, command, skip=f'`make {target}` is a Makefile target '
-                    '(checked with make -n): set-up, this suite or a demo')
+                             capture_output=True,
+                             text=True)
+        assert dry.returncode == 0, (f'README:{line}: make {target}: '
+                                     f'{dry.stderr}')
+        return Step(
+            line,
+            command,
+            skip=f'`make {target}` is a Makefile target '
+            '(checked with make -n): set-up, this suite or a demo')
 
     def pip(self, line, command, env, words) -> Step:
         """``pip install /path/to/rla_mm``: pip resolves this checkout as that
         path, without installing (``--dry-run``) or reaching the network."""
-        assert words[1:] == ['install', '/path/to/rla_mm'], (
-            f'README:{line}: only `pip install /path/to/rla_mm` has a rule')
-        shell = shlex.join(['.venv/bin/python', '-m', 'pip', 'install',
-                            '--dry-run', '--no-deps', '--no-index',
-                            '--no-build-isolation', REPO_ROOT])
-        return Step(line, command, shell, [
-            f'/path/to/rla_mm -> {REPO_ROOT}; --dry-run --no-deps --no-index '
-            '--no-build-isolation with the venv\'s pip (the session has not '
-            'activated it yet; the suite\'s wheel tests install for real)'],
+        assert words[1:] == [
+            'install', '/path/to/rla_mm'
+        ], (f'README:{line}: only `pip install /path/to/rla_mm` has a rule')
+        shell = shlex.join([
+            '.venv/bin/python', '-m', 'pip', 'install', '--dry-run',
+            '--no-deps', '--no-index', '--no-build-isolation', REPO_ROOT
+        ])
+        return Step(
+            line,
+            command,
+            shell, [
+                f'/path/to/rla_mm -> {REPO_ROOT}; --dry-run --no-deps '
+                '--no-index --no-build-isolation with the venv\'s pip (the '
+                'session has not activated it yet; the suite\'s wheel tests '
+                'install for real)'
+            ],
             checks=(expect('Would install rla_mm-'), ))
 
     def python(self, line, command, env, words) -> Step:
@@ -218,15 +256,16 @@ class ReadmeSession:
             opts, data = self.data_options(config)
             args = [config, ckpt] + args[2:] + ['--cfg-options'] + opts
             rewrites += notes + [data]
-            checks = (expect(COCO_TABLE) if config.endswith('_coco.py')
-                      else expect('accuracy/top1'), )
+            checks = (expect(COCO_TABLE) if config.endswith('_coco.py') else
+                      expect('accuracy/top1'), )
             if config.endswith('_coco.py') and ckpt in CONVERTED:
                 # one number per tensor (test_convert_all.small): no boxes, so
                 # CocoMetric has nothing to score and prints no table
-                rewrites.append(f'{ckpt}: converted above from the authors\' '
-                                'format with one number per tensor: it predicts '
-                                'no boxes; checked: it loads and tests every '
-                                'val image')
+                rewrites.append(
+                    f'{ckpt}: converted above from the authors\' '
+                    'format with one number per tensor: it predicts '
+                    'no boxes; checked: it loads and tests every '
+                    'val image')
                 checks = (expect(f'Load checkpoint from {ckpt}'),
                           expect('Epoch(test) [4/4]'))
         elif script.endswith('tools/train.py'):
@@ -236,25 +275,28 @@ class ReadmeSession:
             work = osp.join('work_dirs',
                             osp.splitext(osp.basename(args[0]))[0])
             checks = (trained_one_epoch, exists(self.cwd, work, 'epoch_1.pth'))
-        elif script.endswith('tools/model_converters/rlanet_to_rla_mm.py') and \
-                args[0] == '--all':
+        elif (script.endswith('tools/model_converters/rlanet_to_rla_mm.py')
+              and args[0] == '--all'):
             src, dst = args[1], args[2]
             prep = lambda: write_published(  # noqa: E731
                 osp.join(self.cwd, src))
-            rewrites.append(f'{src}: every published file ({len(PUBLISHED)}) '
-                            'under the authors\' name, in their formats, one '
-                            'number per tensor (test_convert_all.write_published;'
-                            ' no download)')
+            rewrites.append(
+                f'{src}: every published file ({len(PUBLISHED)}) '
+                'under the authors\' name, in their formats, one '
+                'number per tensor (test_convert_all.write_published;'
+                ' no download)')
             checks = (expect(f'converted {len(PUBLISHED)} of {len(PUBLISHED)} '
                              f'files in {src}'), ) + tuple(
-                exists(self.cwd, dst, e.converted) for e in PUBLISHED)
+                                 exists(self.cwd, dst, e.converted)
+                                 for e in PUBLISHED)
         elif script.endswith('tools/model_converters/rlanet_to_rla_mm.py'):
             src, dst = args[0], args[1]
             arch = published_arch(src)
             prep = lambda: write_reference_checkpoint(  # noqa: E731
                 osp.join(self.cwd, src), arch)
-            rewrites.append(f'{src}: written here in the authors\' format from '
-                            f'random {arch} weights (no download)')
+            rewrites.append(
+                f'{src}: written here in the authors\' format from '
+                f'random {arch} weights (no download)')
             checks = (expect(f'converted {arch}'), exists(self.cwd, dst))
         elif script.endswith('tools/model_converters/resnet_to_rla_mm.py'):
             src, dst = args[0], args[1]
@@ -275,8 +317,7 @@ class ReadmeSession:
             checks = (expect('Loads checkpoint by torchvision backend'),
                       expect(f'{dst}: '),
                       expect(f'main-path tensors of {src} for RLAResNet; the '
-                             'RLA parts start fresh'),
-                      exists(self.cwd, dst))
+                             'RLA parts start fresh'), exists(self.cwd, dst))
         elif script.endswith('tools/analysis_tools/visualize_rla.py'):
             config, ckpt, image = args[0], args[1], args[2]
             out = args[args.index('--out-dir') + 1]
@@ -284,21 +325,22 @@ class ReadmeSession:
             if ckpt in CONVERTED:
                 # one number per tensor: the hidden state overflows (inf, NaN)
                 made = osp.join('work_dirs', 'random', osp.basename(ckpt))
-                rewrites.append(f'{ckpt} -> {made} (the config\'s model with '
-                                'random weights, saved here; the file converted '
-                                'above holds one number per tensor, and its '
-                                'hidden state overflows)')
+                rewrites.append(
+                    f'{ckpt} -> {made} (the config\'s model with '
+                    'random weights, saved here; the file converted '
+                    'above holds one number per tensor, and its '
+                    'hidden state overflows)')
                 args[1] = made
             prep = lambda: (  # noqa: E731
-                write_demo_image(osp.join(self.cwd, image)),
-                made and save_untrained(osp.join(self.cwd, config),
-                                        osp.join(self.cwd, made)))
+                write_demo_image(osp.join(self.cwd, image)), made and
+                save_untrained(
+                    osp.join(self.cwd, config), osp.join(self.cwd, made)))
             figures = ('hidden_state.png', 'update_strength.png', 'cam.png')
             checks = (expect(f'wrote {", ".join(figures)} and rla_hidden.json '
-                             f'to {out}'),
-                      *(exists(self.cwd, out, f) for f in figures),
-                      finite_updates(osp.join(self.cwd, out,
-                                              'rla_hidden.json')))
+                             f'to {out}'), *(exists(self.cwd, out, f)
+                                             for f in figures),
+                      finite_updates(
+                          osp.join(self.cwd, out, 'rla_hidden.json')))
         elif script.endswith('tools/deployment/export_onnx.py'):
             config, ckpt = args[0], args[1]
             out = args[args.index('--out-dir') + 1]
@@ -306,25 +348,30 @@ class ReadmeSession:
                 made = osp.join('work_dirs',
                                 osp.splitext(osp.basename(config))[0],
                                 'epoch_1.pth')
-                assert any(s.shell.startswith(f'python tools/train.py {config}')
-                           for s in self.steps), (
-                    f'README:{line}: no earlier command trains {config}')
-                heads = [o for o in self.data_options(config)[0]
-                         if o.endswith('.num_classes=10')]
-                rewrites.append(f'{ckpt} -> {made} (the detector trained above, '
-                                'so ' + ', '.join(heads) + '; the file converted '
-                                'above holds one number per tensor and '
-                                'predicts no boxes to compare)')
+                assert any(
+                    s.shell.startswith(f'python tools/train.py {config}')
+                    for s in self.steps), (
+                        f'README:{line}: no earlier command trains {config}')
+                heads = [
+                    o for o in self.data_options(config)[0]
+                    if o.endswith('.num_classes=10')
+                ]
+                rewrites.append(
+                    f'{ckpt} -> {made} (the detector trained above, '
+                    'so ' + ', '.join(heads) + '; the file converted '
+                    'above holds one number per tensor and '
+                    'predicts no boxes to compare)')
                 args[1] = made
                 args += ['--cfg-options', *heads]
             images = args[args.index('--verify') + 1:]
             images = images[:next((i for i, a in enumerate(images)
                                    if a.startswith('--')), len(images))]
-            prep = lambda: [write_demo_image(osp.join(self.cwd, i))  # noqa
-                            for i in images]
+            prep = lambda: [  # noqa: E731
+                write_demo_image(osp.join(self.cwd, i)) for i in images
+            ]
             checks = (expect(f'export.json and export.md to {out}'),
-                      expect('- ok: True'),
-                      exists(self.cwd, out, 'model.onnx'),
+                      expect('- ok: True'), exists(self.cwd, out,
+                                                   'model.onnx'),
                       verified(osp.join(self.cwd, out, 'export.json')))
         elif script == 'demo/image_demo.py':
             image, out = args[0], args[args.index('--out-dir') + 1]
@@ -348,47 +395,65 @@ class ReadmeSession:
     def dist_train(self, line, command, env, words) -> Step:
         config, gpus, rest = words[1], words[2], words[3:]
         opts, data = self.data_options(config)
-        assert env.get('NNODES', '1') == '1', (
-            f'README:{line}: no rule runs a multi-node command')
+        assert env.get(
+            'NNODES',
+            '1') == '1', (f'README:{line}: no rule runs a multi-node command')
         rewrites = [f'{gpus} GPUs -> 2 CPU processes (gloo)', data]
-        shell = shlex.join(['tools/dist_train.sh', config, '2', *rest,
-                            '--cfg-options', *opts])
+        shell = shlex.join([
+            'tools/dist_train.sh', config, '2', *rest, '--cfg-options', *opts
+        ])
         shell = f'PORT={free_port()} {shell}'
         work = osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
-        return Step(line, command, shell, rewrites, checks=(
-            expect('Epoch(train) [1][2/2]'), expect("'backend': 'gloo'"),
-            expect('GPU number: 2'),
-            exists(self.cwd, work, 'epoch_1.pth')))
+        return Step(
+            line,
+            command,
+            shell,
+            rewrites,
+            checks=(expect('Epoch(train) [1][2/2]'),
+                    expect("'backend': 'gloo'"), expect('GPU number: 2'),
+                    exists(self.cwd, work, 'epoch_1.pth')))
 
     def dist_test(self, line, command, env, words) -> Step:
         config, ckpt, gpus, rest = words[1], words[2], words[3], words[4:]
         ckpt, notes = self.checkpoint(ckpt)
         opts, data = self.data_options(config)
-        shell = shlex.join(['tools/dist_test.sh', config, ckpt, '2', *rest,
-                            '--cfg-options', *opts])
-        return Step(line, command, f'PORT={free_port()} {shell}',
-                    [f'{gpus} GPUs -> 2 CPU processes (gloo)', *notes, data],
-                    checks=(expect(COCO_TABLE), ))
+        shell = shlex.join([
+            'tools/dist_test.sh', config, ckpt, '2', *rest, '--cfg-options',
+            *opts
+        ])
+        return Step(
+            line,
+            command,
+            f'PORT={free_port()} {shell}',
+            [f'{gpus} GPUs -> 2 CPU processes (gloo)', *notes, data],
+            checks=(expect(COCO_TABLE), ))
 
     def slurm(self, line, command, env, words) -> Step:
         gpus = env.get('GPUS', '8')
         per_node = env.get('GPUS_PER_NODE', '8')
-        return Step(line, command, f'PATH="$PWD/fake_slurm:$PATH" {command}', [
-            'no Slurm here: a stand-in srun prints the command line the '
-            'script builds (nothing trains)'], checks=(
-                expect(f'--ntasks={gpus}'),
-                expect(f'--ntasks-per-node={per_node}'),
-                expect('--launcher slurm'), runs_this_python))
+        return Step(
+            line,
+            command,
+            f'PATH="$PWD/fake_slurm:$PATH" {command}', [
+                'no Slurm here: a stand-in srun prints the command line the '
+                'script builds (nothing trains)'
+            ],
+            checks=(expect(f'--ntasks={gpus}'),
+                    expect(f'--ntasks-per-node={per_node}'),
+                    expect('--launcher slurm'), runs_this_python))
 
 
 def expect(text: str) -> Callable[[str], None]:
+
     def check(output: str) -> None:
         assert text in output, f'expected {text!r} in the output'
+
     return check
 
 
 def trained_one_epoch(output: str) -> None:
-    """The log shows the last iteration of epoch 1 (N/N, N the epoch's length)."""
+    """The log shows the last iteration of epoch 1
+    (N/N, N the epoch's length)."""
     assert re.search(r'Epoch\(train\) \[1\]\[(\d+)/\1\]', output), \
         'no "Epoch(train) [1][N/N]" line in the log'
 
@@ -401,8 +466,10 @@ def runs_this_python(output: str) -> None:
 
 
 def exists(*parts: str) -> Callable[[str], None]:
+
     def check(output: str) -> None:
         assert osp.exists(osp.join(*parts)), f'{osp.join(*parts)} is missing'
+
     return check
 
 
@@ -434,38 +501,45 @@ def write_torchvision_cache(torch_home: str, arch: str) -> None:
     folder = osp.join(torch_home, 'hub', 'checkpoints')
     os.makedirs(folder, exist_ok=True)
     torch.manual_seed(0)
-    torch.save(getattr(torchvision.models, arch)().state_dict(),
-               osp.join(folder, osp.basename(url)))
+    torch.save(
+        getattr(torchvision.models, arch)().state_dict(),
+        osp.join(folder, osp.basename(url)))
 
 
 def finite_updates(path: str) -> Callable[[str], None]:
     """visualize_rla.py's numbers: one record per hidden-state update, every
     figure finite."""
+
     def check(output: str) -> None:
         with open(path) as f:
             updates = json.load(f)['updates']
         assert updates, f'{path}: no hidden-state update recorded'
-        values = [v for u in updates for v in u.values()
-                  if isinstance(v, float)]
+        values = [
+            v for u in updates for v in u.values() if isinstance(v, float)
+        ]
         assert values and all(math.isfinite(v) for v in values), \
             f'{path}: a figure is not finite'
+
     return check
 
 
 def verified(path: str) -> Callable[[str], None]:
     """export_onnx.py --verify compared detections, and they agreed."""
+
     def check(output: str) -> None:
         with open(path) as f:
             verify = json.load(f)['verify']
         assert verify['ok'], verify['problems']
         assert verify['num_ref'] == verify['num_got'] == verify['matched'] \
             > 0, f'{path}: no detections compared: {verify}'
+
     return check
 
 
 def write_published(folder: str) -> None:
-    """Every published file in ``folder``, as tests/integration/test_convert_all.py
-    writes them (small storage, the authors' formats)."""
+    """Every published file in ``folder``, as
+    tests/integration/test_convert_all.py writes them
+    (small storage, the authors' formats)."""
     from test_convert_all import write_published as write
     os.makedirs(folder)
     write(pathlib.Path(folder))
@@ -473,22 +547,31 @@ def write_published(folder: str) -> None:
 
 def published_arch(path: str) -> str:
     """The arch of an authors' file by its published name
-    (``resnet50_rla_2283.pth.tar`` -> ``rla_resnet50``), else the file's stem."""
+    (``resnet50_rla_2283.pth.tar`` -> ``rla_resnet50``), else the file's
+    stem."""
     by_file = {e.file: e.arch for e in PUBLISHED if e.kind == 'classifier'}
     return by_file.get(osp.basename(path), osp.basename(path).split('.')[0])
 
 
 def write_reference_checkpoint(path: str, arch: str) -> None:
-    """Random weights saved the way the authors' ImageNet training script does."""
+    """Random weights saved the way the authors' ImageNet training script
+    does."""
     depth = int(re.match(r'rla_resnet(\d+)$', arch).group(1))
     sd = ref.random_resnet_state_dict(depth, num_classes=1000)
-    torch.save(dict(epoch=120, arch=arch, best_acc1=torch.tensor(77.0),
-                    state_dict={f'module.{k}': v for k, v in sd.items()}),
-               path)
+    torch.save(
+        dict(
+            epoch=120,
+            arch=arch,
+            best_acc1=torch.tensor(77.0),
+            state_dict={
+                f'module.{k}': v
+                for k, v in sd.items()
+            }), path)
 
 
 def make_imagenet_layout(root: str) -> None:
-    """Digits in ImageNet's layout: {train,val}/*.png and meta/{train,val}.txt."""
+    """Digits in ImageNet's layout: {train,val}/*.png and
+    meta/{train,val}.txt."""
     src = osp.join(root, 'src')
     load_tool('data/make_digits_cls.py').make_dataset(src, size=32, seed=1)
     os.makedirs(osp.join(root, 'meta'))
@@ -519,8 +602,7 @@ def scratch(tmp_path_factory):
     (fake / 'srun').write_text('#!/bin/sh\necho "srun $*"\n')
     (fake / 'srun').chmod(stat.S_IRWXU)
     coco = str(root / 'digits_coco')
-    DIGITS.make_dataset(
-        coco, num_train=8, num_val=4, size=96, seed=3)
+    DIGITS.make_dataset(coco, num_train=8, num_val=4, size=96, seed=3)
     imagenet = str(root / 'imagenet')
     make_imagenet_layout(imagenet)
     return str(work), coco, imagenet
@@ -531,9 +613,11 @@ def session_script(steps: List[Step]) -> str:
     for i, step in enumerate(steps):
         if step.skip:
             continue
-        lines += [f'echo "@@begin {i}"',
-                  f'{{ {step.shell}; }} || {{ echo "@@failed {i} rc=$?"; exit 1; }}',
-                  f'echo "@@end {i}"']
+        lines += [
+            f'echo "@@begin {i}"',
+            f'{{ {step.shell}; }} || {{ echo "@@failed {i} rc=$?"; exit 1; }}',
+            f'echo "@@end {i}"'
+        ]
     return '\n'.join(lines) + '\n'
 
 
@@ -547,14 +631,15 @@ def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
     steps = session.steps
     covered = ' '.join(s.shell for s in steps if not s.skip)
     # what the README must show and this test must run (issue: README commands)
-    for needed in ('pip install', 'source .venv/bin/activate',
-                   'rlanet_to_rla_mm.py --all', 'python tools/train.py',
-                   'tools/dist_train.sh configs/faster_rcnn_rla_r50_fpn_1x_coco.py 2',
-                   'tools/slurm_train.sh', 'python tools/test.py',
-                   'tools/dist_test.sh', 'python demo/image_demo.py',
-                   'tools/model_converters/resnet_to_rla_mm.py',
-                   'tools/analysis_tools/visualize_rla.py',
-                   'tools/deployment/export_onnx.py'):
+    for needed in (
+            'pip install', 'source .venv/bin/activate',
+            'rlanet_to_rla_mm.py --all', 'python tools/train.py',
+            'tools/dist_train.sh configs/faster_rcnn_rla_r50_fpn_1x_coco.py 2',
+            'tools/slurm_train.sh', 'python tools/test.py',
+            'tools/dist_test.sh', 'python demo/image_demo.py',
+            'tools/model_converters/resnet_to_rla_mm.py',
+            'tools/analysis_tools/visualize_rla.py',
+            'tools/deployment/export_onnx.py'):
         assert needed in covered, f'no README command runs {needed!r}'
 
     with capsys.disabled():
@@ -564,10 +649,16 @@ def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
     env = fresh_env()
     assert not osp.samefile(
         subprocess.run(['bash', '-c', 'command -v python || echo /dev/null'],
-                       env=env, capture_output=True, text=True).stdout.strip(),
+                       env=env,
+                       capture_output=True,
+                       text=True).stdout.strip(),
         sys.executable), 'the fresh shell still finds the venv python'
-    proc = subprocess.run(['bash', '-c', session_script(steps)], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=1500)
+    proc = subprocess.run(['bash', '-c', session_script(steps)],
+                          cwd=cwd,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=1500)
     out = proc.stdout + proc.stderr
     for i, step in enumerate(steps):
         if step.skip:
@@ -590,8 +681,10 @@ def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
 def choose_python(cwd: str, **env) -> subprocess.CompletedProcess:
     script = ('source tools/python_env.sh && rla_mm_python tools '
               '&& echo "chosen: $RLA_MM_PYTHON"')
-    return subprocess.run(['bash', '-c', script], cwd=cwd,
-                          env=dict(fresh_env(), **env), capture_output=True,
+    return subprocess.run(['bash', '-c', script],
+                          cwd=cwd,
+                          env=dict(fresh_env(), **env),
+                          capture_output=True,
                           text=True)
 
 
@@ -608,8 +701,11 @@ def test_tools_choose_their_python_or_say_what_to_do(scratch, tmp_path):
     proc = choose_python(cwd, VIRTUAL_ENV=sys.prefix)
     assert proc.stdout.strip() == f'chosen: {sys.prefix}/bin/python'
     # an interpreter without the stack stops the scripts with what to do
-    subprocess.run([sys.executable, '-m', 'venv', '--without-pip',
-                    str(tmp_path / 'bare')], check=True)
+    subprocess.run([
+        sys.executable, '-m', 'venv', '--without-pip',
+        str(tmp_path / 'bare')
+    ],
+                   check=True)
     bare = str(tmp_path / 'bare' / 'bin' / 'python')
     proc = choose_python(cwd, PYTHON=bare)
     assert proc.returncode == 1
@@ -622,27 +718,37 @@ def test_tools_choose_their_python_or_say_what_to_do(scratch, tmp_path):
     # the Python tools too, when run by a Python without the stack
     for tool in ('tools/test.py', 'tools/analysis_tools/get_flops.py',
                  'tools/model_converters/rlanet_to_rla_mm.py'):
-        proc = subprocess.run([bare, tool, 'configs/x.py'], cwd=cwd,
-                              env=fresh_env(), capture_output=True, text=True)
+        proc = subprocess.run([bare, tool, 'configs/x.py'],
+                              cwd=cwd,
+                              env=fresh_env(),
+                              capture_output=True,
+                              text=True)
         assert proc.returncode == 1, proc.stderr
         assert f'this Python ({bare}) cannot import torch, mmengine, mmcv' \
             in proc.stderr
         assert 'source .venv/bin/activate' in proc.stderr
         checkout_venv = osp.join(REPO_ROOT, '.venv', 'bin', 'python')
-        assert (f'{checkout_venv} {tool} configs/x.py' if osp.exists(
-            checkout_venv) else 'make setup') in proc.stderr
-    # the whole chain with no activation: script -> .venv -> torchrun -> train.py
-    proc = subprocess.run(
-        ['bash', 'tools/dist_train.sh', 'configs/faster_rcnn_rla_r50_fpn_1x_coco.py',
-         '1', '--help'], cwd=cwd, env=dict(fresh_env(), PORT=str(free_port())),
-        capture_output=True, text=True, timeout=300)
+        assert (f'{checkout_venv} {tool} configs/x.py'
+                if osp.exists(checkout_venv) else 'make setup') in proc.stderr
+    # the whole chain with no activation: script -> .venv -> torchrun
+    # -> train.py
+    proc = subprocess.run([
+        'bash', 'tools/dist_train.sh',
+        'configs/faster_rcnn_rla_r50_fpn_1x_coco.py', '1', '--help'
+    ],
+                          cwd=cwd,
+                          env=dict(fresh_env(), PORT=str(free_port())),
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'usage: train.py' in proc.stdout
 
 
 def test_readme_imagenet_table_is_the_metafiles():
     """The README's ImageNet table is configs/README.md's (written from
-    configs/metafile.yml by .dev_scripts/doc_tables.py), links into configs/."""
+    configs/metafile.yml by .dev_scripts/doc_tables.py), links into
+    configs/."""
     with open(README) as f:
         text = f.read()
     section = text[text.index('### ImageNet-1k (MMPretrain)'):]

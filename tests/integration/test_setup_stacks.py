@@ -1,4 +1,5 @@
-""".dev_scripts/setup/stacks.py: which PyTorch stack `make setup` installs where."""
+""".dev_scripts/setup/stacks.py: which PyTorch stack `make setup` installs
+where."""
 import os
 import os.path as osp
 import stat
@@ -7,7 +8,6 @@ import sys
 
 import pytest
 import torch
-
 from conftest import REPO_ROOT, load_script
 
 SCRIPT = osp.join(REPO_ROOT, '.dev_scripts', 'setup', 'stacks.py')
@@ -35,21 +35,27 @@ def choose(tmp_path, gpus=None, cuda='13.0', **env):
     else:  # no nvidia-smi on PATH (the script runs by its full path)
         run_env['PATH'] = str(tmp_path)
     run_env.update(env)
-    return subprocess.run([sys.executable, SCRIPT, 'choose'], env=run_env,
-                          capture_output=True, text=True)
+    return subprocess.run([sys.executable, SCRIPT, 'choose'],
+                          env=run_env,
+                          capture_output=True,
+                          text=True)
 
 
-@pytest.mark.parametrize('gpus,cuda,expected', [
-    (None, None, 'cu130'),                                 # no GPU: as today
-    ([('NVIDIA H100 80GB HBM3', '9.0')] * 8, '13.0', 'cu130'),
-    ([('NVIDIA A100-SXM4-40GB', '8.0')], '12.4', 'cu128'),  # a CUDA 12 driver
-    ([('Tesla V100-SXM2-32GB', '7.0')] * 4, '13.0', 'cu128'),  # no sm_70 in cu130
-    ([('Tesla V100', '7.0'), ('NVIDIA A100', '8.0'), ('NVIDIA H100', '9.0')],
-     '12.2', 'cu128'),                                     # one stack for all three
-    ([('Tesla P100-PCIE-16GB', '6.0')], '12.2', 'cu121'),
-])
+@pytest.mark.parametrize(
+    'gpus,cuda,expected',
+    [
+        (None, None, 'cu130'),  # no GPU: as today
+        ([('NVIDIA H100 80GB HBM3', '9.0')] * 8, '13.0', 'cu130'),
+        ([('NVIDIA A100-SXM4-40GB', '8.0')
+          ], '12.4', 'cu128'),  # a CUDA 12 driver
+        ([('Tesla V100-SXM2-32GB', '7.0')] * 4, '13.0',
+         'cu128'),  # no sm_70 in cu130
+        ([('Tesla V100', '7.0'), ('NVIDIA A100', '8.0'),
+          ('NVIDIA H100', '9.0')], '12.2', 'cu128'),  # one stack for all three
+        ([('Tesla P100-PCIE-16GB', '6.0')], '12.2', 'cu121'),
+    ])
 def test_the_stack_follows_the_gpus_and_the_driver(tmp_path, gpus, cuda,
-                                                    expected):
+                                                   expected):
     proc = choose(tmp_path, gpus, cuda)
     assert proc.returncode == 0, proc.stderr
     name, *pins = proc.stdout.split()
@@ -73,12 +79,13 @@ def test_no_fitting_stack_names_what_is_missing(tmp_path):
 
 def test_stack_variable_overrides_the_choice(tmp_path):
     proc = choose(tmp_path, [('NVIDIA H100', '9.0')], '13.0', STACK='cu121')
-    assert proc.stdout.split() == ['cu121', 'torch==2.1.2',
-                                   'torchvision==0.16.2']
+    assert proc.stdout.split() == [
+        'cu121', 'torch==2.1.2', 'torchvision==0.16.2'
+    ]
     proc = choose(tmp_path, STACK='cu999')
     assert proc.returncode == 1
-    assert "STACK='cu999' is not a stack; expected one of ['cu130', 'cu128', " \
-        "'cu121']" in proc.stderr
+    assert ("STACK='cu999' is not a stack; expected one of "
+            "['cu130', 'cu128', 'cu121']") in proc.stderr
 
 
 def test_requirements_take_the_stacks_own_pins(tmp_path):
@@ -88,27 +95,32 @@ def test_requirements_take_the_stacks_own_pins(tmp_path):
     cu121 = stacks.by_name('cu121')
     assert stacks.requirements(cu121, [str(reqs)]) == [
         'numpy==1.26.4', 'opencv-python-headless==4.10.0.84',
-        'ml_dtypes==0.5.4', 'mmdet==3.3.0']
+        'ml_dtypes==0.5.4', 'mmdet==3.3.0'
+    ]
     # an environment as pip builds it for users: the OpenCV mmcv declares
     assert stacks.requirements(cu121, [str(reqs)], user_env=True)[1] == \
         'opencv-python==4.10.0.84'
     cu130 = stacks.by_name('cu130')
     assert stacks.requirements(cu130, [str(reqs)]) == [
         'numpy==2.4.6', 'opencv-python-headless==5.0.0.93', 'ml_dtypes==0.6.0',
-        'mmdet==3.3.0']
+        'mmdet==3.3.0'
+    ]
 
 
 def test_arch_list_for_the_cuda_build():
     out = subprocess.run([sys.executable, SCRIPT, 'arch-list', 'cu128'],
-                         capture_output=True, text=True).stdout.strip()
+                         capture_output=True,
+                         text=True).stdout.strip()
     assert out == '7.0;7.5;8.0;8.6;9.0;10.0;12.0'
 
 
 def test_this_environment_matches_its_row():
-    """The arch list read from the installed torch is the one its row claims."""
+    """The arch list read from the installed torch is the one its row
+    claims."""
     version = torch.__version__.split('+')[0]
     rows = [s for s in stacks.STACKS if s.torch == version]
-    assert rows, f'torch {torch.__version__} is in no row of .dev_scripts/setup/stacks.py'
+    assert rows, (f'torch {torch.__version__} is in no row of '
+                  '.dev_scripts/setup/stacks.py')
     stack = rows[0]
     assert torch.version.cuda == stack.cuda
     assert torch._C._cuda_getArchFlags().split() == list(stack.archs)
@@ -136,6 +148,10 @@ def test_disk_check_names_the_space_a_new_environment_needs(tmp_path):
 
 
 def test_disk_command_rejects_an_unknown_stack(tmp_path):
-    proc = subprocess.run([sys.executable, SCRIPT, 'disk', 'cu999', str(tmp_path)],
-                          capture_output=True, text=True)
-    assert proc.returncode == 1 and "STACK='cu999' is not a stack" in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, SCRIPT, 'disk', 'cu999',
+         str(tmp_path)],
+        capture_output=True,
+        text=True)
+    assert (proc.returncode == 1
+            and "STACK='cu999' is not a stack" in proc.stderr)

@@ -1,7 +1,7 @@
 """The user's two-line swap, written in a config outside the repository, for
-every RLA twin: it inherits the library's own config, changes the backbone type,
-builds, and trains two optimiser steps, gradients reaching the RLA parts."""
-import os.path as osp
+every RLA twin: it inherits the library's own config, changes the backbone
+type, builds, and trains two optimiser steps, gradients reaching the RLA
+parts."""
 import textwrap
 
 import pytest
@@ -31,19 +31,23 @@ def inputs(library):
         from mmdet.testing import demo_mm_inputs
         return demo_mm_inputs(2, [[3, 64, 64], [3, 64, 48]], num_classes=2)
     from mmpretrain.structures import DataSample
-    return dict(inputs=[torch.randint(0, 256, (3, 48, 48), dtype=torch.uint8)
-                        for _ in range(2)],
-                data_samples=[DataSample().set_gt_label(1) for _ in range(2)])
+    return dict(
+        inputs=[
+            torch.randint(0, 256, (3, 48, 48), dtype=torch.uint8)
+            for _ in range(2)
+        ],
+        data_samples=[DataSample().set_gt_label(1) for _ in range(2)])
 
 
-@pytest.mark.parametrize('library,config,twin,extra', SWAPS,
-                         ids=[f'{s[0]}-{s[2]}' for s in SWAPS])
+@pytest.mark.parametrize(
+    'library,config,twin,extra', SWAPS, ids=[f'{s[0]}-{s[2]}' for s in SWAPS])
 def test_a_swapped_user_config_builds_and_trains_a_step(
         tmp_path, library, config, twin, extra):
     # the user's config, in their own project folder
     path = tmp_path / 'my_project' / 'my_config.py'
     path.parent.mkdir()
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         _base_ = '{library}::{config}'
         custom_imports = dict(imports=['rla_mm'], allow_failed_imports=False)
         model = dict(backbone=dict(type='{twin}', init_cfg=None))
@@ -61,8 +65,8 @@ def test_a_swapped_user_config_builds_and_trains_a_step(
         model = MODELS.build(cfg.model)
         assert type(model.backbone).__name__ == twin
         model.init_weights()
-        optim = build_optim_wrapper(model, dict(
-            optimizer=dict(type='SGD', lr=0.01, momentum=0.9)))
+        optim = build_optim_wrapper(
+            model, dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)))
         model.train()
         losses = model.train_step(inputs(library), optim)
         # the second step by hand, to read its gradients: zero_init_residual
@@ -72,8 +76,10 @@ def test_a_swapped_user_config_builds_and_trains_a_step(
         data = model.data_preprocessor(inputs(library), True)
         loss, _ = model.parse_losses(model(**data, mode='loss'))
         optim.backward(loss)
-        grads = {n: p.grad for n, p in model.backbone.named_parameters()
-                 if p.requires_grad}
+        grads = {
+            n: p.grad
+            for n, p in model.backbone.named_parameters() if p.requires_grad
+        }
         optim.step()
     assert all(torch.isfinite(v).all() for v in losses.values())
     assert [n for n, g in grads.items() if g is None] == []

@@ -1,10 +1,11 @@
-"""tools/analysis_tools: get_flops.py (complexity) and benchmark.py (speed, memory)."""
+"""tools/analysis_tools: get_flops.py (complexity) and benchmark.py
+(speed, memory)."""
 import os.path as osp
 
 import pytest
 import torch
-
 from conftest import REPO_ROOT, load_tool
+
 from rla_mm.configs import load_metafile
 from rla_mm.utils.markdown_block import replace_block
 
@@ -18,15 +19,15 @@ def test_get_flops_counts_the_paper_models(tmp_path, capsys):
     out.write_text('intro\n<!-- complexity:begin -->\nold\n'
                    '<!-- complexity:end -->\noutro\n')
     names = ['rla_resnet50_4xb64_in1k.py', 'rla_mobilenet_v2_2xb48_in1k.py']
-    r50, mbv2 = get_flops.main([osp.join(CONFIGS, n) for n in names] +
-                               ['--out', str(out)])
-    g = 1024 ** 3
+    r50, mbv2 = get_flops.main([osp.join(CONFIGS, n)
+                                for n in names] + ['--out', str(out)])
+    g = 1024**3
     # convolutions and linear layers alone, in the paper's unit (MACs / 2^30:
     # RLA-ResNet-50 4.15, RLA-MobileNetV2 336.6 / 2^20);
     # the split conv1 over [x, h] must still be counted in full
     assert round(r50['conv_linear'] / g, 2) == 4.15
     # (336.2 here against the 336.6 quoted in the spec: within 0.2%)
-    assert abs(mbv2['conv_linear'] / 1024 ** 2 / 336.6 - 1) < 0.002
+    assert abs(mbv2['conv_linear'] / 1024**2 / 336.6 - 1) < 0.002
     meta = load_metafile()
     assert r50['params'] == meta[names[0]]['Metadata']['Parameters']
     assert mbv2['params'] == meta[names[1]]['Metadata']['Parameters']
@@ -56,7 +57,8 @@ def test_get_flops_detection_counts_backbone_and_neck():
 def test_get_flops_counts_cifar_models_at_32x32():
     plain, rla = get_flops.main([
         osp.join(CONFIGS, 'preact_resnet164_1xb128_cifar10.py'),
-        osp.join(CONFIGS, 'rla_resnet164_1xb128_cifar10.py')])
+        osp.join(CONFIGS, 'rla_resnet164_1xb128_cifar10.py')
+    ])
     assert plain['shape'] == rla['shape'] == (32, 32)
     assert (plain['params'], rla['params']) == (1_703_258, 1_739_450)
     # RLA adds its convs over the 32x32, 16x16 and 8x8 stages
@@ -82,7 +84,7 @@ def test_replace_block_needs_its_markers(tmp_path):
 
 
 def test_peak_memory_follows_the_allocator():
-    mib = 1024 ** 2
+    mib = 1024**2
 
     def work():
         a = torch.ones(4 * mib // 4)  # 4 MiB of float32
@@ -98,8 +100,8 @@ def test_peak_memory_follows_the_allocator():
 def test_time_pair_interleaves_and_summarise():
     calls = []
     fns = [lambda: calls.append('A'), lambda: calls.append('B')]
-    times = benchmark.time_pair(fns, repeats=3, warmup=1,
-                                device=torch.device('cpu'))
+    times = benchmark.time_pair(
+        fns, repeats=3, warmup=1, device=torch.device('cpu'))
     assert calls == ['A', 'B'] * 4
     assert [len(t) for t in times] == [3, 3]
     s = benchmark.summarise([2.0, 3.0, 9.0], [1.0, 1.0, 3.0])
@@ -113,8 +115,11 @@ def test_benchmark_end_to_end_on_a_tiny_input(tmp_path, monkeypatch, capsys):
     out = tmp_path / 'bench.md'
     threads = torch.get_num_threads()
     try:
-        report = benchmark.main(['--cases', 'cls', '--repeats', '1', '--warmup',
-                                 '0', '--threads', '1', '--out', str(out)])
+        report = benchmark.main([
+            '--cases', 'cls', '--repeats', '1', '--warmup', '0', '--threads',
+            '1', '--out',
+            str(out)
+        ])
     finally:
         torch.set_num_threads(threads)
     assert 'torch ' + torch.__version__ in report and '1 threads' in report
@@ -125,14 +130,15 @@ def test_benchmark_end_to_end_on_a_tiny_input(tmp_path, monkeypatch, capsys):
 
 
 def test_benchmark_rejects_bad_arguments(capsys):
-    for bad in (['--repeats', '0'], ['--warmup', '-1'], ['--threads', '0'],
-                ['--cases', 'seg']):
+    for bad in (['--repeats', '0'], ['--warmup',
+                                     '-1'], ['--threads',
+                                             '0'], ['--cases', 'seg']):
         with pytest.raises(SystemExit):
             benchmark.parse_args(bad)
     assert '--repeats must be >= 1, got 0' in capsys.readouterr().err
     for bad, says in ((['--batch', '0'], '--batch must be >= 1, got 0'),
-                      (['--compile', '--warmup', '0'],
-                       '--compile needs --warmup >= 1')):
+                      (['--compile', '--warmup',
+                        '0'], '--compile needs --warmup >= 1')):
         with pytest.raises(SystemExit):
             benchmark.parse_args(bad)
         assert says in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The classification demo: digits data, pipeline, train/test/compare commands."""
+"""The classification demo: digits data, pipeline, train/test/compare
+commands."""
 import json
 import os
 import os.path as osp
@@ -8,9 +9,8 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from mmengine.config import Config
-
 from conftest import REPO_ROOT, load_tool
+from mmengine.config import Config
 
 DEMO = {
     name: osp.join(REPO_ROOT, 'configs', 'demo', f'{name}_digits.py')
@@ -32,7 +32,10 @@ def read_list(path):
 
 def test_split_is_stratified_disjoint_and_complete(digits):
     root, written = digits
-    assert {s: n for s, (_, n) in written.items()} == dict(
+    assert {
+        s: n
+        for s, (_, n) in written.items()
+    } == dict(
         train=1258, val=179, test=360)
     names = {s: read_list(path) for s, (path, _) in written.items()}
     files = [f for s in names for f, _ in names[s]]
@@ -54,8 +57,9 @@ def test_images_are_upscaled_real_scans(digits):
     scan = load_digits()
     assert int(label) == scan.target[index]
     # Downscaling the image again gives back the 8x8 scan (values 0..16).
-    small = cv2.resize(img[:, :, 0].astype(np.float32), (8, 8),
-                       interpolation=cv2.INTER_AREA) * 16 / 255
+    small = cv2.resize(
+        img[:, :, 0].astype(np.float32),
+        (8, 8), interpolation=cv2.INTER_AREA) * 16 / 255
     assert np.abs(small - scan.images[index]).mean() < 1.5
 
 
@@ -65,8 +69,9 @@ def test_generator_is_deterministic_and_checks_size(tmp_path):
     b = gen.make_dataset(str(tmp_path / 'b'), size=16, seed=5)
     assert read_list(a['val'][0]) == read_list(b['val'][0])
     first = read_list(a['val'][0])[0][0]
-    assert np.array_equal(cv2.imread(str(tmp_path / 'a' / first)),
-                          cv2.imread(str(tmp_path / 'b' / first)))
+    assert np.array_equal(
+        cv2.imread(str(tmp_path / 'a' / first)),
+        cv2.imread(str(tmp_path / 'b' / first)))
     c = gen.make_dataset(str(tmp_path / 'c'), size=16, seed=6)
     assert read_list(a['val'][0]) != read_list(c['val'][0])
     with pytest.raises(ValueError, match='size must be an int >= 8'):
@@ -103,39 +108,45 @@ def test_demo_recipe_is_the_same_for_both_models():
     assert plain.model.backbone.rla_channel == 0
     assert rla.model.backbone.depth == plain.model.backbone.depth == 164
     # No flip for digits; the CIFAR pad-4 crop stays.
-    assert [t['type'] for t in rla.train_pipeline] == [
-        'LoadImageFromFile', 'RandomCrop', 'PackInputs']
+    assert [t['type'] for t in rla.train_pipeline
+            ] == ['LoadImageFromFile', 'RandomCrop', 'PackInputs']
 
 
 def demo_options(root, depth_options):
     """Shrink the demo to seconds: depth 20, 32 training images, one epoch."""
-    opts = ['train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
-            'default_hooks.checkpoint.interval=1'] + depth_options
+    opts = [
+        'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
+        'default_hooks.checkpoint.interval=1'
+    ] + depth_options
     for split, n in (('train', 32), ('val', 16), ('test', 16)):
-        opts += [f'{split}_dataloader.dataset.data_root={root}',
-                 f'{split}_dataloader.dataset.indices={n}']
+        opts += [
+            f'{split}_dataloader.dataset.data_root={root}',
+            f'{split}_dataloader.dataset.indices={n}'
+        ]
     return opts
 
 
 def test_train_test_and_compare_commands(digits, tmp_path):
     root, _ = digits
     runs = []
-    for name, options in (
-            ('rla_resnet164', ['model.backbone.depth=20',
-                               'model.head.in_channels=76']),
-            ('preact_resnet164', ['model.backbone.depth=20',
-                                  'model.head.in_channels=64'])):
+    for name, options in (('rla_resnet164', [
+            'model.backbone.depth=20', 'model.head.in_channels=76'
+    ]), ('preact_resnet164',
+         ['model.backbone.depth=20', 'model.head.in_channels=64'])):
         work = str(tmp_path / name)
         opts = demo_options(root, options)
         load_tool('train.py').main(
             [DEMO[name], '--work-dir', work, '--cfg-options', *opts])
-        best = [f for f in os.listdir(work)
-                if f.startswith('best_accuracy_top1')]
+        best = [
+            f for f in os.listdir(work) if f.startswith('best_accuracy_top1')
+        ]
         assert len(best) == 1
         metrics_file = osp.join(work, 'test_metrics.json')
         load_tool('test.py').main([
-            DEMO[name], osp.join(work, best[0]), '--work-dir', work,
-            '--metrics-out', metrics_file, '--cfg-options', *opts])
+            DEMO[name],
+            osp.join(work, best[0]), '--work-dir', work, '--metrics-out',
+            metrics_file, '--cfg-options', *opts
+        ])
         with open(metrics_file) as f:
             record = json.load(f)
         assert 0 <= record['metrics']['accuracy/top1'] <= 100
@@ -143,16 +154,21 @@ def test_train_test_and_compare_commands(digits, tmp_path):
     # RLA (depth 20, k = 12) has more parameters than its plain twin.
     assert runs[0][1] > runs[1][1]
     out = str(tmp_path / 'curves.png')
-    proc = subprocess.run(
-        [sys.executable, osp.join(REPO_ROOT, 'tools', 'analysis_tools',
-                                  'compare_cls_runs.py'), runs[0][0],
-         runs[1][0], '--names', 'RLA', 'plain', '--out', out, '--summary',
-         str(tmp_path / 'summary.md')],
-        capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'analysis_tools',
+                 'compare_cls_runs.py'), runs[0][0], runs[1][0], '--names',
+        'RLA', 'plain', '--out', out, '--summary',
+        str(tmp_path / 'summary.md')
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr
     rla_row, plain_row = proc.stdout.splitlines()[2:4]
     # ΔParams is relative to the first run.
-    assert rla_row.startswith(f'| RLA | {runs[0][1]:,} ') and '| +0 |' in rla_row
+    assert rla_row.startswith(
+        f'| RLA | {runs[0][1]:,} ') and '| +0 |' in rla_row
     assert f'| {runs[1][1] - runs[0][1]:+,} |' in plain_row
     assert cv2.imread(out) is not None
 
@@ -167,5 +183,6 @@ def test_metrics_out_must_be_json(tmp_path):
     ckpt = tmp_path / 'x.pth'
     ckpt.write_bytes(b'')
     with pytest.raises(ValueError, match='--metrics-out must end with .json'):
-        load_tool('test.py').main([DEMO['rla_resnet164'], str(ckpt),
-                                   '--metrics-out', 'm.txt'])
+        load_tool('test.py').main(
+            [DEMO['rla_resnet164'],
+             str(ckpt), '--metrics-out', 'm.txt'])

@@ -1,4 +1,5 @@
-"""tools/: distributed training, testing, resume, downstream configs, bad inputs.
+"""tools/: distributed training, testing, resume, downstream configs, bad
+inputs.
 
 Each test runs the real command lines on a tiny generated digits set.
 """
@@ -10,10 +11,10 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import REPO_ROOT, load_tool
 
-DEMO = osp.join(REPO_ROOT, 'configs', 'demo', 'faster_rcnn_rla_r18_fpn_digits.py')
+DEMO = osp.join(REPO_ROOT, 'configs', 'demo',
+                'faster_rcnn_rla_r18_fpn_digits.py')
 
 
 @pytest.fixture(scope='module')
@@ -39,8 +40,13 @@ def real_config_options(root):
 
 def run(args, cwd=REPO_ROOT, env=None):
     full_env = dict(os.environ, PYTHONUNBUFFERED='1', **(env or {}))
-    return subprocess.run(args, cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=600)
 
 
 def tool(name):
@@ -49,8 +55,11 @@ def tool(name):
 
 def test_dist_train_with_two_processes_then_coco_test(tiny_data, tmp_path):
     work = tmp_path / 'work'
-    proc = run(['bash', tool('dist_train.sh'), DEMO, '2', '--work-dir',
-                str(work), '--cfg-options', *data_options(tiny_data)],
+    proc = run([
+        'bash',
+        tool('dist_train.sh'), DEMO, '2', '--work-dir',
+        str(work), '--cfg-options', *data_options(tiny_data)
+    ],
                env=dict(PYTHON=sys.executable, PORT='29511'))
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = proc.stdout + proc.stderr
@@ -59,15 +68,21 @@ def test_dist_train_with_two_processes_then_coco_test(tiny_data, tmp_path):
     ckpt = work / 'epoch_1.pth'
     assert ckpt.exists()
 
-    proc = run([sys.executable, tool('test.py'), DEMO, str(ckpt), '--work-dir',
-                str(tmp_path / 'eval'), '--show-dir', 'shows', '--cfg-options',
-                *data_options(tiny_data)])
+    proc = run([
+        sys.executable,
+        tool('test.py'), DEMO,
+        str(ckpt), '--work-dir',
+        str(tmp_path / 'eval'), '--show-dir', 'shows', '--cfg-options',
+        *data_options(tiny_data)
+    ])
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     assert 'Average Precision  (AP) @[ IoU=0.50      |' in out
     assert 'coco/bbox_mAP_50' in out
-    pictures = [f for _, _, fs in os.walk(tmp_path / 'eval') for f in fs
-                if f.endswith('.png')]
+    pictures = [
+        f for _, _, fs in os.walk(tmp_path / 'eval') for f in fs
+        if f.endswith('.png')
+    ]
     assert len(pictures) == 4
 
 
@@ -76,8 +91,9 @@ def test_resume_continues_from_the_checkpoint(tiny_data, tmp_path):
     train = [sys.executable, tool('train.py'), DEMO, '--work-dir', work]
     proc = run(train + ['--cfg-options', *data_options(tiny_data, epochs=1)])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    proc = run(train + ['--resume', '--cfg-options',
-                        *data_options(tiny_data, epochs=2)])
+    proc = run(
+        train +
+        ['--resume', '--cfg-options', *data_options(tiny_data, epochs=2)])
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = proc.stdout + proc.stderr
     assert 'resumed epoch: 1, iter: 2' in log
@@ -92,7 +108,8 @@ def test_resume_continues_from_the_checkpoint(tiny_data, tmp_path):
 
 def test_downstream_config_outside_the_repository(tiny_data, tmp_path):
     # A user's project: inherit the installed rla_mm config, change one field.
-    (tmp_path / 'my_faster_rcnn.py').write_text(textwrap.dedent("""
+    (tmp_path / 'my_faster_rcnn.py').write_text(
+        textwrap.dedent("""
         _base_ = '{{$RLA_MM_CONFIGS:}}/faster_rcnn_rla_r50_fpn_1x_coco.py'
         model = dict(roi_head=dict(bbox_head=dict(num_classes=10)))
     """))
@@ -100,21 +117,28 @@ def test_downstream_config_outside_the_repository(tiny_data, tmp_path):
     assert configs.returncode == 0, configs.stderr
     env = dict(RLA_MM_CONFIGS=configs.stdout.strip())
     options = real_config_options(tiny_data) + [
-        'model.backbone.init_cfg=None',
-        'train_dataloader.batch_size=4',
-        'train_dataloader.dataset.pipeline.2.scale=(128,128)']
-    proc = run([sys.executable, tool('train.py'), 'my_faster_rcnn.py',
-                '--work-dir', 'work', '--cfg-options', *options],
-               cwd=tmp_path, env=env)
+        'model.backbone.init_cfg=None', 'train_dataloader.batch_size=4',
+        'train_dataloader.dataset.pipeline.2.scale=(128,128)'
+    ]
+    proc = run([
+        sys.executable,
+        tool('train.py'), 'my_faster_rcnn.py', '--work-dir', 'work',
+        '--cfg-options', *options
+    ],
+               cwd=tmp_path,
+               env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'Epoch(train) [1][2/2]' in proc.stdout + proc.stderr
     assert (tmp_path / 'work' / 'epoch_1.pth').exists()
 
 
 def test_missing_data_root_is_named(tmp_path):
-    proc = run([sys.executable, tool('train.py'), DEMO, '--work-dir',
-                str(tmp_path), '--cfg-options',
-                *data_options(str(tmp_path / 'nowhere'))])
+    proc = run([
+        sys.executable,
+        tool('train.py'), DEMO, '--work-dir',
+        str(tmp_path), '--cfg-options',
+        *data_options(str(tmp_path / 'nowhere'))
+    ])
     assert proc.returncode != 0
     assert f"data root '{tmp_path}/nowhere/' does not exist" in proc.stderr
 
@@ -123,10 +147,13 @@ def test_broken_annotation_file_is_named(tiny_data, tmp_path):
     root = tmp_path / 'broken'
     (root / 'annotations').mkdir(parents=True)
     for split in ('train', 'val'):
-        (root / 'annotations' / f'instances_{split}.json').write_text(
-            '{"images": [')
-    proc = run([sys.executable, tool('train.py'), DEMO, '--work-dir',
-                str(tmp_path / 'w'), '--cfg-options', *data_options(str(root))])
+        (root / 'annotations' /
+         f'instances_{split}.json').write_text('{"images": [')
+    proc = run([
+        sys.executable,
+        tool('train.py'), DEMO, '--work-dir',
+        str(tmp_path / 'w'), '--cfg-options', *data_options(str(root))
+    ])
     assert proc.returncode != 0
     assert 'instances_train.json' in proc.stderr
     assert 'is not valid JSON' in proc.stderr
@@ -135,21 +162,31 @@ def test_broken_annotation_file_is_named(tiny_data, tmp_path):
     for split in ('train', 'val'):
         (root / 'annotations' / f'instances_{split}.json').write_text(
             json.dumps(dict(images=[], annotations=[])))
-    proc = run([sys.executable, tool('train.py'), DEMO, '--work-dir',
-                str(tmp_path / 'w'), '--cfg-options', *data_options(str(root))])
+    proc = run([
+        sys.executable,
+        tool('train.py'), DEMO, '--work-dir',
+        str(tmp_path / 'w'), '--cfg-options', *data_options(str(root))
+    ])
     assert proc.returncode != 0
     assert "KeyError: 'categories'" in proc.stderr
 
 
-def test_missing_pretrained_checkpoint_names_the_converter(tiny_data, tmp_path):
+def test_missing_pretrained_checkpoint_names_the_converter(
+        tiny_data, tmp_path):
     # The real 1x config points at checkpoints/rla_resnet50_in1k.pth.
-    config = osp.join(REPO_ROOT, 'configs', 'faster_rcnn_rla_r50_fpn_1x_coco.py')
+    config = osp.join(REPO_ROOT, 'configs',
+                      'faster_rcnn_rla_r50_fpn_1x_coco.py')
     options = real_config_options(tiny_data)
-    proc = run([sys.executable, tool('train.py'), config, '--work-dir',
-                str(tmp_path / 'w'), '--cfg-options', *options], cwd=tmp_path)
+    proc = run([
+        sys.executable,
+        tool('train.py'), config, '--work-dir',
+        str(tmp_path / 'w'), '--cfg-options', *options
+    ],
+               cwd=tmp_path)
     assert proc.returncode != 0
-    assert ("pretrained backbone checkpoint 'checkpoints/rla_resnet50_in1k.pth'"
-            ' does not exist') in proc.stderr
+    assert (
+        "pretrained backbone checkpoint 'checkpoints/rla_resnet50_in1k.pth'"
+        ' does not exist') in proc.stderr
     assert 'python -m rla_mm.convert_rlanet SRC.pth.tar' in proc.stderr
 
 
@@ -157,8 +194,8 @@ def test_digits_generator_is_deterministic_and_consistent(tmp_path):
     gen = load_tool('data/make_digits_coco.py')
     outs = []
     for name in ('a', 'b'):
-        files = gen.make_dataset(str(tmp_path / name), num_train=3, num_val=2,
-                                 size=64, seed=7)
+        files = gen.make_dataset(
+            str(tmp_path / name), num_train=3, num_val=2, size=64, seed=7)
         with open(files['train']) as f:
             outs.append(json.load(f))
     assert outs[0] == outs[1]

@@ -2,11 +2,11 @@
 import os.path as osp
 
 import pytest
-
 from conftest import REPO_ROOT, load_tool
 
 train = load_tool('train.py')
-DEMO = osp.join(REPO_ROOT, 'configs', 'demo', 'faster_rcnn_rla_r18_fpn_digits.py')
+DEMO = osp.join(REPO_ROOT, 'configs', 'demo',
+                'faster_rcnn_rla_r18_fpn_digits.py')
 
 
 def build_cfg(*options):
@@ -35,5 +35,6 @@ def test_amp_leaves_an_amp_config_as_it_is_and_says_so(monkeypatch):
 
 
 def test_amp_refuses_another_optim_wrapper():
-    with pytest.raises(ValueError, match="optim_wrapper.type='ApexOptimWrapper'"):
+    with pytest.raises(
+            ValueError, match="optim_wrapper.type='ApexOptimWrapper'"):
         build_cfg('--cfg-options', 'optim_wrapper.type=ApexOptimWrapper')

@@ -6,9 +6,8 @@ import os.path as osp
 
 import cv2
 import pytest
-from mmengine.config import Config
-
 from conftest import REPO_ROOT, load_tool, save_untrained
+from mmengine.config import Config
 
 DEMO = osp.join(REPO_ROOT, 'configs', 'demo')
 RLA_CLS = osp.join(DEMO, 'rla_resnet164_digits.py')
@@ -27,11 +26,12 @@ def checkpoints(tmp_path_factory):
     with open(written['test'][0]) as f:
         image = osp.join(digits, f.readline().split()[0])
     coco = str(folder / 'coco')
-    load_tool('data/make_digits_coco.py').make_dataset(coco, num_train=2,
-                                                       num_val=1)
+    load_tool('data/make_digits_coco.py').make_dataset(
+        coco, num_train=2, num_val=1)
     det_image = osp.join(coco, 'val', '00001.png')
     return dict(
-        image=image, det_image=det_image,
+        image=image,
+        det_image=det_image,
         rla=save_untrained(RLA_CLS, folder / 'rla.pth', RLA_OPTIONS),
         plain=save_untrained(PLAIN_CLS, folder / 'plain.pth', PLAIN_OPTIONS),
         det=save_untrained(DET, folder / 'det.pth'))
@@ -42,8 +42,10 @@ def visualize(args):
 
 
 def numbers(result):
-    return [v for row in result['updates'] for v in row.values()
-            if isinstance(v, float)]
+    return [
+        v for row in result['updates'] for v in row.values()
+        if isinstance(v, float)
+    ]
 
 
 def check_figures(out_dir, names):
@@ -55,21 +57,25 @@ def check_figures(out_dir, names):
 
 def test_classifier_figures_json_and_repeatability(checkpoints, tmp_path):
     out = str(tmp_path / 'rla')
-    args = [RLA_CLS, checkpoints['rla'], checkpoints['image'], '--out-dir',
-            out, '--cfg-options', *RLA_OPTIONS, '--plain-config', PLAIN_CLS,
-            '--plain-checkpoint', checkpoints['plain'], '--plain-cfg-options',
-            *PLAIN_OPTIONS]
+    args = [
+        RLA_CLS, checkpoints['rla'], checkpoints['image'], '--out-dir', out,
+        '--cfg-options', *RLA_OPTIONS, '--plain-config', PLAIN_CLS,
+        '--plain-checkpoint', checkpoints['plain'], '--plain-cfg-options',
+        *PLAIN_OPTIONS
+    ]
     first = visualize(args)
-    assert first['figures'] == ['hidden_state.png', 'update_strength.png',
-                                'cam.png']
+    assert first['figures'] == [
+        'hidden_state.png', 'update_strength.png', 'cam.png'
+    ]
     check_figures(out, first['figures'])
     with open(osp.join(out, 'rla_hidden.json')) as f:
         written = json.load(f)
     assert written == json.loads(json.dumps(first))
     rows = written['updates']
     # A classifier updates h after every block: 3 stages x 3 blocks.
-    assert [(r['stage'], r['block']) for r in rows] == [
-        (f'layer{s}', b) for s in (1, 2, 3) for b in range(3)]
+    assert [(r['stage'], r['block']) for r in rows] == [(f'layer{s}', b)
+                                                        for s in (1, 2, 3)
+                                                        for b in range(3)]
     assert [r['shape'] for r in rows[::3]] == [[12, 32, 32], [12, 16, 16],
                                                [12, 8, 8]]
     values = numbers(written)
@@ -86,13 +92,15 @@ def test_classifier_figures_json_and_repeatability(checkpoints, tmp_path):
     # inferencer's prediction.
     from mmpretrain.apis import ImageClassificationInferencer
     cfg = Config.fromfile(RLA_CLS)
-    cfg.merge_from_dict({k: int(v) for k, v in
-                         (o.split('=') for o in RLA_OPTIONS)})
+    cfg.merge_from_dict({
+        k: int(v)
+        for k, v in (o.split('=') for o in RLA_OPTIONS)
+    })
     pred = ImageClassificationInferencer(
         cfg, pretrained=checkpoints['rla'])(checkpoints['image'])[0]
     assert written['cam']['RLA']['label'] == pred['pred_label']
-    assert written['cam']['RLA']['score'] == pytest.approx(pred['pred_score'],
-                                                           rel=1e-4)
+    assert written['cam']['RLA']['score'] == pytest.approx(
+        pred['pred_score'], rel=1e-4)
     # The same image gives the same numbers again.
     again = visualize(args[:4] + [str(tmp_path / 'again')] + args[5:])
     assert numbers(again) == values
@@ -100,8 +108,10 @@ def test_classifier_figures_json_and_repeatability(checkpoints, tmp_path):
 
 def test_detector_shows_the_updates_it_builds(checkpoints, tmp_path):
     out = str(tmp_path / 'det')
-    result = visualize([DET, checkpoints['det'], checkpoints['det_image'],
-                        '--out-dir', out, '--no-knock-out'])
+    result = visualize([
+        DET, checkpoints['det'], checkpoints['det_image'], '--out-dir', out,
+        '--no-knock-out'
+    ])
     assert result['scope'] == 'mmdet'
     assert result['figures'] == ['hidden_state.png', 'update_strength.png']
     check_figures(out, result['figures'])
@@ -109,19 +119,25 @@ def test_detector_shows_the_updates_it_builds(checkpoints, tmp_path):
     stages = [r['stage'] for r in result['updates']]
     # ResNet-18: 2 blocks per stage; no update after the last block.
     assert stages == ['layer1'] * 2 + ['layer2'] * 2 + ['layer3'] * 2 + [
-        'layer4']
+        'layer4'
+    ]
     assert 'knock_out_on_final' not in result['updates'][0]
     assert all(math.isfinite(v) for v in numbers(result))
 
 
 def test_bad_inputs_are_named(checkpoints, tmp_path):
     with pytest.raises(ValueError, match='no RLA stage with a hidden-state'):
-        visualize([PLAIN_CLS, checkpoints['plain'], checkpoints['image'],
-                   '--out-dir', str(tmp_path), '--cfg-options',
-                   *PLAIN_OPTIONS])
+        visualize([
+            PLAIN_CLS, checkpoints['plain'], checkpoints['image'], '--out-dir',
+            str(tmp_path), '--cfg-options', *PLAIN_OPTIONS
+        ])
     with pytest.raises(FileNotFoundError, match="image 'nope.png' does not"):
-        visualize([RLA_CLS, checkpoints['rla'], 'nope.png', '--out-dir',
-                   str(tmp_path), '--cfg-options', *RLA_OPTIONS])
+        visualize([
+            RLA_CLS, checkpoints['rla'], 'nope.png', '--out-dir',
+            str(tmp_path), '--cfg-options', *RLA_OPTIONS
+        ])
     with pytest.raises(SystemExit):  # the plain twin needs both files
-        visualize([RLA_CLS, checkpoints['rla'], checkpoints['image'],
-                   '--out-dir', str(tmp_path), '--plain-config', PLAIN_CLS])
+        visualize([
+            RLA_CLS, checkpoints['rla'], checkpoints['image'], '--out-dir',
+            str(tmp_path), '--plain-config', PLAIN_CLS
+        ])

@@ -1,13 +1,13 @@
-"""Swap the backbone type of MMDetection's and MMPretrain's own configs to its RLA
-twin, and run each model once: a loss, a backward and a predict on the libraries'
-own synthetic inputs.
+"""Swap the backbone type of MMDetection's and MMPretrain's own configs to its
+RLA twin, and run each model once: a loss, a backward and a predict on the
+libraries' own synthetic inputs.
 
 Configs that differ only in data, schedule or runtime (the same ``model`` dict,
-the backbone's ``init_cfg`` aside) form one group; one run per group, on 64-pixel
-images, or on 256-pixel ones where 64 is too small for the model. A group whose
-RLA run fails on both is run again as shipped (its own ResNet): if that fails too,
-the group cannot run on this machine (missing CPU kernels, optional packages,
-downloads) and is reported with the reason, not counted.
+the backbone's ``init_cfg`` aside) form one group; one run per group, on
+64-pixel images, or on 256-pixel ones where 64 is too small for the model. A
+group whose RLA run fails on both is run again as shipped (its own ResNet): if
+that fails too, the group cannot run on this machine (missing CPU kernels,
+optional packages, downloads) and is reported with the reason, not counted.
 """
 import copy
 import glob
@@ -26,11 +26,19 @@ from mmengine.registry import DefaultScope
 
 #: Their ResNet family -> our twin, per library.
 TWINS = {
-    'mmdet': {'ResNet': 'RLAResNet', 'ResNetV1d': 'RLAResNetV1d',
-              'ResNeXt': 'RLAResNeXt'},
-    'mmpretrain': {'ResNet': 'RLAResNet', 'ResNetV1c': 'RLAResNetV1c',
-                   'ResNetV1d': 'RLAResNetV1d', 'ResNeXt': 'RLAResNeXt',
-                   'SEResNet': 'RLASEResNet', 'SEResNeXt': 'RLASEResNeXt'},
+    'mmdet': {
+        'ResNet': 'RLAResNet',
+        'ResNetV1d': 'RLAResNetV1d',
+        'ResNeXt': 'RLAResNeXt'
+    },
+    'mmpretrain': {
+        'ResNet': 'RLAResNet',
+        'ResNetV1c': 'RLAResNetV1c',
+        'ResNetV1d': 'RLAResNetV1d',
+        'ResNeXt': 'RLAResNeXt',
+        'SEResNet': 'RLASEResNet',
+        'SEResNeXt': 'RLASEResNeXt'
+    },
 }
 
 
@@ -57,7 +65,8 @@ def _without_pretrained(obj):
     return obj
 
 
-def groups(library: str, model_types: Optional[tuple] = None,
+def groups(library: str,
+           model_types: Optional[tuple] = None,
            configs: Optional[List[str]] = None) -> 'OrderedDict':
     """{group key: {'model': model dict, 'configs': [paths]}} of the library's
     configs whose backbone is of its ResNet family (all of them, or
@@ -117,15 +126,20 @@ SIDES = (64, 256)
 def _det_inputs(side: int):
     from mmdet.testing import demo_mm_inputs
     torch.manual_seed(0)
-    return demo_mm_inputs(2, [[3, side, side], [3, side * 3 // 4, side]],
-                          num_classes=2, with_mask=True, with_semantic=True)
+    return demo_mm_inputs(
+        2, [[3, side, side], [3, side * 3 // 4, side]],
+        num_classes=2,
+        with_mask=True,
+        with_semantic=True)
 
 
 def _cls_inputs(side: int):
     from mmpretrain.structures import DataSample
     torch.manual_seed(0)
-    inputs = [torch.randint(0, 256, (3, side, side), dtype=torch.uint8)
-              for _ in range(2)]
+    inputs = [
+        torch.randint(0, 256, (3, side, side), dtype=torch.uint8)
+        for _ in range(2)
+    ]
     samples = [DataSample().set_gt_label(0) for _ in range(2)]
     return dict(inputs=inputs, data_samples=samples)
 
@@ -161,20 +175,22 @@ def run_model(model_cfg: dict, library: str, side: int = SIDES[0]) -> None:
         losses = model(**data, mode='loss')
         loss, _ = model.parse_losses(losses)
         loss.backward()
-        dead = [n for n, p in model.backbone.named_parameters()
-                if p.requires_grad and p.grad is None]
+        dead = [
+            n for n, p in model.backbone.named_parameters()
+            if p.requires_grad and p.grad is None
+        ]
         if dead:
             raise AssertionError(f'backbone parameters without a gradient: '
                                  f'{dead[:5]} ({len(dead)} in all)')
         model.eval()
         with torch.no_grad():
-            model(**model.data_preprocessor(make(side), False),
-                  mode='predict')
+            model(**model.data_preprocessor(make(side), False), mode='predict')
 
 
 def _error(err: BaseException) -> str:
     last = traceback.extract_tb(err.__traceback__)[-1]
-    return (f'{type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ""} '
+    return (f'{type(err).__name__}: '
+            f'{str(err).splitlines()[0][:160] if str(err) else ""} '
             f'({osp.basename(last.filename)}:{last.lineno})')
 
 
@@ -206,7 +222,8 @@ def _family(entry: dict) -> str:
     return entry['configs'][0].split('/')[0]
 
 
-def sweep(library: str, selected: Optional[List[str]] = None,
+def sweep(library: str,
+          selected: Optional[List[str]] = None,
           model_types: Optional[tuple] = None,
           log: Optional[str] = None,
           first_family: Optional[str] = None) -> List[dict]:
@@ -234,10 +251,11 @@ def sweep(library: str, selected: Optional[List[str]] = None,
                              f'{sorted(families)}')
         entries = [e for e in entries if _family(e) >= first_family]
     for entry in entries:
-        rec = dict(configs=entry['configs'],
-                   family=_family(entry),
-                   type=entry['model']['backbone']['type'],
-                   depth=entry['model']['backbone'].get('depth'))
+        rec = dict(
+            configs=entry['configs'],
+            family=_family(entry),
+            type=entry['model']['backbone']['type'],
+            depth=entry['model']['backbone'].get('depth'))
         start = time.time()
         twin, plain = _swap(_light(entry['model']), library), \
             _light(entry['model'])
@@ -274,8 +292,10 @@ def summary(records: List[dict]) -> str:
         pair = counts.setdefault(rec['status'], [0, 0])
         pair[0] += 1
         pair[1] += len(rec['configs'])
-    lines = ['| family | passed: groups (configs) | not on this machine: '
-             'groups (configs) | failed |', '| --- | --- | --- | --- |']
+    lines = [
+        '| family | passed: groups (configs) | not on this machine: '
+        'groups (configs) | failed |', '| --- | --- | --- | --- |'
+    ]
     total = {}
     for family, counts in sorted(rows.items()):
         cells = []
@@ -286,7 +306,9 @@ def summary(records: List[dict]) -> str:
             t[1] += c
             cells.append(f'{g} ({c})' if g else '-')
         lines.append(f'| {family} | ' + ' | '.join(cells) + ' |')
-    cells = [f'{total.get(s, [0, 0])[0]} ({total.get(s, [0, 0])[1]})'
-             for s in ('passed', 'skipped', 'failed')]
+    cells = [
+        f'{total.get(s, [0, 0])[0]} ({total.get(s, [0, 0])[1]})'
+        for s in ('passed', 'skipped', 'failed')
+    ]
     lines.append('| **all** | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)

@@ -1,15 +1,15 @@
-"""MMDetection's and MMPretrain's own configs with the backbone type swapped to its
-RLA twin: every group whose shipped config runs here must run with RLA.
+"""MMDetection's and MMPretrain's own configs with the backbone type swapped to
+its RLA twin: every group whose shipped config runs here must run with RLA.
 
-``RLA_SWEEP=full`` runs every group of the installed libraries (``make test-sweep
-SWEEP=full``); otherwise a fixed sample covering every mechanism a swap meets
-(DCN and DCNv2, plugins, C4 heads, caffe style and frozen BN, ResNeXt, deep stems,
-DETR-family necks, mask, cascade and panoptic heads; ``RLA_SWEEP=compat`` a
-smaller one). The records and a table per family are written to
-``$RLA_SWEEP_REPORT`` (default ``work_dirs/sweep``).
+``RLA_SWEEP=full`` runs every group of the installed libraries
+(``make test-sweep SWEEP=full``); otherwise a fixed sample covering every
+mechanism a swap meets (DCN and DCNv2, plugins, C4 heads, caffe style and
+frozen BN, ResNeXt, deep stems, DETR-family necks, mask, cascade and panoptic
+heads; ``RLA_SWEEP=compat`` a smaller one). The records and a table per family
+are written to ``$RLA_SWEEP_REPORT`` (default ``work_dirs/sweep``).
 
-A full pass caps its memory at ``$RLA_SWEEP_MEM_GIB`` (default three quarters of
-the machine's): a group that needs more is recorded as not running on this
+A full pass caps its memory at ``$RLA_SWEEP_MEM_GIB`` (default three quarters
+of the machine's): a group that needs more is recorded as not running on this
 machine, with PyTorch's allocation error. ``RLA_SWEEP_FROM=FOLDER`` runs the
 MMDetection groups of that config folder and the folders after it.
 """
@@ -17,9 +17,8 @@ import json
 import os
 import os.path as osp
 
-import pytest
-
 import config_sweep as cs
+import pytest
 
 MODE = os.environ.get('RLA_SWEEP', 'sample')
 REPORT = os.environ.get('RLA_SWEEP_REPORT', osp.join('work_dirs', 'sweep'))
@@ -28,8 +27,8 @@ if FIRST_FAMILY and MODE != 'full':
     raise ValueError(f'RLA_SWEEP_FROM={FIRST_FAMILY!r} resumes a full pass; '
                      f'set RLA_SWEEP=full (got RLA_SWEEP={MODE!r})')
 if MODE == 'full':
-    cs.cap_memory(float(os.environ.get('RLA_SWEEP_MEM_GIB')
-                        or cs.default_memory_gib()))
+    cs.cap_memory(
+        float(os.environ.get('RLA_SWEEP_MEM_GIB') or cs.default_memory_gib()))
 
 # One group per mechanism; each runs on a CPU with mmcv's CPU ops.
 DET_SAMPLE = [
@@ -62,11 +61,12 @@ CLS_TYPES = ('ImageClassifier', )
 
 def run(library, selected, model_types=None, first_family=None):
     os.makedirs(REPORT, exist_ok=True)
-    log = osp.join(REPORT, f'{library}.jsonl')  # one line per group, as it ends
+    log = osp.join(REPORT,
+                   f'{library}.jsonl')  # one line per group, as it ends
     if osp.exists(log):
         os.remove(log)
-    records = cs.sweep(library, selected, model_types, log=log,
-                       first_family=first_family)
+    records = cs.sweep(
+        library, selected, model_types, log=log, first_family=first_family)
     with open(osp.join(REPORT, f'{library}.json'), 'w') as f:
         json.dump(records, f, indent=1)
     table = cs.summary(records)
@@ -81,8 +81,10 @@ def run(library, selected, model_types=None, first_family=None):
 
 
 def failures(records):
-    return [f"{r['configs'][0]}: {r['rla_error']}" for r in records
-            if r['status'] == 'failed']
+    return [
+        f"{r['configs'][0]}: {r['rla_error']}" for r in records
+        if r['status'] == 'failed'
+    ]
 
 
 def test_mmdetection_configs_run_with_their_rla_twin():
@@ -94,8 +96,7 @@ def test_mmdetection_configs_run_with_their_rla_twin():
         # and passes (a shipped config that stops running here shows up)
         assert sorted(c for r in records for c in r['configs']) == \
             sorted(selected)
-        assert [r['configs'] for r in records
-                if r['status'] != 'passed'] == []
+        assert [r['configs'] for r in records if r['status'] != 'passed'] == []
 
 
 def test_mmpretrain_classifier_configs_run_with_their_rla_twin():
@@ -107,7 +108,9 @@ def test_mmpretrain_classifier_configs_run_with_their_rla_twin():
 
 def test_a_resume_folder_without_groups_and_a_bad_cap_are_named():
     with pytest.raises(ValueError, match="'no_such_folder'.*'atss'"):
-        cs.sweep('mmdet', ['atss/atss_r50_fpn_1x_coco.py'],
-                 first_family='no_such_folder')
-    with pytest.raises(ValueError, match='RLA_SWEEP_MEM_GIB must be > 0, got 0'):
+        cs.sweep(
+            'mmdet', ['atss/atss_r50_fpn_1x_coco.py'],
+            first_family='no_such_folder')
+    with pytest.raises(
+            ValueError, match='RLA_SWEEP_MEM_GIB must be > 0, got 0'):
         cs.cap_memory(0)

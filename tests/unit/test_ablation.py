@@ -1,22 +1,24 @@
-"""The ablation configs (configs/ablation/): exact counts, a train step at odd sizes,
-the README tables, and the converter on every reference ablation layout."""
+"""The ablation configs (configs/ablation/): exact counts, a train step at odd
+sizes, the README tables, and the converter on every reference ablation
+layout."""
 import glob
 import os.path as osp
 
 import pytest
-import torch
-from mmengine.config import Config
-
 import rla_ablation_functional as abl
+import torch
 from conftest import REPO_ROOT, load_script, load_tool
+from mmengine.config import Config
+from reference_checkpoints import write_reference_checkpoint
+
 from rla_mm.configs import ABLATION_METAFILE, load_metafile, paper_figure
 from rla_mm.converters import ConversionError
 from rla_mm.converters.rlanet import ABLATION_ARCHS, convert_state_dict
-from reference_checkpoints import write_reference_checkpoint
 
 ABLATION = osp.join(REPO_ROOT, 'configs', 'ablation')
 METAFILE = load_metafile(ABLATION_METAFILE)
-CONFIGS = sorted(osp.basename(p) for p in glob.glob(osp.join(ABLATION, '*.py')))
+CONFIGS = sorted(
+    osp.basename(p) for p in glob.glob(osp.join(ABLATION, '*.py')))
 convert_main = load_tool('model_converters/rlanet_to_rla_mm.py').main
 
 
@@ -32,6 +34,7 @@ def build(model_cfg):
 
 
 # ---- exact counts (the one module that builds the full-size variants) ----
+
 
 def test_metafile_lists_every_ablation_config():
     assert sorted(METAFILE) == CONFIGS
@@ -49,7 +52,8 @@ def test_exact_parameter_count(name):
     params = sum(p.numel() for p in model.parameters())
     meta = METAFILE[name]['Metadata']
     assert params == meta['Parameters']
-    # Within 0.01M of the paper's figure, in its units (configs/ablation/README.md)
+    # Within 0.01M of the paper's figure, in its units
+    # (configs/ablation/README.md)
     if name.endswith('_in1k.py'):
         if 'Paper Params' in meta:
             assert abs(params - paper_figure(meta['Paper Params'])) \
@@ -85,10 +89,12 @@ def test_readme_tables_are_the_metafile():
     tables = load_script('.dev_scripts/doc_tables.py')
     assert '| 26,341,736 | 25.12 | 25.12 | 22.93 / 6.61 |' in \
         tables.ablation_in1k_table()
-    assert '| 1,766,642 | 1.77 | 1.77 | 5.36 |' in tables.ablation_cifar_table()
+    assert '| 1,766,642 | 1.77 | 1.77 | 5.36 |' in tables.ablation_cifar_table(
+    )
 
 
 # ---- every config trains a step at a small width and an odd size ----
+
 
 def small(name):
     """The config's model at a tiny width (the variant unchanged); CIFAR's
@@ -126,19 +132,23 @@ def test_config_trains_a_step_at_an_odd_size(name):
 
 # ---- converter: every reference ablation layout ----
 
+
 def test_every_reference_arch_has_a_functional_model_and_config():
     assert set(abl.BEHAVIOUR) == set(ABLATION_ARCHS)
     configs = {m['Metadata'].get('Reference Arch') for m in METAFILE.values()}
     # the _eca / -101 forms convert to a config with eca=True / depth=101
-    base = {a.replace('_eca', '').replace('rlagru_resnet101', 'rlagru_resnet50')
-            for a in ABLATION_ARCHS}
+    base = {
+        a.replace('_eca', '').replace('rlagru_resnet101', 'rlagru_resnet50')
+        for a in ABLATION_ARCHS
+    }
     assert base <= configs
 
 
-CONVERTED = ['rlav1_resnet50', 'rlav2_resnet50', 'rlav5_resnet50',
-             'rlav6_resnet50', 'rlaus_resnet50', 'rlarh_resnet50',
-             'rlalstm_resnet50', 'rlagru_resnet50', 'rlav1p_resnet50',
-             'resnet50_k']
+CONVERTED = [
+    'rlav1_resnet50', 'rlav2_resnet50', 'rlav5_resnet50', 'rlav6_resnet50',
+    'rlaus_resnet50', 'rlarh_resnet50', 'rlalstm_resnet50', 'rlagru_resnet50',
+    'rlav1p_resnet50', 'resnet50_k'
+]
 
 
 @pytest.mark.parametrize('arch', CONVERTED)
@@ -168,9 +178,10 @@ def test_converted_ablation_matches_the_functional_forward(
     assert (feats[-1][:, :main] - expected['feats'][-1]).abs().max() <= 1e-5
 
 
-@pytest.mark.parametrize('arch', ['rlav1_resnet50_eca', 'rlagru_resnet50_eca',
-                                  'rlaus_resnet101', 'rlagru_resnet101_eca',
-                                  'resnet50'])
+@pytest.mark.parametrize('arch', [
+    'rlav1_resnet50_eca', 'rlagru_resnet50_eca', 'rlaus_resnet101',
+    'rlagru_resnet101_eca', 'resnet50'
+])
 def test_other_reference_archs_map_every_key(arch):
     sd = abl.random_ablation_state_dict(arch, num_classes=1000)
     converted = convert_state_dict(sd, arch)

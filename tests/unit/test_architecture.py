@@ -3,8 +3,8 @@
 Every Python file of the package, tools/ and .dev_scripts/ is parsed (imports
 inside functions included) and each import is checked against the arrows of its
 room: which rla_mm modules and which other packages it may import. A new module
-outside every room, or a new arrow, fails here until the table (and the doc) say
-where it belongs.
+outside every room, or a new arrow, fails here until the table (and the doc)
+say where it belongs.
 """
 import ast
 import glob
@@ -13,7 +13,6 @@ import sys
 from typing import Dict, Iterator, List, Tuple
 
 import pytest
-
 from conftest import REPO_ROOT
 
 # The package's core: what `import rla_mm` and the models need.
@@ -29,25 +28,32 @@ CONVERTERS = ('rla_mm.converters', ) + LEGACY_CONVERTERS
 # room (a module or package) -> (rla_mm modules it may import, other packages
 # it may import besides the standard library); the longest room a module is in
 # is its room. None: any.
+# yapf: disable  (it cannot split the comprehensions below)
 ROOMS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
     'rla_mm': (CORE + ('rla_mm.models', ), ('torch', 'mmengine')),
-    **{m: (CORE, ('torch', 'numpy', 'mmengine', 'yaml', 'modelindex',
-                  'mmpretrain'))
-       for m in CORE},
+    **{
+        m: (CORE, ('torch', 'numpy', 'mmengine', 'yaml', 'modelindex',
+                   'mmpretrain'))
+        for m in CORE
+    },
     'rla_mm.models': (('rla_mm.models', ), ()),
-    'rla_mm.models.layers': (('rla_mm.checks', 'rla_mm.models.layers'),
-                             MODEL_DEPS),
-    'rla_mm.models.backbones': (
-        ('rla_mm.checks', 'rla_mm.registry', 'rla_mm.pretrained',
-         'rla_mm.models.layers', 'rla_mm.models.backbones'), MODEL_DEPS),
-    'rla_mm.datasets': (('rla_mm.checks', 'rla_mm.registry', 'rla_mm.datasets'),
-                        ('torch', 'mmengine', 'mmpretrain', 'numpy')),
-    **{m: (CONVERTERS + ('rla_mm.models', 'rla_mm.configs',
-                         'rla_mm.safe_loading'), ('torch', 'mmengine', 'mmdet'))
-       for m in CONVERTERS},
-    'rla_mm.deployment': (('rla_mm', 'rla_mm.deployment'),
-                          ('torch', 'numpy', 'onnx', 'onnxruntime',
-                           'mmengine', 'mmdet', 'mmpretrain')),
+    'rla_mm.models.layers':
+    (('rla_mm.checks', 'rla_mm.models.layers'), MODEL_DEPS),
+    'rla_mm.models.backbones':
+    (('rla_mm.checks', 'rla_mm.registry', 'rla_mm.pretrained',
+      'rla_mm.models.layers', 'rla_mm.models.backbones'), MODEL_DEPS),
+    'rla_mm.datasets':
+    (('rla_mm.checks', 'rla_mm.registry', 'rla_mm.datasets'),
+     ('torch', 'mmengine', 'mmpretrain', 'numpy')),
+    **{
+        m: (CONVERTERS +
+            ('rla_mm.models', 'rla_mm.configs', 'rla_mm.safe_loading'),
+            ('torch', 'mmengine', 'mmdet'))
+        for m in CONVERTERS
+    },
+    'rla_mm.deployment':
+    (('rla_mm', 'rla_mm.deployment'), ('torch', 'numpy', 'onnx', 'onnxruntime',
+                                       'mmengine', 'mmdet', 'mmpretrain')),
     'rla_mm.visualization': (('rla_mm.models', 'rla_mm.visualization'),
                              ('torch', )),
     # shared by gpu_check, the contract test and tests/cuda; read by the
@@ -56,6 +62,7 @@ ROOMS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
                        ('torch', 'mmengine')),
     'rla_mm.utils': (('rla_mm.utils', ), ('torch', 'mmengine')),
 }
+# yapf: enable
 # Scripts beside a tool that it may import by name (Python puts a script's
 # folder first on sys.path); everything else they share is in the package.
 TOOL_SIBLINGS = ('env_check', 'plot_curves')
@@ -101,8 +108,8 @@ def room_of(module: str) -> str:
 
 
 def files(folder: str) -> List[str]:
-    return sorted(glob.glob(osp.join(REPO_ROOT, folder, '**', '*.py'),
-                            recursive=True))
+    return sorted(
+        glob.glob(osp.join(REPO_ROOT, folder, '**', '*.py'), recursive=True))
 
 
 def local_scripts(folder: str) -> set:
@@ -114,8 +121,8 @@ def third_party(name: str) -> bool:
     return top not in sys.stdlib_module_names and top != 'rla_mm'
 
 
-@pytest.mark.parametrize('path', files('rla_mm'),
-                         ids=lambda p: osp.relpath(p, REPO_ROOT))
+@pytest.mark.parametrize(
+    'path', files('rla_mm'), ids=lambda p: osp.relpath(p, REPO_ROOT))
 def test_package_modules_import_along_their_rooms_arrows(path):
     module = module_name(path)
     room = room_of(module)
@@ -125,7 +132,8 @@ def test_package_modules_import_along_their_rooms_arrows(path):
     for line, name in imports(path):
         where = f'{osp.relpath(path, REPO_ROOT)}:{line} imports {name}'
         assert name.split('.')[0] not in scripts, \
-            f'{where}: the package never imports tools/, tests/ or .dev_scripts/'
+            (f'{where}: the package never imports tools/, tests/ or '
+             '.dev_scripts/')
         if within(name, ('rla_mm', )):
             assert internal is None or within(name, internal), \
                 f'{where}: room {room} may import only {internal}'
@@ -152,8 +160,8 @@ def test_tests_import_no_tool_as_a_module():
     for path in files('tests'):
         for line, name in imports(path):
             assert name.split('.')[0] not in tools, \
-                (f'{osp.relpath(path, REPO_ROOT)}:{line} imports {name}: load a '
-                 'script with conftest.load_script, or import rla_mm')
+                (f'{osp.relpath(path, REPO_ROOT)}:{line} imports {name}: '
+                 'load a script with conftest.load_script, or import rla_mm')
 
 
 def test_the_arrows_are_the_ones_of_the_doc():
@@ -161,4 +169,5 @@ def test_the_arrows_are_the_ones_of_the_doc():
         doc = f.read()
     for room in ROOMS:
         if room not in LEGACY_CONVERTERS:
-            assert f'`{room}`' in doc, f'docs/architecture.md lacks room {room}'
+            assert f'`{room}`' in doc, ('docs/architecture.md lacks room '
+                                        f'{room}')

@@ -36,7 +36,8 @@ def test_a_whole_file_passes(checkpoint):
 
 def test_a_legacy_format_file_passes(tmp_path):
     path = tmp_path / 'legacy.pth'
-    torch.save(dict(w=torch.ones(3)), path, _use_new_zipfile_serialization=False)
+    torch.save(
+        dict(w=torch.ones(3)), path, _use_new_zipfile_serialization=False)
     assert not zipfile.is_zipfile(path)
     assert checkpoint_problem(str(path)) is None
 
@@ -54,7 +55,8 @@ def test_truncated_empty_and_foreign_files_are_named(checkpoint, tmp_path):
     assert 'empty (0 bytes)' in checkpoint_problem(str(empty))
     text = tmp_path / 'notes.pth'
     text.write_text('not a checkpoint')
-    assert 'neither a zip archive nor a pickle' in checkpoint_problem(str(text))
+    assert 'neither a zip archive nor a pickle' in checkpoint_problem(
+        str(text))
     with pytest.raises(FileNotFoundError, match='does not exist'):
         check_checkpoint_file(str(tmp_path / 'missing.pth'))
 
@@ -68,8 +70,8 @@ def test_a_flipped_byte_fails_the_crc(checkpoint, tmp_path):
     # The member's bytes follow its 30-byte local header, name and extra field.
     with open(path, 'rb') as f:
         f.seek(member.header_offset + 26)
-        name_len, extra_len = (int.from_bytes(f.read(2), 'little')
-                               for _ in range(2))
+        name_len, extra_len = (
+            int.from_bytes(f.read(2), 'little') for _ in range(2))
     start = member.header_offset + 30 + name_len + extra_len
     data[start + 5] ^= 0xFF
     corrupt = tmp_path / 'corrupt.pth'
@@ -100,12 +102,16 @@ def test_mmengine_loading_names_the_truncated_file(checkpoint, tmp_path):
 
 def test_a_truncated_legacy_file_is_named(tmp_path):
     path = tmp_path / 'legacy.pth'
-    torch.save(dict(state_dict=dict(w=torch.ones(1000))), path,
-               _use_new_zipfile_serialization=False)
+    torch.save(
+        dict(state_dict=dict(w=torch.ones(1000))),
+        path,
+        _use_new_zipfile_serialization=False)
     cut = tmp_path / 'legacy_cut.pth'
     cut.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(CorruptCheckpointError, match='legacy_cut.pth.* is '
-                       'truncated or corrupt'):
+    with pytest.raises(
+            CorruptCheckpointError,
+            match='legacy_cut.pth.* is '
+            'truncated or corrupt'):
         CheckpointLoader.load_checkpoint(str(cut), map_location='cpu')
 
 
@@ -116,7 +122,8 @@ def test_a_refused_type_is_not_called_corrupt(tmp_path):
     assert checkpoint_problem(str(path)) is None  # the file is whole
     if tuple(int(v) for v in torch.__version__.split('.')[:2]) < (2, 6):
         # torch.load reads any pickle before 2.6 (weights_only off): it loads
-        loaded = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+        loaded = CheckpointLoader.load_checkpoint(
+            str(path), map_location='cpu')
         assert isinstance(loaded['extra'], pickle.PickleError)
         return
     with pytest.raises(Exception) as info:

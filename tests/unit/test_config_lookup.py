@@ -3,9 +3,9 @@ rule that the tools and converters share."""
 import os.path as osp
 
 import pytest
+from conftest import REPO_ROOT
 from mmengine.config import Config
 
-from conftest import REPO_ROOT
 from rla_mm.configs import (configs_dir, find_config, get_config_path,
                             is_detector_config)
 
@@ -19,9 +19,10 @@ def test_a_config_is_found_by_path_or_by_name(tmp_path, monkeypatch):
     assert find_config(str(own)) == str(own)
     monkeypatch.chdir(tmp_path)
     assert find_config(name) == name
-    with pytest.raises(FileNotFoundError,
-                       match=r'config file not found: nope\.py \(neither a '
-                       r'file nor a config under .*configs\)'):
+    with pytest.raises(
+            FileNotFoundError,
+            match=r'config file not found: nope\.py \(neither a '
+            r'file nor a config under .*configs\)'):
         find_config('nope.py')
 
 

@@ -1,16 +1,17 @@
-"""The converter for the authors' checkpoints, checked against a functional forward."""
+"""The converter for the authors' checkpoints, checked against a functional
+forward."""
 import json
 import os.path as osp
 import re
 
-import pytest
-import torch
-from mmengine.config import Config
-
 import key_layouts
+import pytest
 import rla_functional as ref
-from reference_checkpoints import write_reference_checkpoint
+import torch
 from conftest import FIXTURES, REPO_ROOT, load_tool
+from mmengine.config import Config
+from reference_checkpoints import write_reference_checkpoint
+
 from rla_mm.converters import ConversionError
 from rla_mm.converters.rlanet import convert_state_dict
 
@@ -53,8 +54,8 @@ def test_converted_classifier_matches_the_functional_forward(
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         logits = model(x, mode='tensor')
-        expected = ref.resnet_forward(sd, x, 50,
-                                      groups=kwargs.get('groups', 1))
+        expected = ref.resnet_forward(
+            sd, x, 50, groups=kwargs.get('groups', 1))
     assert (logits - expected['logits']).abs().max() <= 1e-5
     assert expected['logits'].abs().max() > 0.1  # not a vacuous comparison
 
@@ -68,10 +69,14 @@ def test_detection_backbone_matches_the_functional_stage_outputs(tmp_path):
     write_reference_checkpoint(src, sd, 'rla_resnet50_eca')
     assert convert_main([str(src), str(dst)]) == 0
     backbone = MODELS.build(
-        dict(type='RLAResNet', depth=50, eca=True, frozen_stages=1,
-             norm_eval=True,
-             init_cfg=dict(type='Pretrained', checkpoint=str(dst),
-                           prefix='backbone.')))
+        dict(
+            type='RLAResNet',
+            depth=50,
+            eca=True,
+            frozen_stages=1,
+            norm_eval=True,
+            init_cfg=dict(
+                type='Pretrained', checkpoint=str(dst), prefix='backbone.')))
     backbone.init_weights()
     backbone.eval()
     x = torch.randn(1, 3, 96, 64)
@@ -89,10 +94,11 @@ def test_branch_source_matches_eq_11(tmp_path):
     conv = convert_state_dict(sd, 'rla_resnet50')
     from rla_mm.models import RLAResNet
     model = RLAResNet(50, rla_source='branch').eval()
-    model.load_state_dict(
-        {k[9:]: v for k, v in conv.items()
-         if k.startswith('backbone.') and 'bn_hidden' not in k
-         and 'layer4.norms.2' not in k})
+    model.load_state_dict({
+        k[9:]: v
+        for k, v in conv.items() if k.startswith('backbone.')
+        and 'bn_hidden' not in k and 'layer4.norms.2' not in k
+    })
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         feats = model(x)
@@ -132,8 +138,8 @@ def test_wrong_arch_and_shape_mismatch(tmp_path, capsys):
     sd = ref.random_resnet_state_dict(50)
     with pytest.raises(ConversionError, match='shape mismatches'):
         convert_state_dict(sd, 'rla_resnext50_32x4d')
-    with pytest.raises(ConversionError,
-                       match="unknown reference arch 'rla_resnet18'"):
+    with pytest.raises(
+            ConversionError, match="unknown reference arch 'rla_resnet18'"):
         convert_state_dict(sd, 'rla_resnet18')
     # the plain ResNet-50 is known (the ablation baseline), in its own layout
     with pytest.raises(ConversionError, match="reference arch 'resnet50'"):
@@ -142,8 +148,8 @@ def test_wrong_arch_and_shape_mismatch(tmp_path, capsys):
     torch.save(sd, src)  # a bare state dict has no arch
     assert convert_main([str(src), str(tmp_path / 'o.pth')]) == 1
     assert '--arch' in capsys.readouterr().err
-    assert convert_main([str(src), str(tmp_path / 'o.pth'),
-                         '--arch', 'rla_resnet50']) == 0
+    assert convert_main(
+        [str(src), str(tmp_path / 'o.pth'), '--arch', 'rla_resnet50']) == 0
 
 
 def test_converter_refuses_a_pickle_with_code(tmp_path):
@@ -153,7 +159,7 @@ def test_converter_refuses_a_pickle_with_code(tmp_path):
 
         def __reduce__(self):
             import os
-            return os.system, ('echo pwned',)
+            return os.system, ('echo pwned', )
 
     src = tmp_path / 'evil.pth'
     torch.save(dict(state_dict={}, arch='rla_resnet50', x=Payload()), src)
@@ -161,7 +167,7 @@ def test_converter_refuses_a_pickle_with_code(tmp_path):
         convert_main([str(src), str(tmp_path / 'o.pth')])
 
 
-# --------------------------------------------------------------- RLA-MobileNetV2
+# ------------------------------------------------------------- RLA-MobileNetV2
 # Every factory of the authors' models/mobilenetv2_dsrla.py: (arch, k, ECA).
 DSRLA_ARCHS = [(f'dsrla_mobilenetv2{k_name}{suffix}', k, bool(suffix))
                for k_name, k in (('', 32), ('_k6', 6), ('_k12', 12),
@@ -174,8 +180,9 @@ def test_every_dsrla_mobilenet_arch_converts_to_our_config(
         tmp_path, capsys, arch, k, eca):
     sd = ref.random_mobilenet_state_dict(k=k, eca=eca, num_classes=10, seed=k)
     # one shared conv saved five times, as torch.save writes the authors' model
-    assert len({sd[f'recurrent_dsconvs.{r}.weight'].data_ptr()
-                for r in range(5)}) == 1
+    assert len(
+        {sd[f'recurrent_dsconvs.{r}.weight'].data_ptr()
+         for r in range(5)}) == 1
     src, dst = tmp_path / 'ref.pth.tar', tmp_path / 'rla_mm.pth'
     write_reference_checkpoint(src, sd, arch)
     assert convert_main([str(src), str(dst)]) == 0
@@ -183,13 +190,14 @@ def test_every_dsrla_mobilenet_arch_converts_to_our_config(
     # 416 (+17 ECA) entries; the five recurrent_dsconvs fill seven stages
     assert f'converted {arch}: {418 + 17 * eca} tensors' in out
     if arch.startswith('dsrla_mobilenetv2_k32'):  # the published weights
-        config = ('rla_eca_mobilenet_v2_2xb48_in1k.py' if eca
-                  else 'rla_mobilenet_v2_2xb48_in1k.py')
+        config = ('rla_eca_mobilenet_v2_2xb48_in1k.py'
+                  if eca else 'rla_mobilenet_v2_2xb48_in1k.py')
         assert f'classifier config: configs/{config}' in out
     from mmpretrain import get_model
-    cfg = Config.fromfile(osp.join(
-        CONFIGS, 'rla_eca_mobilenet_v2_2xb48_in1k.py' if eca
-        else 'rla_mobilenet_v2_2xb48_in1k.py'))
+    cfg = Config.fromfile(
+        osp.join(
+            CONFIGS, 'rla_eca_mobilenet_v2_2xb48_in1k.py'
+            if eca else 'rla_mobilenet_v2_2xb48_in1k.py'))
     cfg.model.head.num_classes = 10
     cfg.model.backbone.rla_channel = k
     model = get_model(cfg, pretrained=str(dst)).eval()
@@ -208,15 +216,21 @@ def test_published_mobilenet_counts_and_layout():
     converted = convert_state_dict(sd, 'dsrla_mobilenetv2_k32')
     shared = [v for k, v in converted.items() if 'recurrent_conv' in k]
     assert len(shared) == 7 and all(v is shared[0] for v in shared)
-    params = {id(v): v.numel() for k, v in converted.items()
-              if not k.endswith(('running_mean', 'running_var',
-                                 'num_batches_tracked'))}
+    params = {
+        id(v): v.numel()
+        for k, v in converted.items()
+        if not k.endswith(('running_mean', 'running_var',
+                           'num_batches_tracked'))
+    }
     assert sum(params.values()) == 3624168
     sd = ref.random_mobilenet_state_dict(num_classes=1000, eca=True)
     converted = convert_state_dict(sd, 'dsrla_mobilenetv2_k32_eca')
-    params = {id(v): v.numel() for k, v in converted.items()
-              if not k.endswith(('running_mean', 'running_var',
-                                 'num_batches_tracked'))}
+    params = {
+        id(v): v.numel()
+        for k, v in converted.items()
+        if not k.endswith(('running_mean', 'running_var',
+                           'num_batches_tracked'))
+    }
     assert sum(params.values()) == 3624199
 
 
@@ -228,9 +242,11 @@ def test_unshared_recurrent_dsconvs_are_refused():
         convert_state_dict(sd, 'dsrla_mobilenetv2')
 
 
-@pytest.mark.parametrize('arch', ['rla_mobilenetv2', 'rla_mobilenetv2_k32_eca'])
+@pytest.mark.parametrize('arch',
+                         ['rla_mobilenetv2', 'rla_mobilenetv2_k32_eca'])
 def test_dense_rla_mobilenet_names_are_refused_by_name(tmp_path, capsys, arch):
-    # models/mobilenetv2_rla.py: a full 3x3 recurrent conv, no published weights
+    # models/mobilenetv2_rla.py: a full 3x3 recurrent conv, no published
+    # weights
     sd = ref.random_mobilenet_state_dict(eca=arch.endswith('_eca'))
     with pytest.raises(ConversionError) as err:
         convert_state_dict(sd, arch)
@@ -238,19 +254,22 @@ def test_dense_rla_mobilenet_names_are_refused_by_name(tmp_path, capsys, arch):
     assert f'--arch ds{arch}' in str(err.value)
     src = tmp_path / 'ref.pth.tar'
     write_reference_checkpoint(src, sd, 'dsrla_mobilenetv2')
-    assert convert_main([str(src), str(tmp_path / 'o.pth'),
-                         '--arch', arch]) == 1
+    assert convert_main([str(src),
+                         str(tmp_path / 'o.pth'), '--arch', arch]) == 1
     assert f'use --arch ds{arch}' in capsys.readouterr().err
     # the layout the issue tried: recurrent_convs is not the dsrla layout
-    sd = {k.replace('recurrent_dsconvs', 'recurrent_convs'): v
-          for k, v in sd.items()}
+    sd = {
+        k.replace('recurrent_dsconvs', 'recurrent_convs'): v
+        for k, v in sd.items()
+    }
     with pytest.raises(ConversionError, match=r'unmapped source keys \(5\)'):
         convert_state_dict(sd, 'ds' + arch)
 
 
 # ------------------------------------------- the authors' layouts, as recorded
-# tests/fixtures/reference_layouts.json: written by running the authors' factories
-# (.dev_scripts/fixtures/record_reference_layouts.py); their code does not ship here.
+# tests/fixtures/reference_layouts.json: written by running the authors'
+# factories (.dev_scripts/fixtures/record_reference_layouts.py); their code
+# does not ship here.
 with open(osp.join(FIXTURES, 'reference_layouts.json')) as _f:
     REFERENCE_LAYOUTS = json.load(_f)
 
@@ -261,7 +280,8 @@ def layout(state_dict):
 
 
 def layout_difference(state_dict, name):
-    """Which keys differ from the recorded layout of ``name``, for the message."""
+    """Which keys differ from the recorded layout of ``name``, for the
+    message."""
     return f'{name}: ' + key_layouts.difference(
         key_layouts.lines_of(state_dict),
         key_layouts.expand(REFERENCE_LAYOUTS[name]['keys']))
@@ -274,8 +294,8 @@ def test_recorded_keys_are_the_recorded_layout():
             assert 'keys' not in recorded
             continue
         lines = key_layouts.expand(recorded['keys'])
-        assert (len(lines), key_layouts.sha(lines)) == (
-            recorded['n'], recorded['sha']), name
+        assert (len(lines), key_layouts.sha(lines)) == (recorded['n'],
+                                                        recorded['sha']), name
 
 
 def reference_format(name):
@@ -285,24 +305,32 @@ def reference_format(name):
         return ref.random_mobilenet_state_dict(eca=eca, num_classes=1000)
     depth = int(re.search(r'r(?:esnet)?(\d+)', name).group(1))
     return ref.random_resnet_state_dict(
-        depth, eca=(5, 5, 5, 7) if eca else None, num_classes=1000,
+        depth,
+        eca=(5, 5, 5, 7) if eca else None,
+        num_classes=1000,
         head=not name.startswith('mmdet_'))
 
 
 @pytest.mark.parametrize(
-    'name', [n for n in sorted(REFERENCE_LAYOUTS) if n != 'rla_mobilenetv2_k32'])
+    'name',
+    [n for n in sorted(REFERENCE_LAYOUTS) if n != 'rla_mobilenetv2_k32'])
 def test_reference_format_weights_have_the_authors_layout(name):
     sd = reference_format(name)
     recorded = REFERENCE_LAYOUTS[name]
     assert layout(sd) == dict(n=recorded['n'], sha=recorded['sha']), \
         layout_difference(sd, name)
-    params = {id(v): v.numel() for k, v in sd.items()
-              if not k.endswith(('running_mean', 'running_var',
-                                 'num_batches_tracked'))}
+    params = {
+        id(v): v.numel()
+        for k, v in sd.items()
+        if not k.endswith(('running_mean', 'running_var',
+                           'num_batches_tracked'))
+    }
     assert sum(params.values()) == recorded['params']
     if not name.startswith('mmdet_'):  # detectors: test_convert_mmdet2.py
         converted = convert_state_dict(sd, name)
-        assert {id(v) for v in converted.values()} == {id(v) for v in sd.values()}
+        assert {id(v)
+                for v in converted.values()} == {id(v)
+                                                 for v in sd.values()}
 
 
 def test_the_dense_rla_mobilenet_is_another_model():
@@ -311,6 +339,7 @@ def test_the_dense_rla_mobilenet_is_another_model():
     dense = REFERENCE_LAYOUTS['rla_mobilenetv2_k32']
     published = REFERENCE_LAYOUTS['dsrla_mobilenetv2_k32']
     assert dense['params'] - published['params'] == 32 * 32 * 9 - 32 * 9
-    with pytest.raises(ConversionError, match='use --arch dsrla_mobilenetv2_k32'):
+    with pytest.raises(
+            ConversionError, match='use --arch dsrla_mobilenetv2_k32'):
         convert_state_dict(ref.random_mobilenet_state_dict(),
                            'rla_mobilenetv2_k32')

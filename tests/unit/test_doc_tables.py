@@ -3,8 +3,8 @@ is what its function writes from the metafiles."""
 import shutil
 
 import pytest
-
 from conftest import REPO_ROOT, load_script
+
 from rla_mm.utils.markdown_block import read_block, replace_block
 
 DOC_TABLES = load_script('.dev_scripts/doc_tables.py')
@@ -18,12 +18,16 @@ def test_every_table_in_the_checkout_is_written_from_the_metafiles(tag):
 
 
 def test_the_writer_covers_each_files_tables():
-    assert {tag: table.path for tag, table in DOC_TABLES.TABLES.items()} == {
+    assert {
+        tag: table.path
+        for tag, table in DOC_TABLES.TABLES.items()
+    } == {
         'metafile-in1k': 'configs/README.md',
         'metafile-cifar': 'configs/README.md',
         'ablation-in1k': 'configs/ablation/README.md',
         'ablation-cifar': 'configs/ablation/README.md',
-        'published-detectors': 'docs/weights.md'}
+        'published-detectors': 'docs/weights.md'
+    }
 
 
 def test_check_names_a_stale_table_and_writing_fixes_it(tmp_path, capsys):
@@ -32,8 +36,9 @@ def test_check_names_a_stale_table_and_writing_fixes_it(tmp_path, capsys):
     for path in {t.path for t in DOC_TABLES.TABLES.values()}:
         shutil.copy(f'{REPO_ROOT}/{path}', tmp_path / path)
     assert DOC_TABLES.main(['--check', '--root', str(tmp_path)]) == 0
-    replace_block(str(tmp_path / 'configs' / 'README.md'), 'metafile-cifar',
-                  '| stale |\n')
+    replace_block(
+        str(tmp_path / 'configs' / 'README.md'), 'metafile-cifar',
+        '| stale |\n')
     assert DOC_TABLES.main(['--check', '--root', str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert 'configs/README.md: table metafile-cifar is out of date' in err
@@ -50,7 +55,8 @@ def test_an_unknown_table_is_refused(capsys):
 
 
 def test_a_tag_registers_once():
-    with pytest.raises(ValueError, match="table 'metafile-in1k' is registered"):
+    with pytest.raises(
+            ValueError, match="table 'metafile-in1k' is registered"):
         DOC_TABLES.table('metafile-in1k', 'x.md')(lambda: '')
 
 

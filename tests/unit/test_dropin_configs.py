@@ -1,18 +1,20 @@
-"""configs/dropin/: MMDetection's own configs with only the backbone type swapped
-(and the RLA ImageNet weights as its init), built as MMDetection builds them."""
+"""configs/dropin/: MMDetection's own configs with only the backbone type
+swapped (and the RLA ImageNet weights as its init), built as MMDetection builds
+them."""
 import glob
 import os.path as osp
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from conftest import REPO_ROOT
-
 DROPIN = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', 'dropin', '*.py')))
-RLA_INIT = dict(type='Pretrained', checkpoint='checkpoints/rla_resnet50_in1k.pth',
-                prefix='backbone.')
+RLA_INIT = dict(
+    type='Pretrained',
+    checkpoint='checkpoints/rla_resnet50_in1k.pth',
+    prefix='backbone.')
 
 
 def library_config(path: str) -> Config:
@@ -40,7 +42,8 @@ def test_every_dropin_config_is_here():
     assert [osp.basename(p) for p in DROPIN] == [
         'atss_rla-r50_fpn_1x_coco.py',
         'cascade-mask-rcnn_rla-r50_fpn_1x_coco.py',
-        'dino-4scale_rla-r50_8xb2-12e_coco.py']
+        'dino-4scale_rla-r50_8xb2-12e_coco.py'
+    ]
 
 
 @pytest.mark.parametrize('path', DROPIN, ids=osp.basename)
@@ -49,7 +52,8 @@ def test_dropin_config_changes_only_the_backbone_type_and_init(path):
     assert ours.custom_imports.imports == ['rla_mm']
     backbone = unscoped(ours.model.backbone.to_dict())
     plain = unscoped(theirs.model.backbone.to_dict())
-    assert backbone.pop('type') == 'RLAResNet' and plain.pop('type') == 'ResNet'
+    assert backbone.pop('type') == 'RLAResNet' and plain.pop(
+        'type') == 'ResNet'
     assert backbone.pop('init_cfg') == RLA_INIT
     plain.pop('init_cfg', None)
     assert backbone == plain

@@ -35,8 +35,9 @@ def resnet(**kwargs):
 
 
 def hook_counts(model):
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks)
-               for m in model.modules())
+    return sum(
+        len(m._forward_hooks) + len(m._forward_pre_hooks)
+        for m in model.modules())
 
 
 def stage_io(model):
@@ -55,8 +56,10 @@ def stage_io(model):
         def source(module, args, entry=entry):
             entry['sources'].append(args[0].clone())
 
-        handles += [stage.register_forward_pre_hook(pre),
-                    stage.register_forward_hook(post)]
+        handles += [
+            stage.register_forward_pre_hook(pre),
+            stage.register_forward_hook(post)
+        ]
         convs = stage.conv_out if isinstance(stage.conv_out, nn.ModuleList) \
             else [stage.conv_out]
         handles += [c.register_forward_pre_hook(source) for c in convs]
@@ -85,8 +88,7 @@ def test_records_replay_every_update_of_the_stage(variant):
         # h_{t-1} of the first update: the stage's input, pooled to the
         # block's resolution; later ones: the previous update's h_t.
         from rla_mm.models.layers import match_hidden
-        assert torch.equal(records[0].h_prev,
-                           match_hidden(h_in, records[0].o))
+        assert torch.equal(records[0].h_prev, match_hidden(h_in, records[0].o))
         for prev, record in zip(records, records[1:]):
             assert torch.equal(record.h_prev, match_hidden(prev.h, record.o))
         c_prev = match_hidden(state_in[1], records[0].o) if lstm else None
@@ -100,8 +102,9 @@ def test_records_replay_every_update_of_the_stage(variant):
             if lstm:
                 assert torch.allclose(record.h, expected[0], atol=1e-6)
                 assert torch.allclose(record.c, expected[1], atol=1e-6)
-                c_prev = match_hidden(record.c, records[min(
-                    index + 1, len(records) - 1)].o)
+                c_prev = match_hidden(
+                    record.c, records[min(index + 1,
+                                          len(records) - 1)].o)
             else:
                 assert record.c is None
                 assert torch.allclose(record.h, expected, atol=1e-6)
@@ -152,8 +155,8 @@ def test_records_are_copies_detached_from_the_graph():
     assert all(not r.h.requires_grad and not r.o.requires_grad
                for r in rec.updates)
     # O(y_t) is the conv output before the stage adds h_{t-1} in place.
-    assert not torch.equal(rec.updates[1].o, rec.updates[1].o +
-                           rec.updates[1].h_prev)
+    assert not torch.equal(rec.updates[1].o,
+                           rec.updates[1].o + rec.updates[1].h_prev)
 
 
 def test_activation_checkpointing_reruns_are_not_recorded():
@@ -173,8 +176,9 @@ def test_classifier_stage_updates_after_its_last_block():
     with torch.no_grad(), record_hidden(model) as rec:
         model(torch.randn(1, 3, 32, 32))
     assert [len(v) for v in rec.stages.values()] == [3, 3, 3]
-    assert [tuple(r.h.shape[2:]) for r in rec.updates[::3]] == [
-        (32, 32), (16, 16), (8, 8)]
+    assert [tuple(r.h.shape[2:]) for r in rec.updates[::3]] == [(32, 32),
+                                                                (16, 16),
+                                                                (8, 8)]
 
 
 def test_recurrent_conv_shared_between_stages():
@@ -221,8 +225,8 @@ def test_knock_out_zeroes_one_update_and_only_it(variant):
         else:  # the recurrence carries the change on
             assert not torch.allclose(a.h, b.h)
     # Outside knock_out the model is itself again.
-    assert all(torch.equal(a.h, b.h)
-               for a, b in zip(rec.updates, again.updates))
+    assert all(
+        torch.equal(a.h, b.h) for a, b in zip(rec.updates, again.updates))
 
 
 def test_knock_out_names_bad_stage_and_block():

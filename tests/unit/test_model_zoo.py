@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import REPO_ROOT
 
 import rla_mm
 from rla_mm.configs import CLS_METAFILE, configs_dir, load_metafile
-from conftest import REPO_ROOT
 
 
 def metafile_names():
@@ -26,7 +26,8 @@ def test_register_adds_every_metafile_model_once():
     assert set(names) <= set(listed)
     assert 'resnet50_8xb32_in1k' in listed  # MMPretrain's own still register
     assert list_models('rla_resnet164') == [
-        'rla_resnet164_1xb128_cifar10', 'rla_resnet164_1xb128_cifar100']
+        'rla_resnet164_1xb128_cifar10', 'rla_resnet164_1xb128_cifar100'
+    ]
     for name in names:
         # the installed package's configs: the checkout's (editable install) or
         # the copies a wheel carries (pip install ., the compat environment)
@@ -42,8 +43,8 @@ def test_get_model_by_name_loads_a_checkpoint_and_infers(tmp_path):
     from mmpretrain import get_model, inference_model
     rla_mm.register_model_zoo()
     model = get_model('rla_resnet110_1xb128_cifar10')
-    assert sum(p.numel() for p in model.parameters()) == load_metafile()[
-        'rla_resnet110_1xb128_cifar10.py']['Metadata']['Parameters']
+    assert sum(p.numel() for p in model.parameters()) == load_metafile(
+    )['rla_resnet110_1xb128_cifar10.py']['Metadata']['Parameters']
     with torch.no_grad():  # non-trivial BN statistics survive the round trip
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):

@@ -1,19 +1,20 @@
-"""The authors' published checkpoints (rla_mm.converters.published): the set the
-metafiles name, the file names our configs read, the table of docs/weights.md, and
-what ``rlanet_to_rla_mm.py --all`` refuses. ``tests/integration/test_convert_all.py``
-converts a folder of every published file."""
+"""The authors' published checkpoints (rla_mm.converters.published): the set
+the metafiles name, the file names our configs read, the table of
+docs/weights.md, and what ``rlanet_to_rla_mm.py --all`` refuses.
+``tests/integration/test_convert_all.py`` converts a folder of every published
+file."""
 import os
 import os.path as osp
 import re
 
 import torch
-from mmengine.config import Config
-
 from conftest import REPO_ROOT, load_tool
+from mmengine.config import Config
+from reference_checkpoints import write_reference_checkpoint
+
 from rla_mm.converters import mmdet2
 from rla_mm.converters.published import (TABLE_TAG, converted_name,
                                          published_checkpoints, weights_table)
-from reference_checkpoints import write_reference_checkpoint
 
 convert_main = load_tool('model_converters/rlanet_to_rla_mm.py').main
 PUBLISHED = published_checkpoints()
@@ -23,12 +24,15 @@ def test_the_published_set_is_the_metafiles():
     # 6 ImageNet classifiers (their README) and the 12 COCO detectors
     kinds = [e.kind for e in PUBLISHED]
     assert kinds.count('classifier') == 6 and kinds.count('detector') == 12
-    assert len({e.file for e in PUBLISHED}) == len({e.converted
-                                                    for e in PUBLISHED}) == 18
-    assert {e.arch for e in PUBLISHED if e.kind == 'classifier'} == {
-        'rla_resnet50', 'rla_resnet50_eca', 'rla_resnet101',
-        'rla_resnet101_eca', 'dsrla_mobilenetv2_k32',
-        'dsrla_mobilenetv2_k32_eca'}
+    assert len({e.file
+                for e in PUBLISHED}) == len({e.converted
+                                             for e in PUBLISHED}) == 18
+    assert {e.arch
+            for e in PUBLISHED if e.kind == 'classifier'} == {
+                'rla_resnet50', 'rla_resnet50_eca', 'rla_resnet101',
+                'rla_resnet101_eca', 'dsrla_mobilenetv2_k32',
+                'dsrla_mobilenetv2_k32_eca'
+            }
     # a classifier file's name ends with its top-1 error x 100, a detector's
     # with its box AP x 10
     for e in PUBLISHED:
@@ -43,8 +47,10 @@ def test_the_published_set_is_the_metafiles():
 def test_detector_configs_read_the_names_that_all_writes():
     # the backbone file each detection config's init_cfg names is the
     # converted name of the ImageNet classifier with that backbone
-    written = {f'checkpoints/{e.converted}': e for e in PUBLISHED
-               if e.kind == 'classifier'}
+    written = {
+        f'checkpoints/{e.converted}': e
+        for e in PUBLISHED if e.kind == 'classifier'
+    }
     for e in PUBLISHED:
         if e.kind != 'detector':
             continue
@@ -67,8 +73,9 @@ def test_all_refuses_what_it_cannot_do(tmp_path, capsys):
 
     folder = tmp_path / 'evil'
     folder.mkdir()
-    torch.save(dict(state_dict={}, arch='rla_resnet50', x=Payload()),
-               folder / 'resnet50_rla_2283.pth.tar')
+    torch.save(
+        dict(state_dict={}, arch='rla_resnet50', x=Payload()),
+        folder / 'resnet50_rla_2283.pth.tar')
     assert convert_main(['--all', str(folder), str(tmp_path / 'o')]) == 1
     out = capsys.readouterr().out
     assert 'converted 0 of 1 files' in out
@@ -82,11 +89,16 @@ def test_all_refuses_what_it_cannot_do(tmp_path, capsys):
                                dict(fc=torch.zeros(1)), 'rla_resnet50')
     assert convert_main(['--all', str(folder), str(tmp_path / 'o')]) == 1
     assert 'missing target keys' in capsys.readouterr().out
-    assert convert_main(['--all', str(folder / 'resnet50_rla_2283.pth.tar'),
-                         str(tmp_path / 'o')]) == 1
+    assert convert_main([
+        '--all',
+        str(folder / 'resnet50_rla_2283.pth.tar'),
+        str(tmp_path / 'o')
+    ]) == 1
     assert 'is not one' in capsys.readouterr().err
-    assert convert_main(['--all', '--arch', 'rla_resnet50', str(folder),
-                         str(tmp_path / 'o')]) == 1
+    assert convert_main(
+        ['--all', '--arch', 'rla_resnet50',
+         str(folder),
+         str(tmp_path / 'o')]) == 1
     assert '--all reads each file' in capsys.readouterr().err
 
 

@@ -15,8 +15,8 @@ from rla_mm.safe_loading import (install_safe_globals, load_foreign,
                                  loads_weights_only_by_default)
 
 # torch >= 2.6 loads with weights_only=True by default and rla_mm installs its
-# allow-list there; an older torch (the compat stack's 2.1) unpickles anything by
-# default, and rla_mm leaves it alone. The tests below check each side.
+# allow-list there; an older torch (the compat stack's 2.1) unpickles anything
+# by default, and rla_mm leaves it alone. The tests below check each side.
 SAFE_BY_DEFAULT = loads_weights_only_by_default()
 
 
@@ -40,21 +40,24 @@ class ToyDataset(torch.utils.data.Dataset):
         return 8
 
     def __getitem__(self, i):
-        return dict(inputs=torch.full((2, ), float(i)),
-                    labels=torch.tensor(float(i)))
+        return dict(
+            inputs=torch.full((2, ), float(i)), labels=torch.tensor(float(i)))
 
 
 def make_runner(work_dir, **kwargs):
     return Runner(
         model=ToyModel(),
         work_dir=str(work_dir),
-        train_dataloader=dict(dataset=ToyDataset(), batch_size=4,
-                              sampler=dict(type='DefaultSampler', shuffle=False),
-                              collate_fn=dict(type='default_collate')),
+        train_dataloader=dict(
+            dataset=ToyDataset(),
+            batch_size=4,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         train_cfg=dict(by_epoch=True, max_epochs=kwargs.pop('max_epochs', 1)),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1),
-                           logger=dict(type='LoggerHook', interval=1)),
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=1),
+            logger=dict(type='LoggerHook', interval=1)),
         default_scope='mmengine',
         log_level='WARNING',
         **kwargs)
@@ -67,8 +70,9 @@ def runner_checkpoint(tmp_path_factory):
     return work_dir / 'epoch_1.pth'
 
 
-# MMEngine's own loader (what load_from, resume and tools/test.py use), with and
-# without rla_mm, in a fresh process each: the allow-list is what makes it load.
+# MMEngine's own loader (what load_from, resume and tools/test.py use), with
+# and without rla_mm, in a fresh process each: the allow-list is what makes it
+# load.
 LOAD_THROUGH_MMENGINE = """
 import sys
 if sys.argv[2] == 'with':
@@ -82,9 +86,13 @@ print(type(ckpt['message_hub']['log_scalars']['train/loss']).__name__)
 def test_mmengine_loads_a_runner_checkpoint_only_with_the_allow_list(
         runner_checkpoint):
     runs = {
-        mode: subprocess.run(
-            [sys.executable, '-c', LOAD_THROUGH_MMENGINE,
-             str(runner_checkpoint), mode], capture_output=True, text=True)
+        mode:
+        subprocess.run([
+            sys.executable, '-c', LOAD_THROUGH_MMENGINE,
+            str(runner_checkpoint), mode
+        ],
+                       capture_output=True,
+                       text=True)
         for mode in ('with', 'without')
     }
     assert runs['with'].returncode == 0, runs['with'].stderr[-2000:]
@@ -102,7 +110,8 @@ def test_runner_checkpoint_loads_with_weights_only(runner_checkpoint):
         # no allow-list installed: the safe unpickler refuses MMEngine's types,
         # and rla_mm does not touch this torch's loading
         with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
-            torch.load(runner_checkpoint, map_location='cpu', weights_only=True)
+            torch.load(
+                runner_checkpoint, map_location='cpu', weights_only=True)
         return
     ckpt = torch.load(runner_checkpoint, map_location='cpu', weights_only=True)
     buffers = ckpt['message_hub']['log_scalars']
@@ -113,9 +122,10 @@ def test_runner_checkpoint_loads_with_weights_only(runner_checkpoint):
 
 def test_allow_list_only_where_torch_loads_weights_only(monkeypatch):
     calls = []
-    # raising=False: torch < 2.4 has no add_safe_globals; the stand-in gives it one
-    monkeypatch.setattr(torch.serialization, 'add_safe_globals', calls.append,
-                        raising=False)
+    # raising=False: torch < 2.4 has no add_safe_globals; the stand-in gives it
+    # one
+    monkeypatch.setattr(
+        torch.serialization, 'add_safe_globals', calls.append, raising=False)
     # torch 2.4 and 2.5 have add_safe_globals but unpickle anything by default
     monkeypatch.setattr(torch, '__version__', '2.5.1')
     assert install_safe_globals() is False and calls == []
@@ -133,7 +143,8 @@ def test_import_works_on_a_torch_without_add_safe_globals():
             "torch.__version__ = '2.3.1'\n"
             'import rla_mm\n'
             'print(rla_mm.install_safe_globals())')
-    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
+    proc = subprocess.run([sys.executable, '-c', code],
+                          capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == 'False'
@@ -142,8 +153,8 @@ def test_import_works_on_a_torch_without_add_safe_globals():
 def test_foreign_files_load_weights_only(tmp_path):
     path = tmp_path / 'weights.pth'
     torch.save(dict(state_dict=dict(w=torch.ones(2))), path)
-    assert torch.equal(load_foreign(str(path))['state_dict']['w'],
-                       torch.ones(2))
+    assert torch.equal(
+        load_foreign(str(path))['state_dict']['w'], torch.ones(2))
     torch.save(dict(x=_Reduce(print, ('hello', ))), path)
     with pytest.raises(pickle.UnpicklingError, match='print'):
         load_foreign(str(path))
@@ -163,8 +174,8 @@ def test_foreign_files_on_a_torch_without_weights_only(monkeypatch):
 
 
 def test_resume_from_a_runner_checkpoint(runner_checkpoint, tmp_path):
-    runner = make_runner(tmp_path, max_epochs=2, resume=True,
-                         load_from=str(runner_checkpoint))
+    runner = make_runner(
+        tmp_path, max_epochs=2, resume=True, load_from=str(runner_checkpoint))
     runner.train()
     assert runner.epoch == 2
     assert (tmp_path / 'epoch_2.pth').exists()
@@ -182,8 +193,8 @@ class _Reduce:
 def test_arbitrary_globals_are_refused(tmp_path):
     import os
     path = tmp_path / 'evil.pth'
-    torch.save(dict(state_dict={}, x=_Reduce(os.system, ('echo pwned', ))),
-               path)
+    torch.save(
+        dict(state_dict={}, x=_Reduce(os.system, ('echo pwned', ))), path)
     with pytest.raises(pickle.UnpicklingError, match='system'):
         torch.load(path, weights_only=True)
 
@@ -197,8 +208,8 @@ def test_getattr_stand_in_only_reaches_history_buffer_statistics(tmp_path):
             with pytest.raises(pickle.UnpicklingError, match='getattr'):
                 torch.load(path, weights_only=True)
         return
-    with pytest.raises(pickle.UnpicklingError,
-                       match="refusing getattr.*'__init__'"):
+    with pytest.raises(
+            pickle.UnpicklingError, match="refusing getattr.*'__init__'"):
         torch.load(path, weights_only=True)
     torch.save(dict(x=_Reduce(getattr, (HistoryBuffer, 'mean'))), path)
     assert torch.load(path, weights_only=True)['x'] is HistoryBuffer.mean
@@ -206,6 +217,7 @@ def test_getattr_stand_in_only_reaches_history_buffer_statistics(tmp_path):
 
 def test_import_prints_nothing():
     proc = subprocess.run([sys.executable, '-c', 'import rla_mm'],
-                          capture_output=True, text=True)
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 0
     assert proc.stdout == '' and proc.stderr == ''

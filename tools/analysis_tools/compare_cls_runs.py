@@ -1,7 +1,7 @@
 """Compare classification runs: parameters, test top-1, time, and their curves.
 
-Each run directory holds the MMEngine log of tools/train.py, the JSON written by
-``tools/test.py --metrics-out RUN_DIR/test_metrics.json`` and, optionally, a
+Each run directory holds the MMEngine log of tools/train.py, the JSON written
+by ``tools/test.py --metrics-out RUN_DIR/test_metrics.json`` and, optionally, a
 ``train_seconds`` file with the training wall time.
 
 Usage:
@@ -21,7 +21,6 @@ import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
-
 from plot_curves import find_logs, read_log  # noqa: E402
 
 
@@ -81,10 +80,12 @@ def plot_runs(names: List[str], runs: List[Dict], out: str) -> None:
     for name, run in zip(names, runs):
         train, val = run['records']['train'], run['records']['val']
         axes[0].plot([r.get('iter', r.get('step')) for r in train],
-                     [r['loss'] for r in train], label=name)
+                     [r['loss'] for r in train],
+                     label=name)
         if val:
             axes[1].plot([r['step'] for r in val],
-                         [r['accuracy/top1'] for r in val], marker='o',
+                         [r['accuracy/top1'] for r in val],
+                         marker='o',
                          label=name)
     axes[0].set(xlabel='iteration', ylabel='loss', title='training loss')
     axes[1].set(xlabel='epoch', ylabel='top-1 (%)', title='validation top-1')
@@ -98,7 +99,8 @@ def plot_runs(names: List[str], runs: List[Dict], out: str) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('runs', nargs='+', help='run directories')
-    parser.add_argument('--names', nargs='+', help='labels (default: dir names)')
+    parser.add_argument(
+        '--names', nargs='+', help='labels (default: dir names)')
     parser.add_argument('--out', default='curves.png', help='PNG to write')
     parser.add_argument('--summary', help='also write the table to this file')
     args = parser.parse_args(argv)

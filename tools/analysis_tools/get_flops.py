@@ -1,29 +1,32 @@
-"""Parameters and FLOPs of rla_mm configs through MMEngine's complexity counter.
+"""Parameters and FLOPs of rla_mm configs through MMEngine's complexity
+counter.
 
-The counter (``mmengine.analysis.get_model_complexity_info``, fvcore's jit-trace
-counter) counts one multiply-accumulate as one FLOP, in convolutions and linear
-layers, plus 2 per element of an eval-mode affine batch norm (1 without affine),
-1 per input element of adaptive average pooling and a few other listed ops
-(upsampling, group/layer norm). It ignores element-wise work (additions, ReLU, tanh)
-and plain pooling. The paper's FLOPs column is thop's MAC count divided by 1024^3 and
-its Params column the parameter count divided by 1024^2 (a plain ResNet-50, 25,557,032
-parameters, prints as 24.37M in the paper's tables); both units are printed.
+The counter (``mmengine.analysis.get_model_complexity_info``, fvcore's
+jit-trace counter) counts one multiply-accumulate as one FLOP, in convolutions
+and linear layers, plus 2 per element of an eval-mode affine batch norm
+(1 without affine), 1 per input element of adaptive average pooling and a few
+other listed ops (upsampling, group/layer norm). It ignores element-wise work
+(additions, ReLU, tanh) and plain pooling. The paper's FLOPs column is thop's
+MAC count divided by 1024^3 and its Params column the parameter count divided
+by 1024^2 (a plain ResNet-50, 25,557,032 parameters, prints as 24.37M in the
+paper's tables); both units are printed.
 
 * Classification configs: the whole classifier, ``model(x, mode='tensor')``.
 * Detection configs: backbone and neck (``model.extract_feat``); the heads of
-  two-stage detectors depend on the proposals, so they are not counted. Parameters
-  are those of the whole detector and of the counted part.
+  two-stage detectors depend on the proposals, so they are not counted.
+  Parameters are those of the whole detector and of the counted part.
 
 Usage:
     python tools/analysis_tools/get_flops.py CONFIG [CONFIG ...] [--shape H W]
-    mim run rla_mm get_flops CONFIG [--shape H W]   (CONFIG may be a config name)
+    mim run rla_mm get_flops CONFIG [--shape H W] (CONFIG may be a config name)
     python tools/analysis_tools/get_flops.py --all --out docs/complexity.md
 """
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/
-import env_check  # noqa: E402,F401  (first: says what to do without torch)
+# first: env_check says what to do when torch is missing
+import env_check  # noqa: E402,F401 isort: skip
 
 import argparse  # noqa: E402
 import glob  # noqa: E402
@@ -35,6 +38,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 CONV_LINEAR = ('conv', 'linear', 'addmm', 'matmul', 'mm', 'bmm', 'einsum')
+
 
 class _Traced(nn.Module):
     """What is counted: the classifier's logits or a detector's features."""
@@ -58,6 +62,7 @@ def build_model(config: str):
     """
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
+
     import rla_mm  # noqa: F401  (registers the backbones)
     from rla_mm.configs import find_config, is_detector_config
     cfg = Config.fromfile(find_config(config))
@@ -111,29 +116,37 @@ def count(config: str, shape: Optional[Sequence[int]] = None) -> Dict:
             by_op = FlopAnalyzer(traced, (x, )).by_operator()
     finally:
         logger.setLevel(level)
-    counted = model if not detector else nn.ModuleList(
-        [model.backbone] + ([model.neck] if getattr(model, 'neck', None) else []))
+    counted = model if not detector else nn.ModuleList([model.backbone] + (
+        [model.neck] if getattr(model, 'neck', None) else []))
     conv_linear = sum(v for k, v in by_op.items() if k in CONV_LINEAR)
-    return dict(config=osp.basename(config), detector=detector,
-                shape=tuple(shape), flops=info['flops'], params=info['params'],
-                counted_params=sum(p.numel() for p in counted.parameters()),
-                conv_linear=conv_linear, norm=by_op.get('batch_norm', 0),
-                by_operator=dict(by_op))
+    return dict(
+        config=osp.basename(config),
+        detector=detector,
+        shape=tuple(shape),
+        flops=info['flops'],
+        params=info['params'],
+        counted_params=sum(p.numel() for p in counted.parameters()),
+        conv_linear=conv_linear,
+        norm=by_op.get('batch_norm', 0),
+        by_operator=dict(by_op))
 
 
 def format_row(r: Dict) -> str:
     """One result as readable lines, in decimal and in the paper's units."""
-    g, m = 1024 ** 3, 1024 ** 2
+    g, m = 1024**3, 1024**2
     what = 'backbone + neck' if r['detector'] else 'classifier'
-    lines = [f"{r['config']} ({what}, input {r['shape'][0]}x{r['shape'][1]})",
-             f"  params: {r['params']:,} = {r['params'] / 1e6:.2f}M decimal = "
-             f"{r['params'] / m:.2f}M paper unit (2^20)"]
+    lines = [
+        f"{r['config']} ({what}, input {r['shape'][0]}x{r['shape'][1]})",
+        f"  params: {r['params']:,} = {r['params'] / 1e6:.2f}M decimal = "
+        f"{r['params'] / m:.2f}M paper unit (2^20)"
+    ]
     if r['detector']:
         lines.append(f"  counted part's params: {r['counted_params']:,}")
     lines.append(f"  FLOPs (MACs): {r['flops'] / 1e9:.3f}G decimal = "
                  f"{r['flops'] / g:.3f}G paper unit (2^30)")
-    ops = ', '.join(f'{k} {v / 1e9:.3f}G' for k, v in
-                    sorted(r['by_operator'].items(), key=lambda kv: -kv[1]))
+    ops = ', '.join(
+        f'{k} {v / 1e9:.3f}G'
+        for k, v in sorted(r['by_operator'].items(), key=lambda kv: -kv[1]))
     lines.append(f'  by operator (decimal): {ops}')
     return '\n'.join(lines)
 
@@ -141,11 +154,13 @@ def format_row(r: Dict) -> str:
 def markdown(results: List[Dict]) -> str:
     """The complexity table of docs/complexity.md."""
     from rla_mm.configs import load_metafile, paper_figure
-    g, m = 1024 ** 3, 1024 ** 2
+    g, m = 1024**3, 1024**2
     meta = {name: model['Metadata'] for name, model in load_metafile().items()}
-    rows = ['| config | input | params | params (2^20) | paper Params | '
-            'FLOPs (10^9) | FLOPs (2^30) | conv+linear only (2^30) | '
-            'paper FLOPs | off |', '|---|---|---|---|---|---|---|---|---|---|']
+    rows = [
+        '| config | input | params | params (2^20) | paper Params | '
+        'FLOPs (10^9) | FLOPs (2^30) | conv+linear only (2^30) | '
+        'paper FLOPs | off |', '|---|---|---|---|---|---|---|---|---|---|'
+    ]
     for r in results:
         facts = meta.get(r['config'], {})
         p_params = paper_figure(facts.get('Paper Params'))
@@ -159,22 +174,34 @@ def markdown(results: List[Dict]) -> str:
             f"| `{r['config']}`{what} | {r['shape'][0]}x{r['shape'][1]} | "
             f"{r['params']:,} | {r['params'] / m:.2f}M | "
             f"{f'{p_params:.2f}M' if p_params else '—'} | "
-            f"{r['flops'] / 1e9:.3f} | {ours:.3f} | {r['conv_linear'] / g:.3f} | "
+            f"{r['flops'] / 1e9:.3f} | {ours:.3f} | "
+            f"{r['conv_linear'] / g:.3f} | "
             f"{f'{p_flops:.3f}' if p_flops else '—'} | {off} |")
     return '\n'.join(rows) + '\n'
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('configs', nargs='*', help='config files, or names of rla_mm configs '
-                        '(e.g. retinanet_rla_r50_fpn_1x_coco.py)')
-    parser.add_argument('--all', action='store_true',
-                        help='every config under configs/ (not _base_/ or demo/)')
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
-                        help='input size (default: 800 1333 for detectors, 32 32 for '
-                        'CIFAR classifiers, 224 224 for the others)')
-    parser.add_argument('--out', help='write the table into this Markdown file '
-                        '(between <!-- complexity:begin/end --> markers)')
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument(
+        'configs',
+        nargs='*',
+        help='config files, or names of rla_mm configs '
+        '(e.g. retinanet_rla_r50_fpn_1x_coco.py)')
+    parser.add_argument(
+        '--all',
+        action='store_true',
+        help='every config under configs/ (not _base_/ or demo/)')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help='input size (default: 800 1333 for detectors, 32 32 for '
+        'CIFAR classifiers, 224 224 for the others)')
+    parser.add_argument(
+        '--out',
+        help='write the table into this Markdown file '
+        '(between <!-- complexity:begin/end --> markers)')
     args = parser.parse_args(argv)
     if args.all:
         from rla_mm.configs import configs_dir

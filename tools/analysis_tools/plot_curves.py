@@ -1,10 +1,12 @@
 """Plot training curves (loss, lr, validation mAP) from MMEngine's JSON logs.
 
 Usage:
-    python tools/analysis_tools/plot_curves.py WORK_DIR_OR_JSON [--out curves.png]
+    python tools/analysis_tools/plot_curves.py WORK_DIR_OR_JSON
+        [--out curves.png]
 
 WORK_DIR may hold several runs (timestamp folders); the newest one with a
-``vis_data/*.json`` scalar log is used (a resumed run continues the same curves).
+``vis_data/*.json`` scalar log is used (a resumed run continues the same
+curves).
 """
 import argparse
 import glob
@@ -20,7 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def find_logs(path: str) -> List[str]:
-    """Scalar JSON logs of a work dir, newest first (or ``[path]`` for a file)."""
+    """Scalar JSON logs of a work dir, newest first
+    (or ``[path]`` for a file)."""
     if osp.isfile(path):
         return [path]
     logs = sorted(glob.glob(osp.join(path, '*', 'vis_data', '*.json')))
@@ -40,8 +43,9 @@ def read_log(path: str) -> Dict[str, List[dict]]:
             if not line:
                 continue
             record = json.loads(line)
-            if any(k.endswith('mAP') or k.startswith('accuracy/')
-                   for k in record):
+            if any(
+                    k.endswith('mAP') or k.startswith('accuracy/')
+                    for k in record):
                 val.append(record)
             elif 'loss' in record:
                 train.append(record)
@@ -52,24 +56,30 @@ def read_log(path: str) -> Dict[str, List[dict]]:
 
 def plot(records: Dict[str, List[dict]], out: str, title: str = '') -> None:
     train, val = records['train'], records['val']
-    metric = next((k for k in ('coco/bbox_mAP_50', 'coco/bbox_mAP',
-                               'accuracy/top1') if val and k in val[-1]), None)
+    metric = next(
+        (k for k in ('coco/bbox_mAP_50', 'coco/bbox_mAP', 'accuracy/top1')
+         if val and k in val[-1]), None)
     panels = 3 if metric else 2
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6))
     steps = [r.get('iter', r.get('step')) for r in train]
     for key in sorted(k for k in train[-1] if k.startswith('loss')):
-        axes[0].plot(steps, [r.get(key) for r in train], label=key,
-                     linewidth=2 if key == 'loss' else 1)
+        axes[0].plot(
+            steps, [r.get(key) for r in train],
+            label=key,
+            linewidth=2 if key == 'loss' else 1)
     axes[0].set(xlabel='iteration', ylabel='loss', title='training loss')
     axes[0].legend(fontsize=7)
     axes[1].plot(steps, [r['lr'] for r in train])
     axes[1].set(xlabel='iteration', ylabel='lr', title='learning rate')
     if metric:
-        keys = [k for k in ('coco/bbox_mAP', 'coco/bbox_mAP_50',
-                            'accuracy/top1') if k in val[-1]]
+        keys = [
+            k for k in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'accuracy/top1')
+            if k in val[-1]
+        ]
         for key in keys:
             axes[2].plot([r['step'] for r in val], [r[key] for r in val],
-                         marker='o', label=key)
+                         marker='o',
+                         label=key)
         axes[2].set(xlabel='epoch', title='validation')
         axes[2].legend(fontsize=7)
     if title:
@@ -82,8 +92,10 @@ def plot(records: Dict[str, List[dict]], out: str, title: str = '') -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('path', help='work dir or scalar JSON log')
-    parser.add_argument('--out', default=None,
-                        help='PNG to write (default: WORK_DIR/curves.png)')
+    parser.add_argument(
+        '--out',
+        default=None,
+        help='PNG to write (default: WORK_DIR/curves.png)')
     args = parser.parse_args(argv)
     # The newest run with training records (a test run logs only metrics).
     for log in find_logs(args.path):

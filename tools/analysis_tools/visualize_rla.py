@@ -12,9 +12,9 @@ every RLA update ``h_t = R(tanh(BN_t(h_{t-1} + O(y_t))))`` (paper Eq. 11) with
 
 * ``hidden_state.png``: the channel mean of h_t after every block, one row per
   stage (one colour scale per stage, zero in white);
-* ``update_strength.png``: per block, the RMS of the new features O(y_t) against
-  the RMS of the state the recurrence carries in, h_{t-1}; the share of the new
-  features, ``|O(y_t)| / (|O(y_t)| + |h_{t-1}|)``; and (unless
+* ``update_strength.png``: per block, the RMS of the new features O(y_t)
+  against the RMS of the state the recurrence carries in, h_{t-1}; the share of
+  the new features, ``|O(y_t)| / (|O(y_t)| + |h_{t-1}|)``; and (unless
   ``--no-knock-out``) how much the final hidden state changes when that block's
   O(y_t) is set to zero (:func:`rla_mm.visualization.knock_out`), the
   recurrence's memory of each block (paper Sec. 3);
@@ -57,21 +57,29 @@ def parse_args(argv=None):
     parser.add_argument('config', help='config file of the RLA model')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('image', help='image file')
-    parser.add_argument('--out-dir', required=True,
-                        help='folder for the PNGs and rla_hidden.json')
-    parser.add_argument('--plain-config',
-                        help="config of a plain twin, for the CAM beside RLA's")
-    parser.add_argument('--plain-checkpoint',
-                        help='checkpoint of the plain twin')
     parser.add_argument(
-        '--no-knock-out', action='store_true',
+        '--out-dir',
+        required=True,
+        help='folder for the PNGs and rla_hidden.json')
+    parser.add_argument(
+        '--plain-config',
+        help="config of a plain twin, for the CAM beside RLA's")
+    parser.add_argument(
+        '--plain-checkpoint', help='checkpoint of the plain twin')
+    parser.add_argument(
+        '--no-knock-out',
+        action='store_true',
         help='skip the knock-out runs (one backbone pass per block)')
     parser.add_argument('--device', default='cpu', help='cpu or cuda:0 ...')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override config entries of CONFIG')
     parser.add_argument(
-        '--plain-cfg-options', nargs='+', action=DictAction,
+        '--plain-cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override config entries of --plain-config')
     args = parser.parse_args(argv)
     if (args.plain_config is None) != (args.plain_checkpoint is None):
@@ -79,7 +87,9 @@ def parse_args(argv=None):
     return args
 
 
-def build_model(config: str, checkpoint: str, device: str,
+def build_model(config: str,
+                checkpoint: str,
+                device: str,
                 cfg_options: Optional[dict] = None):
     """Build the model of ``config`` with the weights of ``checkpoint``, in
     eval mode, and the config's test pipeline without annotations."""
@@ -96,8 +106,8 @@ def build_model(config: str, checkpoint: str, device: str,
         from mmdet.registry import MODELS
     model = MODELS.build(cfg.model)
     check_checkpoint_file(checkpoint)
-    loaded = load_checkpoint(model, checkpoint, map_location='cpu',
-                             logger='silent')
+    loaded = load_checkpoint(
+        model, checkpoint, map_location='cpu', logger='silent')
     meta = loaded.get('meta', {}).get('dataset_meta') or {}
     classes = meta.get('classes') or cfg.get('classes')
     if classes is None:
@@ -108,13 +118,16 @@ def build_model(config: str, checkpoint: str, device: str,
     dataset = cfg.test_dataloader.dataset
     while 'dataset' in dataset:  # dataset wrappers
         dataset = dataset.dataset
-    steps = [step for step in dataset.pipeline
-             if not step['type'].split('.')[-1].startswith('LoadAnnotations')]
+    steps = [
+        step for step in dataset.pipeline
+        if not step['type'].split('.')[-1].startswith('LoadAnnotations')
+    ]
     return model, Compose(steps), scope
 
 
 def prepare(model, pipeline, image: str) -> dict:
-    """The image through the test pipeline and the model's data preprocessor."""
+    """The image through the test pipeline and the model's data
+    preprocessor."""
     if not osp.isfile(image):
         raise FileNotFoundError(f'image {image!r} does not exist')
     data = pseudo_collate([pipeline(dict(img_path=image))])
@@ -143,10 +156,11 @@ def knock_out_effects(backbone, inputs, updates) -> List[Dict[str, float]]:
         with knock_out(backbone, record.stage, record.block):
             dropped = run_backbone(backbone, inputs)
         dropped_stage = [r for r in dropped if r.stage == record.stage][-1].h
-        effects.append(dict(
-            on_final=rms(dropped[-1].h - final) / max(rms(final), 1e-12),
-            on_stage=rms(dropped_stage - stage_last[record.stage]) /
-            max(rms(stage_last[record.stage]), 1e-12)))
+        effects.append(
+            dict(
+                on_final=rms(dropped[-1].h - final) / max(rms(final), 1e-12),
+                on_stage=rms(dropped_stage - stage_last[record.stage]) /
+                max(rms(stage_last[record.stage]), 1e-12)))
     return effects
 
 
@@ -155,8 +169,12 @@ def summarize(updates, effects) -> List[dict]:
     for i, r in enumerate(updates):
         o, carried = rms(r.o), rms(r.h_prev)
         row = dict(
-            stage=r.stage, block=r.block, shape=list(r.h.shape[1:]),
-            rms_new=o, rms_carried=carried, rms_hidden=rms(r.h),
+            stage=r.stage,
+            block=r.block,
+            shape=list(r.h.shape[1:]),
+            rms_new=o,
+            rms_carried=carried,
+            rms_hidden=rms(r.h),
             rms_change=rms(r.h - r.h_prev),
             share_new=o / (o + carried) if o + carried > 0 else 0.0,
             hidden_mean=float(r.h.float().mean()))
@@ -202,14 +220,22 @@ def draw_strength(rows: List[dict], out: str, title: str) -> None:
     x = np.arange(len(rows))
     knocked = 'knock_out_on_final' in rows[0]
     panels = 3 if knocked else 2
-    fig, axes = plt.subplots(panels, 1, figsize=(max(6, 0.16 * len(rows) + 3),
-                                                 2.3 * panels), sharex=True)
-    axes[0].plot(x, [r['rms_new'] for r in rows], '.-',
-                 label='new features O(y_t)')
-    axes[0].plot(x, [r['rms_carried'] for r in rows], '.-',
-                 label='carried state h_{t-1}')
-    axes[0].plot(x, [r['rms_hidden'] for r in rows], '.-', alpha=0.6,
-                 label='new state h_t')
+    fig, axes = plt.subplots(
+        panels,
+        1,
+        figsize=(max(6, 0.16 * len(rows) + 3), 2.3 * panels),
+        sharex=True)
+    axes[0].plot(
+        x, [r['rms_new'] for r in rows], '.-', label='new features O(y_t)')
+    axes[0].plot(
+        x, [r['rms_carried'] for r in rows],
+        '.-',
+        label='carried state h_{t-1}')
+    axes[0].plot(
+        x, [r['rms_hidden'] for r in rows],
+        '.-',
+        alpha=0.6,
+        label='new state h_t')
     axes[0].set_ylabel('RMS')
     axes[0].set_yscale('log')  # h_0 = 0 is left out
     axes[0].legend(fontsize=7)
@@ -217,19 +243,24 @@ def draw_strength(rows: List[dict], out: str, title: str) -> None:
     axes[1].set_ylabel('|O| / (|O| + |h_{t-1}|)', fontsize=8)
     axes[1].set_ylim(0, 1)
     if knocked:
-        axes[2].plot(x, [r['knock_out_on_final'] for r in rows], '.-',
-                     label='final hidden state')
-        axes[2].plot(x, [r['knock_out_on_stage'] for r in rows], '.-',
-                     label="the stage's last state")
+        axes[2].plot(
+            x, [r['knock_out_on_final'] for r in rows],
+            '.-',
+            label='final hidden state')
+        axes[2].plot(
+            x, [r['knock_out_on_stage'] for r in rows],
+            '.-',
+            label="the stage's last state")
         axes[2].set_ylabel('change if O(y_t) = 0', fontsize=8)
         axes[2].legend(fontsize=7)
-    starts = [i for i, r in enumerate(rows)
-              if i == 0 or r['stage'] != rows[i - 1]['stage']]
+    starts = [
+        i for i, r in enumerate(rows)
+        if i == 0 or r['stage'] != rows[i - 1]['stage']
+    ]
     for ax in axes:
         for s in starts[1:]:
             ax.axvline(s - 0.5, color='gray', lw=0.8, ls='--')
-    axes[-1].set_xticks(starts, [rows[s]['stage'] for s in starts],
-                        fontsize=8)
+    axes[-1].set_xticks(starts, [rows[s]['stage'] for s in starts], fontsize=8)
     axes[-1].set_xlabel('block (in order of depth)')
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
@@ -259,8 +290,8 @@ def class_activation_map(model, data) -> Optional[dict]:
 
 def draw_cams(image_rgb, cams: List[tuple], out: str) -> None:
     import cv2
-    fig, axes = plt.subplots(1, len(cams) + 1,
-                             figsize=(2.6 * (len(cams) + 1), 2.8))
+    fig, axes = plt.subplots(
+        1, len(cams) + 1, figsize=(2.6 * (len(cams) + 1), 2.8))
     axes[0].imshow(image_rgb)
     axes[0].set_title('image', fontsize=8)
     h, w = image_rgb.shape[:2]
@@ -268,10 +299,14 @@ def draw_cams(image_rgb, cams: List[tuple], out: str) -> None:
         m = cam['cam']
         m = m / m.max() if m.max() > 0 else m
         ax.imshow(image_rgb)
-        ax.imshow(cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR),
-                  cmap='jet', alpha=0.5, vmin=0, vmax=1)
-        ax.set_title(f"{title}: {cam['name']} ({cam['score']:.2f})",
-                     fontsize=8)
+        ax.imshow(
+            cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR),
+            cmap='jet',
+            alpha=0.5,
+            vmin=0,
+            vmax=1)
+        ax.set_title(
+            f"{title}: {cam['name']} ({cam['score']:.2f})", fontsize=8)
     for ax in axes:
         ax.axis('off')
     fig.tight_layout()
@@ -292,23 +327,30 @@ def main(argv=None) -> dict:
     os.makedirs(args.out_dir, exist_ok=True)
     image_rgb = mmcv.imread(args.image, channel_order='rgb')
     title = f'{osp.basename(args.config)}: {osp.basename(args.image)}'
-    draw_hidden_maps(updates, image_rgb, osp.join(args.out_dir,
-                                                  FIGURES[0]), title)
+    draw_hidden_maps(updates, image_rgb, osp.join(args.out_dir, FIGURES[0]),
+                     title)
     draw_strength(rows, osp.join(args.out_dir, FIGURES[1]), title)
-    result = dict(config=args.config, checkpoint=args.checkpoint,
-                  image=args.image, scope=scope,
-                  input_shape=list(data['inputs'].shape), updates=rows,
-                  figures=list(FIGURES))
+    result = dict(
+        config=args.config,
+        checkpoint=args.checkpoint,
+        image=args.image,
+        scope=scope,
+        input_shape=list(data['inputs'].shape),
+        updates=rows,
+        figures=list(FIGURES))
     if scope == 'mmpretrain':
         cam = class_activation_map(model, data)
         if cam is not None:
             cams = [('RLA', cam)]
-            result['cam'] = {'RLA': dict(label=cam['label'], name=cam['name'],
-                                         score=cam['score'])}
+            result['cam'] = {
+                'RLA':
+                dict(label=cam['label'], name=cam['name'], score=cam['score'])
+            }
             if args.plain_config is not None:
-                plain, plain_pipeline, _ = build_model(
-                    args.plain_config, args.plain_checkpoint, args.device,
-                    args.plain_cfg_options)
+                plain, plain_pipeline, _ = build_model(args.plain_config,
+                                                       args.plain_checkpoint,
+                                                       args.device,
+                                                       args.plain_cfg_options)
                 plain_cam = class_activation_map(
                     plain, prepare(plain, plain_pipeline, args.image))
                 if plain_cam is None:
@@ -317,7 +359,8 @@ def main(argv=None) -> dict:
                         f'GlobalAveragePooling neck and a LinearClsHead')
                 cams.append(('plain', plain_cam))
                 result['cam']['plain'] = dict(
-                    label=plain_cam['label'], name=plain_cam['name'],
+                    label=plain_cam['label'],
+                    name=plain_cam['name'],
                     score=plain_cam['score'])
             draw_cams(image_rgb, cams, osp.join(args.out_dir, 'cam.png'))
             result['figures'].append('cam.png')

@@ -1,8 +1,9 @@
-"""Generate a small image-classification set from scikit-learn's handwritten digits.
+"""Generate a small image-classification set from scikit-learn's handwritten
+digits.
 
-The 1,797 real 8x8 scans that ship with scikit-learn (10 classes) are upscaled to
-32x32 (bilinear) and written as PNG files, split per class into train / val /
-test (70 / 10 / 20 %, deterministic for a given ``--seed``), with MMPretrain
+The 1,797 real 8x8 scans that ship with scikit-learn (10 classes) are upscaled
+to 32x32 (bilinear) and written as PNG files, split per class into train / val
+/ test (70 / 10 / 20 %, deterministic for a given ``--seed``), with MMPretrain
 annotation lists (``meta/{split}.txt``: ``relative/path.png label`` per line).
 
 Usage:
@@ -23,7 +24,8 @@ SPLITS = (('train', 0.7), ('val', 0.1), ('test', 0.2))
 
 
 def split_indices(labels: np.ndarray, seed: int) -> Dict[str, np.ndarray]:
-    """Stratified train/val/test indices: the fractions of ``SPLITS`` per class.
+    """Stratified train/val/test indices: the fractions of ``SPLITS`` per
+    class.
 
     Args:
         labels (np.ndarray): Class index of every scan.
@@ -43,7 +45,8 @@ def split_indices(labels: np.ndarray, seed: int) -> Dict[str, np.ndarray]:
 
 
 def to_image(scan: np.ndarray, size: int) -> np.ndarray:
-    """An 8x8 scan with values 0..16 as a ``size`` x ``size`` 3-channel uint8 image.
+    """An 8x8 scan with values 0..16 as a ``size`` x ``size`` 3-channel uint8
+    image.
 
     Args:
         scan (np.ndarray): The 8x8 scan.
@@ -55,9 +58,11 @@ def to_image(scan: np.ndarray, size: int) -> np.ndarray:
     return np.repeat(gray[:, :, None], 3, axis=2)
 
 
-def make_dataset(out_dir: str, size: int = 32,
+def make_dataset(out_dir: str,
+                 size: int = 32,
                  seed: int = 0) -> Dict[str, Tuple[str, int]]:
-    """Write the images and annotation lists; return (list file, count) per split.
+    """Write the images and annotation lists; return (list file, count) per
+    split.
 
     Args:
         out_dir (str): Output folder.
@@ -77,8 +82,8 @@ def make_dataset(out_dir: str, size: int = 32,
         lines = []
         for i in idx:
             name = f'{split}/{i:04d}.png'
-            cv2.imwrite(osp.join(out_dir, name),
-                        to_image(digits.images[i], size))
+            cv2.imwrite(
+                osp.join(out_dir, name), to_image(digits.images[i], size))
             lines.append(f'{name} {int(digits.target[i])}\n')
         list_file = osp.join(out_dir, 'meta', f'{split}.txt')
         with open(list_file, 'w') as f:

@@ -1,16 +1,18 @@
-"""Generate a small COCO-format detection + instance segmentation set of digits.
+"""Generate a small COCO-format detection + instance segmentation set of
+digits.
 
 Real handwritten digit scans (scikit-learn's bundled digits, 1,797 8x8 scans of
-43 writers) are upscaled and composited onto textured colour canvases, with random
-size, colour, and partial occlusion. Train and val use disjoint scans. Every output
-is a deterministic function of ``--seed``.
+43 writers) are upscaled and composited onto textured colour canvases, with
+random size, colour, and partial occlusion. Train and val use disjoint scans.
+Every output is a deterministic function of ``--seed``.
 
 Usage:
     python tools/data/make_digits_coco.py [--out data/digits_coco]
         [--num-train 800] [--num-val 150] [--size 160] [--seed 0]
 
-Writes ``OUT/{train,val}/*.png`` and ``OUT/annotations/instances_{train,val}.json``
-with boxes, polygon masks, areas and the categories 'zero' .. 'nine'.
+Writes ``OUT/{train,val}/*.png`` and
+``OUT/annotations/instances_{train,val}.json`` with boxes, polygon masks, areas
+and the categories 'zero' .. 'nine'.
 """
 import argparse
 import json
@@ -29,7 +31,8 @@ def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
     """A smooth random colour background with mild texture (float, HxWx3)."""
     base = rng.uniform(40, 215, size=(4, 4, 3)).astype(np.float32)
     img = cv2.resize(base, (size, size), interpolation=cv2.INTER_CUBIC)
-    blobs = rng.normal(0, 12, size=(size // 8, size // 8, 3)).astype(np.float32)
+    blobs = rng.normal(
+        0, 12, size=(size // 8, size // 8, 3)).astype(np.float32)
     img += cv2.resize(blobs, (size, size), interpolation=cv2.INTER_LINEAR)
     img += rng.normal(0, 5, size=img.shape).astype(np.float32)
     return np.clip(img, 0, 255)
@@ -45,8 +48,8 @@ def _contrasting_colour(rng: np.random.Generator,
 
 
 def _polygons(mask: np.ndarray) -> List[List[float]]:
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
-                                   cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(
+        mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     polys = []
     for c in contours:
         if len(c) >= 3 and cv2.contourArea(c) >= 4:
@@ -54,8 +57,10 @@ def _polygons(mask: np.ndarray) -> List[List[float]]:
     return polys
 
 
-def render_image(rng: np.random.Generator, scans: np.ndarray,
-                 labels: np.ndarray, size: int,
+def render_image(rng: np.random.Generator,
+                 scans: np.ndarray,
+                 labels: np.ndarray,
+                 size: int,
                  max_objects: int = 3) -> Tuple[np.ndarray, List[Dict]]:
     """Compose 1..max_objects digits on a canvas.
 
@@ -77,8 +82,9 @@ def render_image(rng: np.random.Generator, scans: np.ndarray,
         side = int(rng.integers(size // 5, int(size / 2.5) + 1))
         aspect = rng.uniform(0.8, 1.2)
         w, h = max(8, int(side * aspect)), side
-        alpha = cv2.resize(scans[idx].astype(np.float32) / 16.0, (w, h),
-                           interpolation=cv2.INTER_CUBIC)
+        alpha = cv2.resize(
+            scans[idx].astype(np.float32) / 16.0, (w, h),
+            interpolation=cv2.INTER_CUBIC)
         alpha = np.clip(alpha, 0, 1)
         # Place it where it leaves every earlier digit at least 60% visible,
         # so that every digit drawn is labelled; give up after a few tries.
@@ -98,8 +104,8 @@ def render_image(rng: np.random.Generator, scans: np.ndarray,
         canvas = canvas * (1 - full[..., None]) + colour * full[..., None]
         for obj in objects:  # the new digit occludes the earlier ones
             obj['mask'] &= ~mask
-        objects.append(dict(label=int(labels[idx]), mask=mask,
-                            full_area=int(mask.sum())))
+        objects.append(
+            dict(label=int(labels[idx]), mask=mask, full_area=int(mask.sum())))
     image = np.clip(canvas, 0, 255).astype(np.uint8)
     return image, objects
 
@@ -115,8 +121,8 @@ def build_split(out_dir: str, split: str, scans: np.ndarray,
         image, objects = render_image(rng, scans, labels, size)
         file_name = f'{image_id:05d}.png'
         cv2.imwrite(osp.join(out_dir, split, file_name), image)
-        images.append(dict(id=image_id, file_name=file_name, width=size,
-                           height=size))
+        images.append(
+            dict(id=image_id, file_name=file_name, width=size, height=size))
         for obj in objects:
             ys, xs = np.nonzero(obj['mask'])
             polys = _polygons(obj['mask'])
@@ -125,19 +131,33 @@ def build_split(out_dir: str, split: str, scans: np.ndarray,
             x1, y1 = float(xs.min()), float(ys.min())
             w, h = float(xs.max() + 1) - x1, float(ys.max() + 1) - y1
             annotations.append(
-                dict(id=len(annotations) + 1, image_id=image_id,
-                     category_id=obj['label'] + 1, bbox=[x1, y1, w, h],
-                     area=float(obj['mask'].sum()), segmentation=polys,
-                     iscrowd=0))
-    categories = [dict(id=i + 1, name=name, supercategory='digit')
-                  for i, name in enumerate(CLASSES)]
-    return dict(images=images, annotations=annotations, categories=categories,
-                info=dict(description='rla_mm digits-on-texture demo set',
-                          source='scikit-learn load_digits', seed=seed))
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=image_id,
+                    category_id=obj['label'] + 1,
+                    bbox=[x1, y1, w, h],
+                    area=float(obj['mask'].sum()),
+                    segmentation=polys,
+                    iscrowd=0))
+    categories = [
+        dict(id=i + 1, name=name, supercategory='digit')
+        for i, name in enumerate(CLASSES)
+    ]
+    return dict(
+        images=images,
+        annotations=annotations,
+        categories=categories,
+        info=dict(
+            description='rla_mm digits-on-texture demo set',
+            source='scikit-learn load_digits',
+            seed=seed))
 
 
-def make_dataset(out_dir: str, num_train: int = 800, num_val: int = 150,
-                 size: int = 160, seed: int = 0) -> Dict[str, str]:
+def make_dataset(out_dir: str,
+                 num_train: int = 800,
+                 num_val: int = 150,
+                 size: int = 160,
+                 seed: int = 0) -> Dict[str, str]:
     """Write both splits; return the annotation file of each.
 
     Args:
@@ -173,7 +193,9 @@ def make_dataset(out_dir: str, num_train: int = 800, num_val: int = 150,
     return files
 
 
-def cfg_options(root: str, epochs: int = 1, coco_layout: bool = True,
+def cfg_options(root: str,
+                epochs: int = 1,
+                coco_layout: bool = True,
                 scale: Optional[int] = None) -> List[str]:
     """``--cfg-options`` that train and test a detector config on this data.
 
@@ -188,31 +210,39 @@ def cfg_options(root: str, epochs: int = 1, coco_layout: bool = True,
             (train and test pipelines of MMDetection's COCO datasets).
     """
     ann = osp.join(root, 'annotations', 'instances_{}.json')
-    opts = [f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=100',
-            'default_hooks.checkpoint.interval=1',
-            'default_hooks.checkpoint.max_keep_ckpts=3',
-            'default_hooks.logger.interval=1',
-            f'val_evaluator.ann_file={ann.format("val")}',
-            f'test_evaluator.ann_file={ann.format("val")}']
+    opts = [
+        f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=100',
+        'default_hooks.checkpoint.interval=1',
+        'default_hooks.checkpoint.max_keep_ckpts=3',
+        'default_hooks.logger.interval=1',
+        f'val_evaluator.ann_file={ann.format("val")}',
+        f'test_evaluator.ann_file={ann.format("val")}'
+    ]
     for split in ('train', 'val', 'test'):
-        opts += [f'{split}_dataloader.num_workers=0',
-                 f'{split}_dataloader.persistent_workers=False',
-                 f'{split}_dataloader.dataset.data_root={root}/']
+        opts += [
+            f'{split}_dataloader.num_workers=0',
+            f'{split}_dataloader.persistent_workers=False',
+            f'{split}_dataloader.dataset.data_root={root}/'
+        ]
     if coco_layout:
-        for split, name in (('train', 'train'), ('val', 'val'),
-                            ('test', 'val')):
-            opts += [f'{split}_dataloader.dataset.ann_file='
-                     f'annotations/instances_{name}.json',
-                     f'{split}_dataloader.dataset.data_prefix.img={name}/',
-                     # a tuple, as MMDetection's datasets give them (its
-                     # confusion_matrix.py appends to them with a tuple)
-                     f'{split}_dataloader.dataset.metainfo.classes=('
-                     f'{",".join(CLASSES)})']
+        for split, name in (('train', 'train'), ('val', 'val'), ('test',
+                                                                 'val')):
+            opts += [
+                f'{split}_dataloader.dataset.ann_file='
+                f'annotations/instances_{name}.json',
+                f'{split}_dataloader.dataset.data_prefix.img={name}/',
+                # a tuple, as MMDetection's datasets give them (its
+                # confusion_matrix.py appends to them with a tuple)
+                f'{split}_dataloader.dataset.metainfo.classes=('
+                f'{",".join(CLASSES)})'
+            ]
     if scale is not None:
         # pipeline positions of MMDetection's coco_detection / coco_instance
-        opts += [f'train_dataloader.dataset.pipeline.2.scale=({scale},{scale})',
-                 f'val_dataloader.dataset.pipeline.1.scale=({scale},{scale})',
-                 f'test_dataloader.dataset.pipeline.1.scale=({scale},{scale})']
+        opts += [
+            f'train_dataloader.dataset.pipeline.2.scale=({scale},{scale})',
+            f'val_dataloader.dataset.pipeline.1.scale=({scale},{scale})',
+            f'test_dataloader.dataset.pipeline.1.scale=({scale},{scale})'
+        ]
     return opts
 
 

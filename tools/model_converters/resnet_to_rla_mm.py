@@ -23,23 +23,30 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/
-import env_check  # noqa: E402,F401  (first: says what to do without torch)
+# first: env_check says what to do when torch is missing
+import env_check  # noqa: E402,F401 isort: skip
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', help='plain ResNet checkpoint (path or URL)')
     parser.add_argument('dst', help='output checkpoint')
-    parser.add_argument('--config', help='a config whose model.backbone is '
-                        'the RLA backbone to initialise')
-    parser.add_argument('--type', default='RLAResNet',
-                        help='RLA backbone type (without --config)')
+    parser.add_argument(
+        '--config',
+        help='a config whose model.backbone is '
+        'the RLA backbone to initialise')
+    parser.add_argument(
+        '--type',
+        default='RLAResNet',
+        help='RLA backbone type (without --config)')
     parser.add_argument('--depth', type=int, default=50)
     parser.add_argument('--rla-channel', type=int, default=32)
-    parser.add_argument('--prefix', help="the backbone's prefix in SRC "
-                        "(default: 'backbone.' when SRC has it, else none)")
-    parser.add_argument('--force', action='store_true',
-                        help='overwrite DST if it exists')
+    parser.add_argument(
+        '--prefix',
+        help="the backbone's prefix in SRC "
+        "(default: 'backbone.' when SRC has it, else none)")
+    parser.add_argument(
+        '--force', action='store_true', help='overwrite DST if it exists')
     return parser.parse_args(argv)
 
 
@@ -47,7 +54,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
     from mmengine.config import Config
-    from mmengine.registry import DefaultScope, MODELS
+    from mmengine.registry import MODELS, DefaultScope
     from mmengine.runner.checkpoint import CheckpointLoader
 
     import rla_mm  # noqa: F401
@@ -57,18 +64,20 @@ def main(argv=None) -> int:
         print(f'error: {args.src} does not exist', file=sys.stderr)
         return 1
     if osp.exists(args.dst) and not args.force:
-        # the paper configs read checkpoints/rla_resnet50_in1k.pth, which is also
-        # where rlanet_to_rla_mm.py --all writes the authors' weights
-        print(f'error: {args.dst} exists; pass --force to overwrite it, or '
-              'choose another DST (the converted authors\' weights may be '
-              'there)', file=sys.stderr)
+        # the paper configs read checkpoints/rla_resnet50_in1k.pth, which is
+        # also where rlanet_to_rla_mm.py --all writes the authors' weights
+        print(
+            f'error: {args.dst} exists; pass --force to overwrite it, or '
+            'choose another DST (the converted authors\' weights may be '
+            'there)',
+            file=sys.stderr)
         return 1
     if args.config:
         cfg = Config.fromfile(args.config)
         backbone, scope = dict(cfg.model.backbone), cfg.get('default_scope')
     else:
-        backbone = dict(type=args.type, depth=args.depth,
-                        rla_channel=args.rla_channel)
+        backbone = dict(
+            type=args.type, depth=args.depth, rla_channel=args.rla_channel)
         scope = None
     backbone.pop('init_cfg', None)
     backbone.pop('_delete_', None)
@@ -86,9 +95,14 @@ def main(argv=None) -> int:
         print(f'error: {args.src}: {err}', file=sys.stderr)
         return 1
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save(dict(state_dict={f'backbone.{k}': v for k, v in rla.items()},
-                    meta=dict(source=args.src, backbone=backbone,
-                              rla_parts='fresh')), args.dst)
+    torch.save(
+        dict(
+            state_dict={
+                f'backbone.{k}': v
+                for k, v in rla.items()
+            },
+            meta=dict(source=args.src, backbone=backbone, rla_parts='fresh')),
+        args.dst)
     print(f'{args.dst}: {len(rla)} main-path tensors of {args.src} for '
           f'{backbone["type"]}; the RLA parts start fresh')
     return 0

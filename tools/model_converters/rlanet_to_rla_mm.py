@@ -1,23 +1,26 @@
-"""Convert an authors' RLANet ImageNet checkpoint into an rla_mm classifier checkpoint.
+"""Convert an authors' RLANet ImageNet checkpoint into an rla_mm classifier
+checkpoint.
 
 Usage:
     python tools/model_converters/rlanet_to_rla_mm.py SRC DST [--arch ARCH]
-    python tools/model_converters/rlanet_to_rla_mm.py --all DOWNLOADS/ checkpoints/
+    python tools/model_converters/rlanet_to_rla_mm.py --all DOWNLOADS/
+        checkpoints/
 
 ``--all`` converts every one of the authors' published files in a folder (the
-classifiers and the 12 MMDetection 2.x detectors), recognised by content, under the
-names our configs expect (docs/weights.md).
+classifiers and the 12 MMDetection 2.x detectors), recognised by content, under
+the names our configs expect (docs/weights.md).
 
 The same as ``python -m rla_mm.convert_rlanet``, which an installed rla_mm has.
-The result loads with ``mmpretrain.get_model(CONFIG, pretrained=DST)`` and initialises
-detection backbones through
+The result loads with ``mmpretrain.get_model(CONFIG, pretrained=DST)`` and
+initialises detection backbones through
 ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
 """
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/
-import env_check  # noqa: E402,F401  (first: says what to do without torch)
+# first: env_check says what to do when torch is missing
+import env_check  # noqa: E402,F401 isort: skip
 from rla_mm.converters.published import main  # noqa: E402
 
 if __name__ == '__main__':

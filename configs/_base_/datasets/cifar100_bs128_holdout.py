@@ -10,4 +10,5 @@ train_dataloader = dict(
     dataset=dict(type='CIFAR100Holdout', data_root='data/cifar100'))
 val_dataloader = dict(
     dataset=dict(type='CIFAR100Holdout', data_root='data/cifar100'))
-test_dataloader = dict(dataset=dict(type='CIFAR100', data_root='data/cifar100'))
+test_dataloader = dict(
+    dataset=dict(type='CIFAR100', data_root='data/cifar100'))

@@ -1,6 +1,6 @@
-# CIFAR-10 as in the paper (Sec. 4.1, B.1): train on 45k training images, pick the
-# model on the other 5k (the last 5k of the training split), report on the test
-# set. Pad-4 random 32x32 crop and horizontal flip; batch 128 on one GPU.
+# CIFAR-10 as in the paper (Sec. 4.1, B.1): train on 45k training images, pick
+# the model on the other 5k (the last 5k of the training split), report on the
+# test set. Pad-4 random 32x32 crop and horizontal flip; batch 128 on one GPU.
 data_preprocessor = dict(
     num_classes=10,
     mean=[125.307, 122.961, 113.8575],
@@ -27,8 +27,8 @@ train_dataloader = dict(
 # the other 5k of the training split, at test time
 val_dataloader = dict(
     train_dataloader,
-    dataset=dict(train_dataloader['dataset'], part='val',
-                 pipeline=test_pipeline),
+    dataset=dict(
+        train_dataloader['dataset'], part='val', pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False))
 val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_dataloader = dict(

@@ -1,5 +1,6 @@
 # RLA-ResNet-164 for CIFAR (paper Table 2): pre-activation bottlenecks, k = 12.
-# The hidden state joins the last stage output: the head reads 256 + 12 channels.
+# The hidden state joins the last stage output: the head reads 256 + 12
+# channels.
 model = dict(
     type='ImageClassifier',
     backbone=dict(

@@ -1,7 +1,7 @@
-# The RLA-ResNet-50 backbone of the paper's COCO detectors (Sec. 4.3): stage 1 and
-# the stem frozen (with their RLA parts), BN statistics frozen, hidden state
-# dropped before the FPN, initialised from the converted ImageNet classifier
-# (tools/model_converters/rlanet_to_rla_mm.py; see README.md).
+# The RLA-ResNet-50 backbone of the paper's COCO detectors (Sec. 4.3): stage 1
+# and the stem frozen (with their RLA parts), BN statistics frozen, hidden
+# state dropped before the FPN, initialised from the converted ImageNet
+# classifier (tools/model_converters/rlanet_to_rla_mm.py; see README.md).
 custom_imports = dict(imports=['rla_mm'], allow_failed_imports=False)
 
 rla_backbone = dict(

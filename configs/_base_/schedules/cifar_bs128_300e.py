@@ -1,5 +1,5 @@
-# The paper's CIFAR schedule (B.1): Nesterov SGD, momentum 0.9, weight decay 1e-4,
-# batch 128, lr 0.1 divided by 10 at epochs 150 and 225, 300 epochs.
+# The paper's CIFAR schedule (B.1): Nesterov SGD, momentum 0.9, weight decay
+# 1e-4, batch 128, lr 0.1 divided by 10 at epochs 150 and 225, 300 epochs.
 optim_wrapper = dict(
     optimizer=dict(
         type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4, nesterov=True))

@@ -1,6 +1,6 @@
-# The paper's † schedule (B.2.2): SGD momentum 0.9, weight decay 1e-4, batch 256,
-# lr 0.1 with a linear warm-up over 5 epochs (per iteration), then cosine decay
-# to 0 at epoch 200.
+# The paper's † schedule (B.2.2): SGD momentum 0.9, weight decay 1e-4, batch
+# 256, lr 0.1 with a linear warm-up over 5 epochs (per iteration), then cosine
+# decay to 0 at epoch 200.
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4))
 param_scheduler = [

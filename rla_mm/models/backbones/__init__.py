@@ -8,9 +8,9 @@ from .rla_resnet import (RLABasicBlock, RLABottleneck, RLAResNet, RLAResNetV1c,
 from .rla_xception import RLAXception, RLAXceptionBlock
 
 __all__ = [
-    'RLABackbone', 'CLASSIFIER_FORM', 'classifier_form',
-    'RLABasicBlock', 'RLABottleneck', 'RLAResNet', 'RLAResNetV1c',
-    'RLAResNetV1d', 'RLAResNeXt', 'RLASEResNet', 'RLASEResNeXt',
-    'RLAInvertedResidual', 'RLAMobileNetV2', 'RLAPreActBasicBlock',
-    'RLAPreActBottleneck', 'RLAPreActResNet', 'RLAXceptionBlock', 'RLAXception'
+    'RLABackbone', 'CLASSIFIER_FORM', 'classifier_form', 'RLABasicBlock',
+    'RLABottleneck', 'RLAResNet', 'RLAResNetV1c', 'RLAResNetV1d', 'RLAResNeXt',
+    'RLASEResNet', 'RLASEResNeXt', 'RLAInvertedResidual', 'RLAMobileNetV2',
+    'RLAPreActBasicBlock', 'RLAPreActBottleneck', 'RLAPreActResNet',
+    'RLAXceptionBlock', 'RLAXception'
 ]

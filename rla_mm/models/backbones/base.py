@@ -1,24 +1,30 @@
-"""The contract of every RLA backbone: shared arguments, one frame, one freezing rule.
+"""The contract of every RLA backbone: shared arguments, one frame, one
+freezing rule.
 
-A family (ResNet, MobileNetV2, the CIFAR networks) subclasses :class:`RLABackbone`
-and writes only what is its own:
+A family (ResNet, MobileNetV2, the CIFAR networks) subclasses
+:class:`RLABackbone` and writes only what is its own:
 
-* :meth:`~RLABackbone.make_stem` builds the stem and says its channels and stride;
+* :meth:`~RLABackbone.make_stem` builds the stem and says its channels and
+  stride;
 * :meth:`~RLABackbone.make_stage` builds the blocks of one stage;
 * :meth:`~RLABackbone.make_close` builds what follows the last stage;
-* :meth:`~RLABackbone.forward_stem`, :meth:`~RLABackbone.forward_close` run them;
-* :meth:`~RLABackbone.stem_modules`, :meth:`~RLABackbone.close_modules` name them
-  for freezing.
+* :meth:`~RLABackbone.forward_stem`, :meth:`~RLABackbone.forward_close` run
+  them;
+* :meth:`~RLABackbone.stem_modules`, :meth:`~RLABackbone.close_modules` name
+  them for freezing.
 
-The base class checks the shared arguments once, builds the stages through the hook
-(wrapping each in an :class:`RLAStage`), owns the forward frame::
+The base class checks the shared arguments once, builds the stages through the
+hook (wrapping each in an :class:`RLAStage`), owns the forward frame::
 
-    x, h = stem(x), 0;  for each stage: x, h = stage(x, h), collect x;  close(x, h)
+    x, h = stem(x), 0;
+    for each stage: x, h = stage(x, h), collect x;
+    close(x, h)
 
-and builds only what an output reads: stages after the deepest of ``out_indices``,
-the close when its output is not asked for, and the last hidden-state update when
-the close does not join h (``cat_hidden=False``) are left out, so every parameter
-gets a gradient and DDP needs no ``find_unused_parameters``.
+and builds only what an output reads: stages after the deepest of
+``out_indices``, the close when its output is not asked for, and the last
+hidden-state update when the close does not join h (``cat_hidden=False``) are
+left out, so every parameter gets a gradient and DDP needs no
+``find_unused_parameters``.
 """
 from abc import ABCMeta, abstractmethod
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -37,6 +43,7 @@ from ...pretrained import check_pretrained_file
 from ..layers.rla_stage import (RLA_VARIANT_DEFAULTS, RLAStage,
                                 check_rla_source, check_rla_variant, hidden_of,
                                 init_state)
+
 
 def _no_act(h: Tensor) -> Tensor:
     return h
@@ -67,7 +74,8 @@ class StageSpec(NamedTuple):
     recurrent_conv: Optional[nn.Module] = None
 
 
-def eca_kernel_sizes(eca: Union[bool, Sequence[int], None], num: int,
+def eca_kernel_sizes(eca: Union[bool, Sequence[int], None],
+                     num: int,
                      default: Sequence[int],
                      unit: str = 'stage') -> Tuple[Optional[int], ...]:
     """Per-stage ECA kernel sizes from the ``eca`` argument.
@@ -119,9 +127,9 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
     """Base of the RLA backbones: the shared arguments, frame and freezing.
 
     Outputs are numbered ``0 .. num_stages - 1`` for the stages; a family whose
-    close is a layer of its own (``close_has_output = True``, MobileNetV2's last
-    1x1 conv) adds output ``num_stages``. Otherwise the close (a final norm, the
-    exit flow, or nothing) is applied to the last stage's output.
+    close is a layer of its own (``close_has_output = True``, MobileNetV2's
+    last 1x1 conv) adds output ``num_stages``. Otherwise the close (a final
+    norm, the exit flow, or nothing) is applied to the last stage's output.
 
     Attributes:
         feat_dim (int): Channels of the deepest output, the one a classifier
@@ -155,8 +163,8 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         rla_add, rla_act, rla_cell, rla_shared, rla_exchange: The ablation
             variants of the RLA update, see :class:`RLAStage`; the defaults
             are the paper's module. Only families with
-            ``takes_rla_variants = True`` take other values. ``rla_exchange=False`` builds blocks that do
-            not read h.
+            ``takes_rla_variants = True`` take other values.
+            ``rla_exchange=False`` builds blocks that do not read h.
         hidden_act (str, optional): Activation of the final hidden state
             before it joins the features: 'relu', 'relu6', 'tanh' or 'none';
             None: the family's own (:meth:`family_hidden_act`). Default: None.
@@ -207,16 +215,22 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         self.norm_cfg = check_type('norm_cfg', norm_cfg, dict)
         self.norm_eval = check_bool('norm_eval', norm_eval)
         self.with_cp = check_bool('with_cp', with_cp)
-        self.rla_variant = dict(rla_add=rla_add, rla_act=rla_act,
-                                rla_cell=rla_cell, rla_shared=rla_shared,
-                                rla_exchange=rla_exchange)
+        self.rla_variant = dict(
+            rla_add=rla_add,
+            rla_act=rla_act,
+            rla_cell=rla_cell,
+            rla_shared=rla_shared,
+            rla_exchange=rla_exchange)
         check_rla_variant(**self.rla_variant)
-        changed = {k: v for k, v in self.rla_variant.items()
-                   if v != RLA_VARIANT_DEFAULTS[k]}
+        changed = {
+            k: v
+            for k, v in self.rla_variant.items()
+            if v != RLA_VARIANT_DEFAULTS[k]
+        }
         if changed and not self.takes_rla_variants:
             raise ValueError(
-                f'{type(self).__name__} does not offer the ablation options of '
-                f'the RLA update, got {changed!r}; RLAResNet and '
+                f'{type(self).__name__} does not offer the ablation options '
+                f'of the RLA update, got {changed!r}; RLAResNet and '
                 f'RLAPreActResNet do')
         self.rla_cell, self.rla_exchange = rla_cell, rla_exchange
         self.hidden_act_choice = None if hidden_act is None else \
@@ -239,7 +253,8 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         self._freeze_stages()
 
     def _build(self) -> None:
-        """Build the stem, the stages an output reads, and (if read) the close."""
+        """Build the stem, the stages an output reads, and (if read) the
+        close."""
         channels, reduction = self.make_stem()
         num_built = min(max(self.out_indices), self.num_stages - 1) + 1
         info = []
@@ -263,8 +278,8 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
             self.add_module(name, stage)
             self.stage_names.append(name)
             channels, reduction = spec.out_channels, reduction * spec.stride
-            info.append(dict(num_chs=channels, reduction=reduction,
-                             module=name))
+            info.append(
+                dict(num_chs=channels, reduction=reduction, module=name))
         if self.closed:
             channels, module = self.make_close(channels)
             if self.cat_hidden and not hasattr(self, 'hidden_norm_name'):
@@ -280,14 +295,16 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
 
     @property
     def block_rla_channel(self) -> int:
-        """Hidden channels the blocks read: k, or 0 with ``rla_exchange=False``."""
+        """Hidden channels the blocks read: k, or 0 with
+        ``rla_exchange=False``."""
         return self.rla_channel if self.rla_exchange else 0
 
     def add_hidden_norm(self) -> int:
-        """Add the norm on the final hidden state (``bn_hidden`` for BN), unless
-        ``hidden_norm=False``.
+        """Add the norm on the final hidden state (``bn_hidden`` for BN),
+        unless ``hidden_norm=False``.
 
-        Families call it from :meth:`make_close`, where their checkpoints put it.
+        Families call it from :meth:`make_close`, where their checkpoints put
+        it.
 
         Returns:
             int: The channels the hidden state adds to the features (k).
@@ -316,7 +333,8 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         return F.relu(h)
 
     def append_hidden(self, x: Tensor, h) -> Tensor:
-        """``cat[x, hidden_act(hidden_norm(h))]`` with ``cat_hidden``, else ``x``.
+        """``cat[x, hidden_act(hidden_norm(h))]`` with ``cat_hidden``, else
+        ``x``.
 
         ``h`` is the last stage's state (the LSTM cell's ``(h, c)`` gives h).
         """
@@ -401,8 +419,10 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         if self.frozen_stages < 0:
             return []
         modules = list(self.stem_modules())
-        modules += [getattr(self, name)
-                    for name in self.stage_names[:self.frozen_stages]]
+        modules += [
+            getattr(self, name)
+            for name in self.stage_names[:self.frozen_stages]
+        ]
         if self.close_has_output and self.closed \
                 and self.frozen_stages > self.num_stages:
             modules += self.close_modules()
@@ -419,7 +439,8 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         super().init_weights()
 
     def train(self, mode: bool = True) -> 'RLABackbone':
-        """Set train mode, keeping frozen stages and (with norm_eval) norms in eval."""
+        """Set train mode, keeping frozen stages and (with norm_eval) norms in
+        eval."""
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
@@ -427,4 +448,3 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
                 if isinstance(m, _BatchNorm):
                     m.eval()
         return self
-

@@ -1,10 +1,10 @@
 """The classification form of the RLA ResNets, written once.
 
-``RLAResNet`` and ``RLAResNetV1d`` default to the detection form: every stage is
-an output and the hidden state is dropped (the ``_coco`` configs). The
+``RLAResNet`` and ``RLAResNetV1d`` default to the detection form: every stage
+is an output and the hidden state is dropped (the ``_coco`` configs). The
 classification form, that of the ImageNet configs (``configs/_base_/models/
-rla_resnet50_in1k.py``) and of the authors' classifiers, reads the last stage only
-with the hidden state joined to it (paper Fig. 2 (a), the head reads
+rla_resnet50_in1k.py``) and of the authors' classifiers, reads the last stage
+only with the hidden state joined to it (paper Fig. 2 (a), the head reads
 ``cat[x, act(bn(h))]``)::
 
     RLAResNet(**classifier_form(depth=50))
@@ -26,7 +26,8 @@ def classifier_form(**kwargs) -> dict:
     """
     fixed = sorted(set(kwargs) & set(CLASSIFIER_FORM))
     if fixed:
-        raise TypeError(f'classifier_form() sets {fixed} itself '
-                        f'({CLASSIFIER_FORM}); build the backbone directly for '
-                        f'other outputs, got {[kwargs[k] for k in fixed]}')
+        raise TypeError(
+            f'classifier_form() sets {fixed} itself '
+            f'({CLASSIFIER_FORM}); build the backbone directly for '
+            f'other outputs, got {[kwargs[k] for k in fixed]}')
     return dict(CLASSIFIER_FORM, **kwargs)

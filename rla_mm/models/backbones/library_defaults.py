@@ -27,12 +27,27 @@ from mmengine.registry import DefaultScope
 
 #: The defaults that differ between the libraries, per building scope.
 LIBRARY_DEFAULTS = {
-    'mmdet': dict(out_indices=(0, 1, 2, 3), norm_eval=True,
-                  stem_channels=None, groups=1, width_per_group=4),
-    'mmpretrain': dict(out_indices=(3, ), norm_eval=False, stem_channels=64,
-                       groups=32, width_per_group=4),
-    None: dict(out_indices=(0, 1, 2, 3), norm_eval=False, stem_channels=64,
-               groups=32, width_per_group=4),
+    'mmdet':
+    dict(
+        out_indices=(0, 1, 2, 3),
+        norm_eval=True,
+        stem_channels=None,
+        groups=1,
+        width_per_group=4),
+    'mmpretrain':
+    dict(
+        out_indices=(3, ),
+        norm_eval=False,
+        stem_channels=64,
+        groups=32,
+        width_per_group=4),
+    None:
+    dict(
+        out_indices=(0, 1, 2, 3),
+        norm_eval=False,
+        stem_channels=64,
+        groups=32,
+        width_per_group=4),
 }
 
 

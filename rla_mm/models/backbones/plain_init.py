@@ -2,14 +2,14 @@
 
 A config whose backbone type was swapped to an RLA twin keeps its ``init_cfg``
 (``torchvision://resnet50``, a Detectron2 caffe ResNet) or its ``load_from`` (a
-plain MMDetection detector). Those checkpoints name blocks ``layerN.i.*`` and have
-no hidden-state input channels; the RLA network names them ``layerN.blocks.i.*``
-and every block's first conv reads ``C + k`` channels. :func:`adapt_plain_resnet`
-rewrites such a state dict in place, so that
+plain MMDetection detector). Those checkpoints name blocks ``layerN.i.*`` and
+have no hidden-state input channels; the RLA network names them
+``layerN.blocks.i.*`` and every block's first conv reads ``C + k`` channels.
+:func:`adapt_plain_resnet` rewrites such a state dict in place, so that
 
 * the main path loads exactly: stem, blocks, shortcuts (the ``stem`` and
-  ``downsample`` sequences are matched by the order of their weighted layers, as
-  MMDetection, MMPretrain and torchvision number them differently);
+  ``downsample`` sequences are matched by the order of their weighted layers,
+  as MMDetection, MMPretrain and torchvision number them differently);
 * the k extra input channels of each first conv start at zero, so the untrained
   RLA network computes the plain network's features, and its RLA parts train
   from there;
@@ -48,18 +48,21 @@ class PlainInit(NamedTuple):
 
     def message(self, name: str) -> str:
         """The one log line that says what happened."""
-        parts = [f'{s}.{{{",".join(RLA_STAGE_PARTS)}}}'
-                 for s in self.fresh_stages]
+        parts = [
+            f'{s}.{{{",".join(RLA_STAGE_PARTS)}}}' for s in self.fresh_stages
+        ]
         if self.fresh_hidden_norm:
             parts.append('bn_hidden')
-        return (f'{name}: {self.main_path} tensors of a plain ResNet checkpoint '
-                f'load into the main path ({self.renamed} renamed to the RLA '
-                f'layout, {len(self.widened)} first convs given zero '
-                f'hidden-state channels, so the network starts as the plain '
-                f'ResNet); the RLA parts start fresh: {", ".join(parts)}')
+        return (
+            f'{name}: {self.main_path} tensors of a plain ResNet checkpoint '
+            f'load into the main path ({self.renamed} renamed to the RLA '
+            f'layout, {len(self.widened)} first convs given zero '
+            f'hidden-state channels, so the network starts as the plain '
+            f'ResNet); the RLA parts start fresh: {", ".join(parts)}')
 
 
-def _weighted_children(seq: nn.Sequential) -> List[Tuple[str, Dict[str, tuple]]]:
+def _weighted_children(
+        seq: nn.Sequential) -> List[Tuple[str, Dict[str, tuple]]]:
     """(index, {tensor name: shape}) of the children of ``seq`` that hold
     tensors, in order."""
     out = []
@@ -101,7 +104,8 @@ def _match_sequence(state_dict: dict, prefix: str, seq: nn.Sequential) -> int:
     return len(renames)
 
 
-def adapt_plain_resnet(model: nn.Module, state_dict: dict,
+def adapt_plain_resnet(model: nn.Module,
+                       state_dict: dict,
                        prefix: str = '') -> 'PlainInit | None':
     """Rewrite the plain-ResNet parts of ``state_dict`` for the RLA ``model``.
 
@@ -146,22 +150,21 @@ def adapt_plain_resnet(model: nn.Module, state_dict: dict,
                 widened.append(f'{stage_name}.blocks.{b}.conv1')
     fresh_stages = []
     for stage_name, stage in stages.items():
-        loaded = any(k.startswith(f'{prefix}{stage_name}.blocks.')
-                     for k in state_dict)
+        loaded = any(
+            k.startswith(f'{prefix}{stage_name}.blocks.') for k in state_dict)
         has_parts = any(
-            k.startswith(f'{prefix}{stage_name}.{part}.')
-            for k in state_dict for part in RLA_STAGE_PARTS)
+            k.startswith(f'{prefix}{stage_name}.{part}.') for k in state_dict
+            for part in RLA_STAGE_PARTS)
         built_parts = any(
-            getattr(stage, part) is not None
-            and any(True for _ in getattr(stage, part).parameters())
+            getattr(stage, part) is not None and any(
+                True for _ in getattr(stage, part).parameters())
             for part in RLA_STAGE_PARTS)
         if loaded and built_parts and not has_parts:
             fresh_stages.append(stage_name)
     own = model.state_dict()
-    main_path = sum(
-        1 for k, v in state_dict.items() if k.startswith(prefix)
-        and k[len(prefix):] in own
-        and tuple(v.shape) == tuple(own[k[len(prefix):]].shape))
+    main_path = sum(1 for k, v in state_dict.items()
+                    if k.startswith(prefix) and k[len(prefix):] in own
+                    and tuple(v.shape) == tuple(own[k[len(prefix):]].shape))
     if not main_path or not (renamed or widened or fresh_stages):
         return None
     hidden = getattr(model, 'hidden_norm_name', None)
@@ -170,7 +173,8 @@ def adapt_plain_resnet(model: nn.Module, state_dict: dict,
     return PlainInit(renamed, widened, main_path, fresh_stages, fresh_hidden)
 
 
-def rla_state_from_plain(model: nn.Module, state_dict: dict,
+def rla_state_from_plain(model: nn.Module,
+                         state_dict: dict,
                          prefix: str = '') -> dict:
     """The main-path tensors of a plain ResNet state dict in ``model``'s
     RLA layout (first convs widened with zero hidden-state channels), without
@@ -188,8 +192,10 @@ def rla_state_from_plain(model: nn.Module, state_dict: dict,
             a tensor whose shape ``model`` does not have (another depth or
             width), naming it.
     """
-    local = {k[len(prefix):]: v for k, v in state_dict.items()
-             if k.startswith(prefix)}
+    local = {
+        k[len(prefix):]: v
+        for k, v in state_dict.items() if k.startswith(prefix)
+    }
     adapt_plain_resnet(model, local)
     own = model.state_dict()
     out, bad = {}, []

@@ -1,4 +1,5 @@
-"""RLA-MobileNetV2 (paper Table 3, Appendix B.2.1) for MMPretrain and MMDetection."""
+"""RLA-MobileNetV2 (paper Table 3, Appendix B.2.1) for MMPretrain and
+MMDetection."""
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
@@ -14,7 +15,8 @@ from .base import RLABackbone, StageSpec, eca_kernel_sizes
 
 
 def make_divisible(value: float, divisor: int) -> int:
-    """Round ``value`` to the nearest multiple of ``divisor``, losing at most 10%.
+    """Round ``value`` to the nearest multiple of ``divisor``, losing at most
+    10%.
 
     Args:
         value (float): Channel count before rounding.
@@ -64,9 +66,16 @@ class RLAInvertedResidual(BaseModule):
                 in_channels, hidden, 1, act_cfg=act_cfg, **common)
         width = hidden + rla_channel
         self.depthwise = ConvModule(
-            width, width, 3, stride=stride, padding=1, groups=width,
-            act_cfg=act_cfg, **common)
-        self.project = ConvModule(width, out_channels, 1, act_cfg=None, **common)
+            width,
+            width,
+            3,
+            stride=stride,
+            padding=1,
+            groups=width,
+            act_cfg=act_cfg,
+            **common)
+        self.project = ConvModule(
+            width, out_channels, 1, act_cfg=None, **common)
         self.eca = ECALayer(eca_kernel) if eca_kernel else None
 
     def forward(self, x: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
@@ -81,8 +90,8 @@ class RLAInvertedResidual(BaseModule):
 class RLAMobileNetV2(RLABackbone):
     """MobileNetV2 with Recurrent Layer Aggregation.
 
-    The seven block groups (``layer1`` .. ``layer7``) are RLA stages, each with its
-    own ``conv_out``. Groups at the same resolution share one 3x3 depthwise
+    The seven block groups (``layer1`` .. ``layer7``) are RLA stages, each with
+    its own ``conv_out``. Groups at the same resolution share one 3x3 depthwise
     recurrent conv (five resolutions). The close is the last 1x1 conv
     (``conv2``, output 7); with ``cat_hidden`` it reads relu6(bn_hidden(h))
     concatenated to x (320 + k -> 1280 channels), as in the paper.
@@ -94,8 +103,9 @@ class RLAMobileNetV2(RLABackbone):
             and 7 for ``conv2``. Groups after the deepest output and ``conv2``
             (when 7 is not asked for) are not built. Default: (7, ).
         eca (bool | Sequence[int], optional): ECA after every block. True uses
-            the reference's kernel sizes (1 below 96 channels, else 3); a sequence
-            gives one odd kernel size per block group. Default: None (off).
+            the reference's kernel sizes (1 below 96 channels, else 3); a
+            sequence gives one odd kernel size per block group. Default: None
+            (off).
         share_recurrent (bool): One recurrent conv shared by all five
             resolution stages, as in the authors' code and weights (3,624,168
             parameters); False builds one per resolution. Default: True.
@@ -104,8 +114,9 @@ class RLAMobileNetV2(RLABackbone):
         cat_hidden (bool): ``conv2`` reads the hidden state too (the paper's
             model); False builds a ``conv2`` on x alone. Default: True.
         act_cfg (dict): Activation config. Default: ReLU6.
-        **kwargs: ``frozen_stages`` (8 freezes ``conv2`` too), ``in_channels``, ``conv_cfg``,
-            ``norm_cfg``, ``norm_eval``, ``with_cp`` and ``init_cfg`` of
+        **kwargs: ``frozen_stages`` (8 freezes ``conv2`` too), ``in_channels``,
+            ``conv_cfg``, ``norm_cfg``, ``norm_eval``, ``with_cp`` and
+            ``init_cfg`` of
             :class:`RLABackbone`.
 
     Example:
@@ -141,13 +152,19 @@ class RLAMobileNetV2(RLABackbone):
             raise ValueError(f'widen_factor must be > 0, got {widen_factor!r}')
         self.widen_factor = widen_factor
         self.eca_kernels = eca_kernel_sizes(
-            eca, len(self.arch_settings),
+            eca,
+            len(self.arch_settings),
             [1 if c < 96 else 3 for _, c, _, _ in self.arch_settings],
             unit='block group')
         self.share_recurrent = share_recurrent
         self.act_cfg = act_cfg
-        super().__init__(len(self.arch_settings), rla_channel, out_indices,
-                         cat_hidden, rla_source=rla_source, **kwargs)
+        super().__init__(
+            len(self.arch_settings),
+            rla_channel,
+            out_indices,
+            cat_hidden,
+            rla_source=rla_source,
+            **kwargs)
 
     def family_hidden_act(self, h: Tensor) -> Tensor:
         """relu6 of the final hidden state, as the network's own activations
@@ -158,8 +175,13 @@ class RLAMobileNetV2(RLABackbone):
         """A 3x3 stride-2 conv (``conv1``)."""
         channels = make_divisible(32 * self.widen_factor, 8)
         self.conv1 = ConvModule(
-            self.in_channels, channels, 3, stride=2, padding=1,
-            conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
+            self.in_channels,
+            channels,
+            3,
+            stride=2,
+            padding=1,
+            conv_cfg=self.conv_cfg,
+            norm_cfg=self.norm_cfg,
             act_cfg=self.act_cfg)
         return channels, 2
 
@@ -182,26 +204,36 @@ class RLAMobileNetV2(RLABackbone):
             recurrent = getattr(self, self.stage_names[-1]).recurrent_conv
         blocks = [
             RLAInvertedResidual(
-                in_channels if j == 0 else out_channels, out_channels,
-                stride if j == 0 else 1, ratio, self.rla_channel,
-                eca_kernel=self.eca_kernels[index], conv_cfg=self.conv_cfg,
-                norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
-            for j in range(num_blocks)
+                in_channels if j == 0 else out_channels,
+                out_channels,
+                stride if j == 0 else 1,
+                ratio,
+                self.rla_channel,
+                eca_kernel=self.eca_kernels[index],
+                conv_cfg=self.conv_cfg,
+                norm_cfg=self.norm_cfg,
+                act_cfg=self.act_cfg) for j in range(num_blocks)
         ]
         return StageSpec(blocks, out_channels, stride, recurrent)
 
     def make_close(self, in_channels: int) -> Tuple[int, str]:
-        """``bn_hidden`` (with ``cat_hidden``) and the last 1x1 conv ``conv2``."""
+        """``bn_hidden`` (with ``cat_hidden``) and the last 1x1 conv
+        ``conv2``."""
         if self.cat_hidden:
             in_channels += self.add_hidden_norm()
         out_channels = make_divisible(1280 * max(1.0, self.widen_factor), 8)
         self.conv2 = ConvModule(
-            in_channels, out_channels, 1, conv_cfg=self.conv_cfg,
-            norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+            in_channels,
+            out_channels,
+            1,
+            conv_cfg=self.conv_cfg,
+            norm_cfg=self.norm_cfg,
+            act_cfg=self.act_cfg)
         return out_channels, 'conv2'
 
     def close_modules(self) -> List[nn.Module]:
-        return [self.conv2] + ([self.hidden_norm_layer] if self.cat_hidden else [])
+        return [self.conv2
+                ] + ([self.hidden_norm_layer] if self.cat_hidden else [])
 
     def forward_close(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
         return self.conv2(self.append_hidden(x, h))

@@ -1,10 +1,11 @@
 """Pre-activation RLA-ResNets for CIFAR (paper Sec. 4.1, Tables 2, 7, 8).
 
-RLA-ResNet-110 (basic blocks, k = 4) and RLA-ResNet-164 (bottlenecks, k = 12) on
-32x32 inputs. Blocks are BN-ReLU-Conv; the hidden state is concatenated to x at the
-block input, so the first BN of every branch sees C_in + k channels (Eq. 11 with
-F_t starting with its pre-activation). ``rla_channel=0`` builds the plain
-pre-activation ResNet of He et al. (2016) with the same stages, the baseline.
+RLA-ResNet-110 (basic blocks, k = 4) and RLA-ResNet-164 (bottlenecks, k = 12)
+on 32x32 inputs. Blocks are BN-ReLU-Conv; the hidden state is concatenated to
+x at the block input, so the first BN of every branch sees C_in + k channels
+(Eq. 11 with F_t starting with its pre-activation). ``rla_channel=0`` builds
+the plain pre-activation ResNet of He et al. (2016) with the same stages, the
+baseline.
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -53,14 +54,22 @@ class _RLAPreActBlock(BaseModule):
         for i, (kernel, strides) in enumerate(self.units, 1):
             out = planes * self.expansion if i == len(self.units) else planes
             setattr(self, f'norm{i}', build_norm_layer(norm_cfg, channels)[1])
-            setattr(self, f'conv{i}', build_conv_layer(
-                conv_cfg, channels, out, kernel,
-                stride=stride if strides else 1, padding=kernel // 2,
-                bias=False))
+            setattr(
+                self, f'conv{i}',
+                build_conv_layer(
+                    conv_cfg,
+                    channels,
+                    out,
+                    kernel,
+                    stride=stride if strides else 1,
+                    padding=kernel // 2,
+                    bias=False))
             channels = out
         self.downsample = downsample
 
-    def forward(self, x: Tensor, h: Optional[Tensor],
+    def forward(self,
+                x: Tensor,
+                h: Optional[Tensor],
                 shortcut: bool = False) -> Tuple[Tensor, Tensor]:
         """Return the block output and the branch output (or the shortcut)."""
         identity = x if self.downsample is None else self.downsample(x)
@@ -88,10 +97,10 @@ class RLAPreActBottleneck(_RLAPreActBlock):
 class RLAPreActResNet(RLABackbone):
     """Pre-activation (RLA-)ResNet for 32x32 images (CIFAR).
 
-    A 3x3 stem conv (16 channels), three stages of ``(depth - 2) / 6`` basic blocks
-    or ``(depth - 2) / 9`` bottlenecks at 16, 32, 64 base channels (strides 1, 2,
-    2), then the final BN-ReLU of pre-activation networks. With RLA, h starts at
-    zero after the stem and the last stage's output is
+    A 3x3 stem conv (16 channels), three stages of ``(depth - 2) / 6`` basic
+    blocks or ``(depth - 2) / 9`` bottlenecks at 16, 32, 64 base channels
+    (strides 1, 2, 2), then the final BN-ReLU of pre-activation networks. With
+    RLA, h starts at zero after the stem and the last stage's output is
     ``cat[relu(bn(x)), relu(bn_hidden(h))]``.
 
     Args:
@@ -150,14 +159,23 @@ class RLAPreActResNet(RLABackbone):
         self.block, self.num_blocks = self.arch_settings[depth]
         self.extra_planes = extra_planes(extra_channels, self.block.expansion)
         self.base_channels = check_int('base_channels', base_channels, 1)
-        super().__init__(3, rla_channel, out_indices, cat_hidden,
-                         rla_source=rla_source, **kwargs)
+        super().__init__(
+            3,
+            rla_channel,
+            out_indices,
+            cat_hidden,
+            rla_source=rla_source,
+            **kwargs)
 
     def make_stem(self) -> Tuple[int, int]:
         """One 3x3 conv at stride 1."""
-        self.conv1 = build_conv_layer(self.conv_cfg, self.in_channels,
-                                      self.base_channels, 3, padding=1,
-                                      bias=False)
+        self.conv1 = build_conv_layer(
+            self.conv_cfg,
+            self.in_channels,
+            self.base_channels,
+            3,
+            padding=1,
+            bias=False)
         return self.base_channels, 1
 
     def stem_modules(self) -> List[nn.Module]:
@@ -176,14 +194,21 @@ class RLAPreActResNet(RLABackbone):
             downsample = None
             if b == 0 and (stride != 1 or in_channels != out_channels):
                 downsample = build_conv_layer(
-                    self.conv_cfg, in_channels, out_channels, 1,
-                    stride=stride, bias=False)
+                    self.conv_cfg,
+                    in_channels,
+                    out_channels,
+                    1,
+                    stride=stride,
+                    bias=False)
             blocks.append(
-                self.block(in_channels if b == 0 else out_channels, planes,
-                           self.block_rla_channel,
-                           stride=stride if b == 0 else 1,
-                           downsample=downsample, conv_cfg=self.conv_cfg,
-                           norm_cfg=self.norm_cfg))
+                self.block(
+                    in_channels if b == 0 else out_channels,
+                    planes,
+                    self.block_rla_channel,
+                    stride=stride if b == 0 else 1,
+                    downsample=downsample,
+                    conv_cfg=self.conv_cfg,
+                    norm_cfg=self.norm_cfg))
         return StageSpec(blocks, out_channels, stride)
 
     def make_close(self, in_channels: int) -> Tuple[int, str]:

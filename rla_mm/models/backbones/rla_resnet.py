@@ -1,4 +1,5 @@
-"""RLA-ResNet backbones (paper Sec. 3.3, Table 3) for MMDetection and MMPretrain."""
+"""RLA-ResNet backbones (paper Sec. 3.3, Table 3) for MMDetection and
+MMPretrain."""
 import warnings
 from abc import abstractmethod
 from typing import List, Optional, Sequence, Tuple, Union
@@ -21,7 +22,6 @@ from .plain_init import adapt_plain_resnet
 DEFAULT_ECA_KERNELS = (5, 5, 5, 7)
 DEFAULT_SE_REDUCTION = 16
 
-
 PLUGIN_POSITIONS = ('after_conv1', 'after_conv2', 'after_conv3')
 
 
@@ -36,8 +36,8 @@ def _norm(index: int) -> property:
 class _RLAResidualBlock(BaseModule):
     """The RLA residual blocks' shared arguments and parts: attention, plugins,
     stochastic depth and the residual sum. A block builds its branch in
-    :meth:`build_branch` from the arguments, kept as attributes as MMDetection's
-    blocks keep them.
+    :meth:`build_branch` from the arguments, kept as attributes as
+    MMDetection's blocks keep them.
 
     Args:
         inplanes (int): Input channels of x.
@@ -127,7 +127,8 @@ class _RLAResidualBlock(BaseModule):
 
     def make_plugins(self, channels: int, position: str) -> List[str]:
         """Build the plugins of ``position`` (MMDetection's block plugins:
-        ``dict(cfg=..., position=...)``) on ``channels``; return their names."""
+        ``dict(cfg=..., position=...)``) on ``channels``; return their
+        names."""
         names = []
         for plugin in self.plugins:
             if plugin['position'] != position:
@@ -162,7 +163,8 @@ class _RLAResidualBlock(BaseModule):
 
 
 class RLABasicBlock(_RLAResidualBlock):
-    """Post-activation basic block whose first conv also reads the hidden state.
+    """Post-activation basic block whose first conv also reads the hidden
+    state.
 
     Takes the arguments of :class:`_RLAResidualBlock`; as in MMDetection's
     BasicBlock, ``groups`` must be 1, ``base_width`` 64, ``expansion`` 1 (or
@@ -173,7 +175,8 @@ class RLABasicBlock(_RLAResidualBlock):
     last_norm = norm2  # closes the residual branch (zero-initialised)
 
     def build_branch(self, out_channels: int) -> None:
-        """conv1 (3x3, stride, on [x, h]) and conv2 (3x3), each with its norm."""
+        """conv1 (3x3, stride, on [x, h]) and conv2 (3x3), each with its
+        norm."""
         if self.groups != 1 or self.base_width != 64:
             raise ValueError('RLABasicBlock supports only groups=1 and '
                              f'base_width=64, got groups={self.groups}, '
@@ -188,15 +191,22 @@ class RLABasicBlock(_RLAResidualBlock):
             raise ValueError(f'basic blocks have expansion 1, got '
                              f'expansion={self.expansion!r}')
         self.conv1 = build_conv_layer(
-            self.conv_cfg, self.inplanes + self.rla_channel, self.planes, 3,
-            stride=self.stride, padding=self.dilation,
-            dilation=self.dilation, bias=False)
+            self.conv_cfg,
+            self.inplanes + self.rla_channel,
+            self.planes,
+            3,
+            stride=self.stride,
+            padding=self.dilation,
+            dilation=self.dilation,
+            bias=False)
         self.add_norm(1, self.planes)
         self.conv2 = build_conv_layer(
             self.conv_cfg, self.planes, self.planes, 3, padding=1, bias=False)
         self.add_norm(2, self.planes)
 
-    def forward(self, x: Tensor, h: Optional[Tensor],
+    def forward(self,
+                x: Tensor,
+                h: Optional[Tensor],
                 shortcut: bool = False) -> Tuple[Tensor, Tensor]:
         """Return the block output and the branch output (or the shortcut)."""
         identity = x if self.downsample is None else self.downsample(x)
@@ -228,8 +238,12 @@ class RLABottleneck(_RLAResidualBlock):
         stride1, stride2 = (1, self.stride) if self.style == 'pytorch' \
             else (self.stride, 1)
         self.conv1 = build_conv_layer(
-            self.conv_cfg, self.inplanes + self.rla_channel, width, 1,
-            stride=stride1, bias=False)
+            self.conv_cfg,
+            self.inplanes + self.rla_channel,
+            width,
+            1,
+            stride=stride1,
+            bias=False)
         self.add_norm(1, width)
         # MMDetection's rule: fallback_on_stride=True keeps a plain conv2
         dcn = dict(self.dcn) if self.dcn else None
@@ -240,9 +254,15 @@ class RLABottleneck(_RLAResidualBlock):
                              f'deformable conv), got '
                              f'conv_cfg={self.conv_cfg!r}')
         self.conv2 = build_conv_layer(
-            dcn if self.with_dcn else self.conv_cfg, width, width, 3,
-            stride=stride2, padding=self.dilation, dilation=self.dilation,
-            groups=self.groups, bias=False)
+            dcn if self.with_dcn else self.conv_cfg,
+            width,
+            width,
+            3,
+            stride=stride2,
+            padding=self.dilation,
+            dilation=self.dilation,
+            groups=self.groups,
+            bias=False)
         self.add_norm(2, width)
         self.conv3 = build_conv_layer(
             self.conv_cfg, width, out_channels, 1, bias=False)
@@ -256,7 +276,9 @@ class RLABottleneck(_RLAResidualBlock):
         self.after_conv3_plugin_names = self.make_plugins(
             out_channels, 'after_conv3')
 
-    def forward(self, x: Tensor, h: Optional[Tensor],
+    def forward(self,
+                x: Tensor,
+                h: Optional[Tensor],
                 shortcut: bool = False) -> Tuple[Tensor, Tensor]:
         """Return the block output and the branch output (or the shortcut)."""
         identity = x if self.downsample is None else self.downsample(x)
@@ -288,12 +310,12 @@ class RLAResNet(RLABackbone):
     hidden-state input channels at zero (see :mod:`.plain_init`).
 
     For detection the outputs are the main-path features of ``out_indices``
-    (256, 512, 1024, 2048 channels for depth >= 50); the hidden state is dropped.
-    For classification set ``cat_hidden=True``: the last stage output becomes
-    ``cat(x, relu(bn_hidden(h)))`` (2048 + k channels), the paper's classifier
-    input (Sec. 3.3). Without ``cat_hidden`` nothing reads the hidden state
-    after the last block, so that update and its norm are not built, nor are
-    the stages after the deepest of ``out_indices`` (see
+    (256, 512, 1024, 2048 channels for depth >= 50); the hidden state is
+    dropped. For classification set ``cat_hidden=True``: the last stage output
+    becomes ``cat(x, relu(bn_hidden(h)))`` (2048 + k channels), the paper's
+    classifier input (Sec. 3.3). Without ``cat_hidden`` nothing reads the
+    hidden state after the last block, so that update and its norm are not
+    built, nor are the stages after the deepest of ``out_indices`` (see
     :class:`RLABackbone`): every parameter gets a gradient, and a classifier
     checkpoint loads with those keys reported as unexpected.
 
@@ -307,11 +329,13 @@ class RLAResNet(RLABackbone):
         num_stages (int): Stages to build, 1 to 4 (RLA runs over those).
             Default: 4.
         strides (Sequence[int]): Stride of each stage. Default: (1, 2, 2, 2).
-        dilations (Sequence[int]): Dilation of each stage. Default: (1, 1, 1, 1).
+        dilations (Sequence[int]): Dilation of each stage. Default:
+            (1, 1, 1, 1).
         out_indices (Sequence[int], optional): Stages to output, in
             ``[0, num_stages - 1]``. Default: None, the building library's
             (MMDetection and rla_mm: all four; MMPretrain: ``(3, )``).
-        style (str): 'pytorch' (stride on the 3x3 conv, the paper's) or 'caffe'.
+        style (str): 'pytorch' (stride on the 3x3 conv, the paper's) or
+            'caffe'.
         deep_stem (bool): Three 3x3 convs instead of the 7x7 stem (ResNet-D).
         avg_down (bool): Average-pool then 1x1 conv in downsampling shortcuts
             (ResNet-D).
@@ -355,10 +379,10 @@ class RLAResNet(RLABackbone):
             gives one odd kernel size per stage. Default: None (off).
         se (bool | int, optional): SE with this reduction (True: 16) after the
             last norm of every block. Default: None (off).
-        rla_source (str): 'output' feeds the block output x_t to the RLA update,
-            as the authors' ResNet code (and so their published weights) does;
-            'branch' feeds the residual branch output of Eq. 11.
-            Default: 'output'.
+        rla_source (str): 'output' feeds the block output x_t to the RLA
+            update, as the authors' ResNet code
+            (and so their published weights) does; 'branch' feeds the residual
+            branch output of Eq. 11. Default: 'output'.
         cat_hidden (bool): Concatenate relu(norm(h)) to the last stage output
             (classification). Default: False.
         extra_channels (int): Widen every block's output by this many
@@ -465,15 +489,22 @@ class RLAResNet(RLABackbone):
         init_cfg = self._init_cfg_of(pretrained, init_cfg)
         self.fresh_rla_norms = False
         super().__init__(
-            num_stages, rla_channel,
-            library_default('out_indices', out_indices), cat_hidden,
-            frozen_stages=frozen_stages, in_channels=in_channels,
-            rla_source=rla_source, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+            num_stages,
+            rla_channel,
+            library_default('out_indices', out_indices),
+            cat_hidden,
+            frozen_stages=frozen_stages,
+            in_channels=in_channels,
+            rla_source=rla_source,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
             norm_eval=library_default('norm_eval', norm_eval),
-            with_cp=with_cp, init_cfg=init_cfg, **rla_options)
+            with_cp=with_cp,
+            init_cfg=init_cfg,
+            **rla_options)
         self._register_load_state_dict_pre_hook(self._adapt_plain_checkpoint)
 
-    # -- argument checks -------------------------------------------------------
+    # -- argument checks ------------------------------------------------------
     @staticmethod
     def _se_reduction(se) -> Optional[int]:
         if se is None or se is False:
@@ -562,27 +593,37 @@ class RLAResNet(RLABackbone):
         """Names of the stages (MMDetection's ResNet name for them)."""
         return self.stage_names
 
-    # -- building ---------------------------------------------------------------
+    # -- building -------------------------------------------------------------
     def make_stem(self) -> Tuple[int, int]:
         """The 7x7 (or, with ``deep_stem``, 3x(3x3)) stem and the max-pool."""
         if self.deep_stem:
             half = self.stem_channels // 2
             layers = []
             for i, (cin, cout) in enumerate(
-                    ((self.in_channels, half), (half, half),
-                     (half, self.stem_channels))):
+                ((self.in_channels, half), (half, half),
+                 (half, self.stem_channels))):
                 layers += [
-                    build_conv_layer(self.conv_cfg, cin, cout, 3,
-                                     stride=2 if i == 0 else 1, padding=1,
-                                     bias=False),
+                    build_conv_layer(
+                        self.conv_cfg,
+                        cin,
+                        cout,
+                        3,
+                        stride=2 if i == 0 else 1,
+                        padding=1,
+                        bias=False),
                     build_norm_layer(self.norm_cfg, cout)[1],
                     nn.ReLU(inplace=True)
                 ]
             self.stem = nn.Sequential(*layers)
         else:
             self.conv1 = build_conv_layer(
-                self.conv_cfg, self.in_channels, self.stem_channels, 7,
-                stride=2, padding=3, bias=False)
+                self.conv_cfg,
+                self.in_channels,
+                self.stem_channels,
+                7,
+                stride=2,
+                padding=3,
+                bias=False)
             self.norm1_name, norm1 = build_norm_layer(
                 self.norm_cfg, self.stem_channels, postfix=1)
             self.add_module(self.norm1_name, norm1)
@@ -613,23 +654,34 @@ class RLAResNet(RLABackbone):
         if self.avg_down and stride != 1:
             conv_stride = 1
             layers.append(
-                nn.AvgPool2d(kernel_size=stride, stride=stride,
-                             ceil_mode=True, count_include_pad=False))
+                nn.AvgPool2d(
+                    kernel_size=stride,
+                    stride=stride,
+                    ceil_mode=True,
+                    count_include_pad=False))
         layers += [
-            build_conv_layer(self.conv_cfg, inplanes, out_channels, 1,
-                             stride=conv_stride, bias=False),
+            build_conv_layer(
+                self.conv_cfg,
+                inplanes,
+                out_channels,
+                1,
+                stride=conv_stride,
+                bias=False),
             build_norm_layer(self.norm_cfg, out_channels)[1]
         ]
         return nn.Sequential(*layers)
 
     def make_stage(self, index: int, in_channels: int) -> StageSpec:
-        """``stage_blocks[index]`` blocks; the first one strides and projects."""
+        """``stage_blocks[index]`` blocks; the first one strides and
+        projects."""
         planes = self.base_channels * 2**index + self.extra_planes
         out_channels = planes * self.expansion
         stride = self.strides[index]
         first = sum(self.stage_blocks[:index])
-        plugins = [p for p in self.plugins
-                   if p.get('stages') is None or p['stages'][index]]
+        plugins = [
+            p for p in self.plugins
+            if p.get('stages') is None or p['stages'][index]
+        ]
         blocks = []
         for i in range(self.stage_blocks[index]):
             blocks.append(
@@ -663,7 +715,7 @@ class RLAResNet(RLABackbone):
     def forward_close(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
         return self.append_hidden(x, h)
 
-    # -- weights ----------------------------------------------------------------
+    # -- weights --------------------------------------------------------------
     def init_weights(self) -> None:
         super().init_weights()
         pretrained = isinstance(self.init_cfg, dict) \
@@ -700,7 +752,11 @@ class RLAResNet(RLABackbone):
         ``norm_eval``, unless their stage is frozen."""
         super().train(mode)
         if mode and self.norm_eval and self.fresh_rla_norms:
-            frozen = {id(m) for f in self.frozen_modules() for m in f.modules()}
+            frozen = {
+                id(m)
+                for f in self.frozen_modules()
+                for m in f.modules()
+            }
             for norm in self.fresh_norms:
                 if id(norm) not in frozen:
                     norm.train(True)
@@ -742,8 +798,8 @@ def _resnext_width(cls_name: str, groups, base_width, width_per_group):
             f'width_per_group={width_per_group!r}, two names of one width '
             f'(MMDetection\'s and MMPretrain\'s); give one')
     width = base_width if base_width is not None else width_per_group
-    return (library_default('groups', groups),
-            library_default('width_per_group', width))
+    return (library_default('groups',
+                            groups), library_default('width_per_group', width))
 
 
 @register_model()
@@ -760,11 +816,13 @@ class RLAResNeXt(RLAResNet):
     """
     arch_settings = {d: RLAResNet.arch_settings[d] for d in (50, 101, 152)}
 
-    def __init__(self, groups: Optional[int] = None,
+    def __init__(self,
+                 groups: Optional[int] = None,
                  base_width: Optional[int] = None,
-                 width_per_group: Optional[int] = None, **kwargs):
-        groups, width = _resnext_width(type(self).__name__, groups,
-                                       base_width, width_per_group)
+                 width_per_group: Optional[int] = None,
+                 **kwargs):
+        groups, width = _resnext_width(
+            type(self).__name__, groups, base_width, width_per_group)
         super().__init__(groups=groups, base_width=width, **kwargs)
 
 

@@ -1,17 +1,18 @@
-"""The thin Xception for 32x32 images with RLA (paper Sec. 4.1, Tables 2 and 9).
+"""The thin Xception for 32x32 images with RLA
+(paper Sec. 4.1, Tables 2 and 9).
 
-Xception (Chollet, 2017) scaled to CIFAR as the paper's Table 9 lists it: a 3x3 stem
-(16, 32 channels, stride 1), Chollet's blocks with fewer channels and the same
-depth, 3x3 average pools (instead of max pools) for the two remaining
-downsamplings, and BN after every conv and separable conv (a 3x3 depthwise conv,
-then a 1x1 pointwise conv)::
+Xception (Chollet, 2017) scaled to CIFAR as the paper's Table 9 lists it: a 3x3
+stem (16, 32 channels, stride 1), Chollet's blocks with fewer channels and the
+same depth, 3x3 average pools (instead of max pools) for the two remaining
+downsamplings, and BN after every conv and separable conv (a 3x3 depthwise
+conv, then a 1x1 pointwise conv)::
 
-    32x32  conv 3x3, 16, relu; conv 3x3, 32, relu                     stem
-    32x32  [sep 64; relu; sep 64]                                     entry flow
+    32x32  conv 3x3, 16, relu; conv 3x3, 32, relu                   stem
+    32x32  [sep 64; relu; sep 64]                                   entry flow
     32x32  [relu; sep 128; relu; sep 128]
     32x32  [relu; sep 256; relu; sep 256]
-    16x16  [relu; sep 256; relu; sep 256; relu; sep 256] x 8          middle flow
-    16x16  [relu; sep 256; relu; sep 512]                             exit flow
+    16x16  [relu; sep 256; relu; sep 256; relu; sep 256] x 8        middle flow
+    16x16  [relu; sep 256; relu; sep 512]                           exit flow
      8x8   [sep 512; relu; sep 512; relu]
            global average pool, fc
 
@@ -19,13 +20,14 @@ Every bracketed block reads ``[x, h]`` (k = 12 more input channels in its first
 separable conv). Each row is one :class:`RLAStage` (its own ``conv_out``); the
 stages of one resolution share one recurrent conv, as in the authors'
 RLA-MobileNetV2. The first block of the 16x16 and 8x8 stages starts with
-the pool, so every layer of a row runs at that row's resolution; the entry, middle
-and exit-flow blocks are residual (a 1x1 conv + BN shortcut where the width
-changes), the last block is not (Chollet's exit convs).
+the pool, so every layer of a row runs at that row's resolution; the entry,
+middle and exit-flow blocks are residual (a 1x1 conv + BN shortcut where the
+width changes), the last block is not (Chollet's exit convs).
 
 The third entry block (256) is Chollet's third entry module (728 wide in his
-network): the paper keeps Xception's depth, and its Table 2 parameter counts are
-this network's; without that row they are not reached (``configs/README.md``).
+network): the paper keeps Xception's depth, and its Table 2 parameter counts
+are this network's; without that row they are not reached
+(``configs/README.md``).
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -64,15 +66,23 @@ class SeparableConv(BaseModule):
         init_cfg (dict, optional): Initialization config.
     """
 
-    def __init__(self, in_channels: int, out_channels: int,
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
                  conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN'), init_cfg=None):
+                 norm_cfg: dict = dict(type='BN'),
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        self.depthwise = build_conv_layer(conv_cfg, in_channels, in_channels, 3,
-                                          padding=1, groups=in_channels,
-                                          bias=False)
-        self.pointwise = build_conv_layer(conv_cfg, in_channels, out_channels,
-                                          1, bias=False)
+        self.depthwise = build_conv_layer(
+            conv_cfg,
+            in_channels,
+            in_channels,
+            3,
+            padding=1,
+            groups=in_channels,
+            bias=False)
+        self.pointwise = build_conv_layer(
+            conv_cfg, in_channels, out_channels, 1, bias=False)
         self.norm = build_norm_layer(norm_cfg, out_channels)[1]
 
     def forward(self, x: Tensor) -> Tensor:
@@ -81,14 +91,16 @@ class SeparableConv(BaseModule):
 
 class RLAXceptionBlock(BaseModule):
     """Xception block on ``[x, h]``: separable convs, after (stride 2) a 3x3
-    stride-2 average pool of x, so that every conv runs at the output resolution.
+    stride-2 average pool of x, so that every conv runs at the output
+    resolution.
 
-    A residual block is pre-activated (ReLU before each separable conv, the first
-    one only with ``first_relu``) and adds a shortcut from the (pooled) input: the
-    identity, or a 1x1 conv + norm where the width changes. A plain block
-    (Chollet's exit convs) is post-activated (ReLU after each separable conv) and
-    has no shortcut. A strided block pools h as :class:`RLAStage` pools it
-    after the block (2x2), so the block reads the state the stage updates.
+    A residual block is pre-activated (ReLU before each separable conv, the
+    first one only with ``first_relu``) and adds a shortcut from the (pooled)
+    input: the identity, or a 1x1 conv + norm where the width changes. A plain
+    block (Chollet's exit convs) is post-activated
+    (ReLU after each separable conv) and has no shortcut. A strided block pools
+    h as :class:`RLAStage` pools it after the block (2x2), so the block reads
+    the state the stage updates.
 
     Args:
         in_channels (int): Input channels of x.
@@ -104,10 +116,16 @@ class RLAXceptionBlock(BaseModule):
         init_cfg (dict, optional): Initialization config.
     """
 
-    def __init__(self, in_channels: int, widths: Sequence[int],
-                 rla_channel: int, stride: int = 1, residual: bool = True,
-                 first_relu: bool = True, conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN'), init_cfg=None):
+    def __init__(self,
+                 in_channels: int,
+                 widths: Sequence[int],
+                 rla_channel: int,
+                 stride: int = 1,
+                 residual: bool = True,
+                 first_relu: bool = True,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         check_choice('stride', stride, (1, 2))
         widths = tuple(check_int('widths', w, 1) for w in widths)
@@ -127,8 +145,8 @@ class RLAXceptionBlock(BaseModule):
         self.shortcut = None
         if residual and in_channels != self.out_channels:
             self.shortcut = nn.Sequential(
-                build_conv_layer(conv_cfg, in_channels, self.out_channels, 1,
-                                 bias=False),
+                build_conv_layer(
+                    conv_cfg, in_channels, self.out_channels, 1, bias=False),
                 build_norm_layer(norm_cfg, self.out_channels)[1])
 
     def forward(self, x: Tensor, h: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
@@ -151,11 +169,12 @@ class RLAXceptionBlock(BaseModule):
 
 @register_model()
 class RLAXception(RLABackbone):
-    """The thin (RLA-)Xception of the paper's Table 9, for 32x32 images (CIFAR).
+    """The thin (RLA-)Xception of the paper's Table 9, for 32x32 images
+    (CIFAR).
 
-    Stem: two 3x3 convs (``stem_channels`` // 2, ``stem_channels``) at stride 1,
-    each with BN and ReLU. Then one RLA stage per ``arch`` entry (``layer1`` ..
-    ``layer6`` by default); a stage whose first block strides starts a new
+    Stem: two 3x3 convs (``stem_channels`` // 2, ``stem_channels``) at stride
+    1, each with BN and ReLU. Then one RLA stage per ``arch`` entry (``layer1``
+    .. ``layer6`` by default); a stage whose first block strides starts a new
     recurrent conv, the others share the previous stage's. With ``cat_hidden``,
     the last output is ``cat[x, relu(bn_hidden(h))]`` (512 + 12 channels).
 
@@ -196,30 +215,36 @@ class RLAXception(RLABackbone):
         self.arch = self.check_arch(arch)
         self.stem_channels = check_int('stem_channels', stem_channels, 2)
         last = len(self.arch) - 1
-        super().__init__(len(self.arch), rla_channel,
-                         (last, ) if out_indices is None else out_indices,
-                         cat_hidden, rla_source=rla_source, **kwargs)
+        super().__init__(
+            len(self.arch),
+            rla_channel, (last, ) if out_indices is None else out_indices,
+            cat_hidden,
+            rla_source=rla_source,
+            **kwargs)
 
     @staticmethod
     def check_arch(arch) -> Tuple[tuple, ...]:
-        """``arch`` as a tuple of checked (widths, blocks, stride, residual)."""
+        """``arch`` as a tuple of checked (widths, blocks, stride,
+        residual)."""
         if isinstance(arch, (str, bytes)) or not hasattr(arch, '__len__') \
                 or not arch or any(
                     not hasattr(stage, '__len__') or len(stage) != 4
                     for stage in arch):
-            raise ValueError(f'arch must be a non-empty sequence of (widths, '
-                             f'blocks, stride, residual) entries, got {arch!r}')
+            raise ValueError(
+                f'arch must be a non-empty sequence of (widths, '
+                f'blocks, stride, residual) entries, got {arch!r}')
         checked = []
         for widths, blocks, stride, residual in arch:
             if isinstance(widths, (str, bytes)) \
                     or not hasattr(widths, '__len__') or not widths:
-                raise ValueError(f'arch widths must be a non-empty sequence of '
-                                 f'channels, got {widths!r}')
-            checked.append((tuple(check_int('arch widths', w, 1)
-                                  for w in widths),
-                            check_int('arch blocks', blocks, 1),
-                            check_choice('arch stride', stride, (1, 2)),
-                            check_bool('arch residual', residual)))
+                raise ValueError(
+                    f'arch widths must be a non-empty sequence of '
+                    f'channels, got {widths!r}')
+            checked.append(
+                (tuple(check_int('arch widths', w, 1)
+                       for w in widths), check_int('arch blocks', blocks, 1),
+                 check_choice('arch stride', stride,
+                              (1, 2)), check_bool('arch residual', residual)))
         if checked[0][2] != 1:
             raise ValueError(f'arch stride of the first stage must be 1 (it '
                              f'shares the stem resolution), got '
@@ -230,11 +255,21 @@ class RLAXception(RLABackbone):
         """Two 3x3 convs at stride 1."""
         half = self.stem_channels // 2
         self.stem = nn.Sequential(
-            build_conv_layer(self.conv_cfg, self.in_channels, half, 3,
-                             padding=1, bias=False),
+            build_conv_layer(
+                self.conv_cfg,
+                self.in_channels,
+                half,
+                3,
+                padding=1,
+                bias=False),
             build_norm_layer(self.norm_cfg, half)[1], nn.ReLU(inplace=True),
-            build_conv_layer(self.conv_cfg, half, self.stem_channels, 3,
-                             padding=1, bias=False),
+            build_conv_layer(
+                self.conv_cfg,
+                half,
+                self.stem_channels,
+                3,
+                padding=1,
+                bias=False),
             build_norm_layer(self.norm_cfg, self.stem_channels)[1],
             nn.ReLU(inplace=True))
         return self.stem_channels, 1
@@ -253,13 +288,15 @@ class RLAXception(RLABackbone):
         # without one.
         after_relu = index == 0 or not self.arch[index - 1][3]
         blocks = [
-            RLAXceptionBlock(in_channels if b == 0 else widths[-1], widths,
-                             self.rla_channel,
-                             stride=stride if b == 0 else 1,
-                             residual=residual,
-                             first_relu=not (b == 0 and after_relu),
-                             conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
-            for b in range(num_blocks)
+            RLAXceptionBlock(
+                in_channels if b == 0 else widths[-1],
+                widths,
+                self.rla_channel,
+                stride=stride if b == 0 else 1,
+                residual=residual,
+                first_relu=not (b == 0 and after_relu),
+                conv_cfg=self.conv_cfg,
+                norm_cfg=self.norm_cfg) for b in range(num_blocks)
         ]
         recurrent = None
         if stride == 1 and index > 0:

@@ -29,7 +29,8 @@ class ECALayer(nn.Module):
 
 
 class SELayer(nn.Module):
-    """Squeeze-and-excitation (Hu et al., CVPR 2018) with bias-free linear layers.
+    """Squeeze-and-excitation (Hu et al., CVPR 2018) with bias-free linear
+    layers.
 
     Args:
         channels (int): Channels of the input.

@@ -1,20 +1,22 @@
-"""The RLA stage: blocks of one resolution plus the shared recurrent aggregation.
+"""The RLA stage: blocks of one resolution plus the shared recurrent
+aggregation.
 
-Every RLA network in rla_mm (ImageNet ResNets, MobileNetV2, the CIFAR models) is a
-sequence of :class:`RLAStage` modules. A block only has to accept ``(x, h)`` and return
-``(x_new, y)``, where ``y`` is its residual branch output; the stage applies the RLA
-update of the paper (Eq. 11)::
+Every RLA network in rla_mm (ImageNet ResNets, MobileNetV2, the CIFAR models)
+is a sequence of :class:`RLAStage` modules. A block only has to accept
+``(x, h)`` and return ``(x_new, y)``, where ``y`` is its residual branch
+output; the stage applies the RLA update of the paper (Eq. 11)::
 
     h_t = R(tanh(BN_t(h_{t-1} + O(y_t))))
 
-with ``O`` a 1x1 conv and ``R`` a 3x3 conv shared by all blocks of the stage and one
-norm ``BN_t`` per block.
+with ``O`` a 1x1 conv and ``R`` a 3x3 conv shared by all blocks of the stage
+and one norm ``BN_t`` per block.
 
-Which tensor feeds ``O`` is a choice (``rla_source``). Eq. 11 reads the branch output
-``y_t`` ('branch'). The authors' published ResNet code feeds the block output ``x_t``
-instead ('output'): its bottleneck keeps ``y = out`` and then adds the shortcut and
-applies ReLU in place, so ``y`` aliases ``x_t``. Their published ResNet weights were
-trained that way; their MobileNetV2 code uses the branch output.
+Which tensor feeds ``O`` is a choice (``rla_source``). Eq. 11 reads the branch
+output ``y_t`` ('branch'). The authors' published ResNet code feeds the block
+output ``x_t`` instead ('output'): its bottleneck keeps ``y = out`` and then
+adds the shortcut and applies ReLU in place, so ``y`` aliases ``x_t``. Their
+published ResNet weights were trained that way; their MobileNetV2 code uses the
+branch output.
 
 The paper's ablations (Tables 6, 11, 13, 15) are options of the same stage:
 
@@ -25,12 +27,12 @@ The paper's ablations (Tables 6, 11, 13, 15) are options of the same stage:
   after it, ``h_t = R(tanh(BN_t(h_{t-1}))) + O(.)`` ('after');
 * ``rla_act``: pre-activation ``R(tanh(BN_t(.)))`` (Eq. 11, 'pre') or
   post-activation ``tanh(BN_t(R(.)))`` ('post');
-* ``rla_cell``: the recurrent part is one conv ('conv'), or a ConvLSTM / ConvGRU
-  cell reading ``tanh(BN_t(O(.)))`` ('lstm', 'gru'; the LSTM carries its cell
-  state c beside h, so the state is the pair ``(h, c)``);
+* ``rla_cell``: the recurrent part is one conv ('conv'), or a ConvLSTM
+  / ConvGRU cell reading ``tanh(BN_t(O(.)))`` ('lstm', 'gru'; the LSTM carries
+  its cell state c beside h, so the state is the pair ``(h, c)``);
 * ``rla_shared``: one ``O`` and ``R`` per stage (True) or per block (False);
-* ``rla_exchange``: whether the blocks read h (False: h is computed but never fed
-  back into the main path; the blocks get ``h=None``).
+* ``rla_exchange``: whether the blocks read h (False: h is computed but never
+  fed back into the main path; the blocks get ``h=None``).
 """
 import inspect
 from typing import List, Optional, Tuple, Union
@@ -51,8 +53,12 @@ RLA_ADDS = ('before', 'after')
 RLA_ACTS = ('pre', 'post')
 RLA_CELLS = ('conv', 'lstm', 'gru')
 #: The paper's RLA module (Eq. 11); other values are its ablations.
-RLA_VARIANT_DEFAULTS = dict(rla_add='before', rla_act='pre', rla_cell='conv',
-                            rla_shared=True, rla_exchange=True)
+RLA_VARIANT_DEFAULTS = dict(
+    rla_add='before',
+    rla_act='pre',
+    rla_cell='conv',
+    rla_shared=True,
+    rla_exchange=True)
 #: Hidden state of the stages: h, or (h, c) for the ConvLSTM cell.
 State = Union[Tensor, Tuple[Tensor, Tensor]]
 
@@ -79,8 +85,10 @@ def init_hidden(x: Tensor, channels: int) -> Tensor:
     return h
 
 
-def check_rla_variant(rla_add: str = 'before', rla_act: str = 'pre',
-                      rla_cell: str = 'conv', rla_shared: bool = True,
+def check_rla_variant(rla_add: str = 'before',
+                      rla_act: str = 'pre',
+                      rla_cell: str = 'conv',
+                      rla_shared: bool = True,
                       rla_exchange: bool = True) -> None:
     """Check the variant options of the RLA update (see :class:`RLAStage`)."""
     check_choice('rla_add', rla_add, RLA_ADDS)
@@ -113,11 +121,13 @@ def hidden_of(state: Optional[State]) -> Optional[Tensor]:
 
 
 def match_hidden(h: Tensor, x: Tensor) -> Tensor:
-    """Average-pool the hidden state ``h`` until it has the spatial size of ``x``.
+    """Average-pool the hidden state ``h`` until it has the spatial size of
+    ``x``.
 
-    A 2x2 stride-2 pool with ``ceil_mode`` halves a size the way a strided 3x3 conv
-    with padding 1 does, so odd feature sizes work (the reference crashes on them).
-    On even sizes it equals the reference's floor-mode pool.
+    A 2x2 stride-2 pool with ``ceil_mode`` halves a size the way a strided 3x3
+    conv with padding 1 does, so odd feature sizes work
+    (the reference crashes on them). On even sizes it equals the reference's
+    floor-mode pool.
 
     Args:
         h (Tensor): Hidden state (N, k, H, W).
@@ -129,8 +139,12 @@ def match_hidden(h: Tensor, x: Tensor) -> Tensor:
             raise ValueError(
                 f'hidden state of size {tuple(h.shape[-2:])} cannot be pooled '
                 f'to the feature size {tuple(x.shape[-2:])}')
-        h = F.avg_pool2d(h, kernel_size=2, stride=2, ceil_mode=True,
-                         count_include_pad=False)
+        h = F.avg_pool2d(
+            h,
+            kernel_size=2,
+            stride=2,
+            ceil_mode=True,
+            count_include_pad=False)
     return h
 
 
@@ -142,8 +156,8 @@ def match_state(state: State, x: Tensor) -> State:
 
 
 def block_input(x: Tensor, h: Optional[Tensor]) -> Tensor:
-    """Return the input of a block's branch, ``cat([x, h], dim=1)`` (Eq. 11), or
-    ``x`` alone in a plain network (h is None).
+    """Return the input of a block's branch, ``cat([x, h], dim=1)`` (Eq. 11),
+    or ``x`` alone in a plain network (h is None).
 
     Args:
         x (Tensor): Features (N, C, H, W).
@@ -157,11 +171,12 @@ def conv_block_input(conv: nn.Module, x: Tensor,
     """Return ``conv(block_input(x, h))`` without building the concatenation.
 
     A convolution is linear in its input channels, so for a plain ``nn.Conv2d``
-    (one group, zero padding) it equals ``conv(x, W[:, :C]) + conv(h, W[:, C:])``
-    with ``C`` the channels of ``x``: the one weight of the reference shape is
-    sliced, so checkpoints keep their layout, and the copy of x into a
-    concatenation (and the slicing of its gradient) disappears. Other conv types
-    (weight standardisation, deformable, ...) get the concatenation.
+    (one group, zero padding) it equals
+    ``conv(x, W[:, :C]) + conv(h, W[:, C:])`` with ``C`` the channels of ``x``:
+    the one weight of the reference shape is sliced, so checkpoints keep their
+    layout, and the copy of x into a concatenation
+    (and the slicing of its gradient) disappears. Other conv types (weight
+    standardisation, deformable, ...) get the concatenation.
 
     Args:
         conv (nn.Module): A conv with ``C + k`` input channels.
@@ -193,9 +208,9 @@ class RLAStage(BaseModule):
         out_channels (int): Channels of the blocks' output (and of ``y``).
         rla_channel (int): Hidden channels k. 0 builds a plain stage (no RLA
             parts; blocks get ``h=None``), the baseline of an RLA network.
-        recurrent_conv (nn.Module, optional): The shared recurrent conv R. If None,
-            the stage builds its own (see ``rla_cell``). Pass a module to share
-            one R between several stages (RLA-MobileNetV2).
+        recurrent_conv (nn.Module, optional): The shared recurrent conv R. If
+            None, the stage builds its own (see ``rla_cell``). Pass a module to
+            share one R between several stages (RLA-MobileNetV2).
         conv_cfg (dict, optional): Config of the convs. Default: None (Conv2d).
         norm_cfg (dict): Config of the per-block RLA norms. Default: BN.
         rla_source (str): 'branch' feeds the branch output y_t to the RLA
@@ -257,7 +272,8 @@ class RLAStage(BaseModule):
                         block.forward).parameters:
                     raise ValueError(
                         f"rla_source='shortcut' needs blocks whose forward "
-                        f'takes shortcut=True; {type(block).__name__} does not')
+                        f'takes shortcut=True; {type(block).__name__} does not'
+                    )
         self.rla_source = rla_source
         self.rla_add, self.rla_act, self.rla_cell = rla_add, rla_act, rla_cell
         self.rla_shared, self.rla_exchange = rla_shared, rla_exchange
@@ -274,8 +290,12 @@ class RLAStage(BaseModule):
         if num_updates > 0:
 
             def conv_out():
-                return build_conv_layer(conv_cfg, out_channels, rla_channel,
-                                        kernel_size=1, bias=False)
+                return build_conv_layer(
+                    conv_cfg,
+                    out_channels,
+                    rla_channel,
+                    kernel_size=1,
+                    bias=False)
 
             def cell():
                 return build_rla_cell(rla_cell, rla_channel, conv_cfg)
@@ -285,8 +305,8 @@ class RLAStage(BaseModule):
                 self.recurrent_conv = cell() if recurrent_conv is None \
                     else recurrent_conv
             else:
-                self.conv_out = nn.ModuleList(
-                    conv_out() for _ in range(num_updates))
+                self.conv_out = nn.ModuleList(conv_out()
+                                              for _ in range(num_updates))
                 self.recurrent_conv = nn.ModuleList(
                     cell() for _ in range(num_updates))
         self.with_cp = with_cp

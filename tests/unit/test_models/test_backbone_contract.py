@@ -1,30 +1,33 @@
-"""The contract every registered RLA backbone keeps (after timm's tests/test_models.py).
+"""The contract every registered RLA backbone keeps
+(after timm's tests/test_models.py).
 
 The backbones are found in the registry, not listed here;
-``rla_mm.testing.backbone_cases.TINY`` gives each a small width, and a new backbone fails
+``rla_mm.testing.backbone_cases.TINY`` gives each a small width, and a new
+backbone fails
 :func:`test_every_registered_backbone_has_cases` until it has one. For every
 backbone, ``cat_hidden`` and ``out_indices`` choice:
 
 * the outputs have the channels and strides of ``output_info`` on an odd input;
 * every parameter gets a gradient (DDP needs no ``find_unused_parameters``);
 * the state_dict keys are those recorded from the code at f67c099
-  (``tests/fixtures/backbone_keys.json``), less the modules that got no gradient
-  there and are no longer built.
+  (``tests/fixtures/backbone_keys.json``), less the modules that got no
+  gradient there and are no longer built.
 
 And per backbone: ``with_cp`` gives the same outputs and gradients,
-``frozen_stages`` and ``norm_eval`` hold through ``train()``, bad arguments raise
-errors that name them, and the full-size layouts of the configs are unchanged.
+``frozen_stages`` and ``norm_eval`` hold through ``train()``, bad arguments
+raise errors that name them, and the full-size layouts of the configs are
+unchanged.
 """
 import json
 import math
 import os.path as osp
 
+import key_layouts
 import pytest
 import torch
+from conftest import FIXTURES
 from torch.nn.modules.batchnorm import _BatchNorm
 
-import key_layouts
-from conftest import FIXTURES
 from rla_mm.models.backbones.base import RLABackbone
 from rla_mm.registry import MODELS
 from rla_mm.testing.backbone_cases import DEFAULTS, INPUT_SIZE, TINY, case_list
@@ -52,7 +55,8 @@ def keys_hash(keys) -> str:
 
 
 def recorded_difference(keys, recorded_sha: str) -> str:
-    """The keys added and removed against the recorded layout, for a message."""
+    """The keys added and removed against the recorded layout, for a
+    message."""
     if recorded_sha not in RECORDED['keys']:
         return (f'no keys kept for layout {recorded_sha}: run '
                 'record_backbone_keys.py --fill-keys')
@@ -62,7 +66,10 @@ def recorded_difference(keys, recorded_sha: str) -> str:
 
 def test_recorded_keys_are_the_recorded_layouts():
     # every recorded layout keeps its keys, and they hash to the record
-    shas = {c['sha_used'] for c in RECORDED['cases'].values() if not c.get('new')}
+    shas = {
+        c['sha_used']
+        for c in RECORDED['cases'].values() if not c.get('new')
+    }
     shas |= {d['sha'] for d in RECORDED['defaults'].values()}
     assert sorted(shas - set(RECORDED['keys'])) == [], \
         'run tests/fixtures/record_backbone_keys.py --fill-keys'
@@ -85,14 +92,15 @@ def loss_of(outs) -> torch.Tensor:
 
 def test_every_registered_backbone_has_cases():
     registered = {
-        name for name, cls in MODELS.module_dict.items()
+        name
+        for name, cls in MODELS.module_dict.items()
         if isinstance(cls, type) and issubclass(cls, RLABackbone)
     }
     assert registered == set(TINY)
 
 
-@pytest.mark.parametrize('case_id,type_name,kwargs', CASES,
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    'case_id,type_name,kwargs', CASES, ids=[c[0] for c in CASES])
 def test_outputs_gradients_and_layout(case_id, type_name, kwargs):
     model = build(type_name, **kwargs).train()
     x = torch.randn(2, model.in_channels, *INPUT_SIZE)
@@ -119,12 +127,12 @@ def test_outputs_gradients_and_layout(case_id, type_name, kwargs):
             recorded['n_used'], recorded['sha_used']), \
             recorded_difference(keys, recorded['sha_used']) \
             + f"; no longer built: {recorded['dead']}"
-        assert not any(k.startswith(d + '.') for k in keys
-                       for d in recorded['dead'])
+        assert not any(
+            k.startswith(d + '.') for k in keys for d in recorded['dead'])
 
 
-@pytest.mark.parametrize('case_id,type_name,kwargs', FULL_CASES,
-                         ids=[c[0] for c in FULL_CASES])
+@pytest.mark.parametrize(
+    'case_id,type_name,kwargs', FULL_CASES, ids=[c[0] for c in FULL_CASES])
 def test_with_cp_gives_the_same_outputs_and_gradients(case_id, type_name,
                                                       kwargs):
     plain = build(type_name, **kwargs).train()
@@ -141,8 +149,8 @@ def test_with_cp_gives_the_same_outputs_and_gradients(case_id, type_name,
         torch.testing.assert_close(p.grad, grads[name].grad, msg=name)
 
 
-@pytest.mark.parametrize('case_id,type_name,kwargs', FULL_CASES,
-                         ids=[c[0] for c in FULL_CASES])
+@pytest.mark.parametrize(
+    'case_id,type_name,kwargs', FULL_CASES, ids=[c[0] for c in FULL_CASES])
 def test_frozen_stages_and_norm_eval(case_id, type_name, kwargs):
     model = build(type_name, frozen_stages=1, norm_eval=True, **kwargs)
     model.train()
@@ -151,8 +159,8 @@ def test_frozen_stages_and_norm_eval(case_id, type_name, kwargs):
     for m in frozen:
         assert not m.training
     # every BN is in eval mode, the frozen parts' and the others'
-    assert not any(m.training for m in model.modules()
-                   if isinstance(m, _BatchNorm))
+    assert not any(m.training
+                   for m in model.modules() if isinstance(m, _BatchNorm))
     assert model.layer2.training
     for name, p in model.named_parameters():
         assert p.requires_grad == (id(p) not in frozen_ids), name
@@ -161,9 +169,13 @@ def test_frozen_stages_and_norm_eval(case_id, type_name, kwargs):
     for name, p in model.named_parameters():
         assert (p.grad is None) == (id(p) in frozen_ids), name
     # freezing everything a backbone outputs
-    everything = build(type_name, frozen_stages=len(model.stage_names) + int(
-        model.close_has_output), **kwargs).train()
-    trainable = [n for n, p in everything.named_parameters() if p.requires_grad]
+    everything = build(
+        type_name,
+        frozen_stages=len(model.stage_names) + int(model.close_has_output),
+        **kwargs).train()
+    trainable = [
+        n for n, p in everything.named_parameters() if p.requires_grad
+    ]
     allowed = ('bn_hidden.', 'final_norm.')
     assert all(n.startswith(allowed) for n in trainable), trainable
 
@@ -188,13 +200,15 @@ def bad_arguments(type_name: str):
     ]
 
 
-BAD = [(t, kw, name) for t in TINY for kw, name in bad_arguments(t)] + [
-    (t, dict(conv_cfg='Conv2d'), 'conv_cfg') for t in TINY]
+BAD = [(t, kw, name) for t in TINY for kw, name in bad_arguments(t)
+       ] + [(t, dict(conv_cfg='Conv2d'), 'conv_cfg') for t in TINY]
 WRONG_TYPE = ('norm_cfg', 'conv_cfg')  # checked by check_type
 
 
-@pytest.mark.parametrize('type_name,bad,name', BAD,
-                         ids=[f'{t}-{n}-{i}' for i, (t, _, n) in enumerate(BAD)])
+@pytest.mark.parametrize(
+    'type_name,bad,name',
+    BAD,
+    ids=[f'{t}-{n}-{i}' for i, (t, _, n) in enumerate(BAD)])
 def test_bad_arguments_name_the_argument_and_value(type_name, bad, name):
     kwargs = dict(first_variant(type_name), **bad)
     error = TypeError if name in WRONG_TYPE else ValueError
@@ -209,8 +223,8 @@ def test_bad_inputs_are_refused_with_their_shape(type_name):
     model = build(type_name, **first_variant(type_name))
     with pytest.raises(ValueError, match=r'4-D .* got shape \(3, 32, 32\)'):
         model(torch.randn(3, 32, 32))
-    with pytest.raises(ValueError,
-                       match=r'in_channels = 3, got shape \(1, 4, 32, 32\)'):
+    with pytest.raises(
+            ValueError, match=r'in_channels = 3, got shape \(1, 4, 32, 32\)'):
         model(torch.randn(1, 4, 32, 32))
 
 

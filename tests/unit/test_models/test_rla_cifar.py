@@ -1,4 +1,5 @@
-"""CIFAR backbones: pre-activation RLA-ResNets, the Table 9 RLA-Xception, plain twins."""
+"""CIFAR backbones: pre-activation RLA-ResNets, the Table 9 RLA-Xception, plain
+twins."""
 import pytest
 import torch
 
@@ -30,8 +31,8 @@ def test_preact_basic_block_reads_x_and_h():
 
 def test_preact_bottleneck_strides_on_the_3x3_and_projects():
     down = torch.nn.Conv2d(16, 64, 1, stride=2, bias=False)
-    block = RLAPreActBottleneck(16, 16, rla_channel=12, stride=2,
-                                downsample=down)
+    block = RLAPreActBottleneck(
+        16, 16, rla_channel=12, stride=2, downsample=down)
     assert block.conv1.kernel_size == (1, 1) and block.conv1.stride == (1, 1)
     assert block.conv2.stride == (2, 2)
     out, y = block(torch.randn(1, 16, 32, 32), torch.randn(1, 12, 32, 32))
@@ -48,12 +49,12 @@ def test_plain_block_takes_no_hidden_state():
 @pytest.mark.parametrize('depth,k,channels', [(20, 4, (16, 32, 64)),
                                               (164, 12, (64, 128, 256))])
 def test_preact_resnet_output_shapes(depth, k, channels):
-    model = RLAPreActResNet(depth=depth, rla_channel=k,
-                            out_indices=(0, 1, 2)).eval()
+    model = RLAPreActResNet(
+        depth=depth, rla_channel=k, out_indices=(0, 1, 2)).eval()
     outs = model(torch.randn(2, 3, 32, 32))
-    assert [tuple(o.shape) for o in outs] == [
-        (2, channels[0], 32, 32), (2, channels[1], 16, 16),
-        (2, channels[2] + k, 8, 8)]
+    assert [tuple(o.shape) for o in outs] == [(2, channels[0], 32, 32),
+                                              (2, channels[1], 16, 16),
+                                              (2, channels[2] + k, 8, 8)]
     assert model.feat_dim == channels[2] + k
 
 
@@ -67,8 +68,8 @@ def test_preact_resnet_stage_structure():
     assert isinstance(model.layer1.blocks[0], RLAPreActBasicBlock)
     # The final hidden-state norm has the key of RLAResNet's and MobileNetV2's.
     assert 'bn_hidden.weight' in model.state_dict()
-    assert isinstance(RLAPreActResNet(depth=164).layer1.blocks[0],
-                      RLAPreActBottleneck)
+    assert isinstance(
+        RLAPreActResNet(depth=164).layer1.blocks[0], RLAPreActBottleneck)
 
 
 # CIFAR-10 heads (10 classes), counts from configs/metafile.yml. The plain
@@ -85,8 +86,9 @@ def test_preact_resnet_parameter_counts(depth, k, config):
     head = model.feat_dim * 10 + 10
     expected = load_metafile()[config]['Metadata']['Parameters']
     assert num_params(model) + head == expected
-    assert round(expected / 1e6, 2) == (1.73, 1.70, 1.80, 1.74)[
-        (110, 164).index(depth) + 2 * (k > 0)]
+    assert round(expected / 1e6,
+                 2) == (1.73, 1.70, 1.80,
+                        1.74)[(110, 164).index(depth) + 2 * (k > 0)]
 
 
 def test_rla_channel_zero_builds_the_plain_network():
@@ -108,7 +110,8 @@ def test_xception_residual_block_pools_first_and_projects():
     out, y = block(x, h)
     # a 3x3 stride-2 average pool first: the convs run at 18x18
     assert out.shape == y.shape == (1, 128, 18, 18)
-    pooled = torch.nn.functional.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
+    pooled = torch.nn.functional.avg_pool2d(
+        x, 3, 2, 1, count_include_pad=False)
     torch.testing.assert_close(out, y + block.shortcut(pooled))
 
 
@@ -122,8 +125,9 @@ def test_xception_block_activations():
     assert with_relu.shortcut is None
     out, y = with_relu(x, h)
     torch.testing.assert_close(out, y + x)
-    torch.testing.assert_close(with_relu(x.relu(), h.relu())[1],
-                               without(x.relu(), h.relu())[1])
+    torch.testing.assert_close(
+        with_relu(x.relu(), h.relu())[1],
+        without(x.relu(), h.relu())[1])
     assert not torch.allclose(y, without(x, h)[1])
     # the exit convs: post-activated, no shortcut, the output is the branch
     plain = RLAXceptionBlock(8, (16, 16), rla_channel=4, residual=False)
@@ -153,13 +157,15 @@ def test_xception_follows_table_9():
     assert recurrent[3] is recurrent[4] and recurrent[4] is not recurrent[5]
     assert recurrent[2] is not recurrent[3]
     outs = model(torch.randn(2, 3, 32, 32))
-    assert [tuple(o.shape[1:]) for o in outs] == [
-        (64, 32, 32), (128, 32, 32), (256, 32, 32), (256, 16, 16),
-        (512, 16, 16), (512 + 12, 8, 8)]
+    assert [tuple(o.shape[1:]) for o in outs] == [(64, 32, 32), (128, 32, 32),
+                                                  (256, 32, 32), (256, 16, 16),
+                                                  (512, 16, 16),
+                                                  (512 + 12, 8, 8)]
 
 
 @pytest.mark.parametrize('k,config', [
-    (0, 'xception_1xb128_cifar10.py'), (0, 'xception_1xb128_cifar100.py'),
+    (0, 'xception_1xb128_cifar10.py'),
+    (0, 'xception_1xb128_cifar100.py'),
     (12, 'rla_xception_1xb128_cifar10.py'),
     (12, 'rla_xception_1xb128_cifar100.py'),
 ])

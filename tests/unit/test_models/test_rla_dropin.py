@@ -1,21 +1,21 @@
 """RLA twins as drop-ins for MMDetection's and MMPretrain's ResNet family.
 
-Held against the libraries' own classes: every argument they take, the defaults a
-swapped config relies on, the main-path shapes they build, and the plain
+Held against the libraries' own classes: every argument they take, the defaults
+a swapped config relies on, the main-path shapes they build, and the plain
 checkpoints they load.
 """
 import inspect
 import warnings
 
 import mmcv.ops  # noqa: F401  (registers DCN)
-import pytest
-import torch
-from mmengine.registry import MODELS, DefaultScope
-
 import mmdet.models.backbones as det
 import mmpretrain.models.backbones as cls
-import rla_mm.models as rla
+import pytest
+import torch
 from conftest import randomize_norms
+from mmengine.registry import MODELS, DefaultScope
+
+import rla_mm.models as rla
 from rla_mm.models.backbones.library_defaults import (LIBRARY_DEFAULTS,
                                                       building_library)
 
@@ -37,17 +37,21 @@ def arguments(cls_) -> set:
         if init is None:
             continue
         params = inspect.signature(init).parameters
-        names |= {n for n, p in params.items()
-                  if n != 'self' and p.kind not in (p.VAR_POSITIONAL,
-                                                    p.VAR_KEYWORD)}
+        names |= {
+            n
+            for n, p in params.items()
+            if n != 'self' and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
         if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
             break
     return names
 
 
-@pytest.mark.parametrize('theirs,ours', DET_TWINS + CLS_TWINS,
-                         ids=lambda c: f'{c.__module__.split(".")[0]}.'
-                         f'{c.__name__}')
+@pytest.mark.parametrize(
+    'theirs,ours',
+    DET_TWINS + CLS_TWINS,
+    ids=lambda c: f'{c.__module__.split(".")[0]}.'
+    f'{c.__name__}')
 def test_twin_takes_every_argument_of_its_library_class(theirs, ours):
     missing = arguments(theirs) - arguments(ours)
     assert missing == set()
@@ -64,11 +68,16 @@ def test_defaults_follow_the_building_library(scope):
     import mmpretrain.models  # noqa: F401
     with DefaultScope.overwrite_default_scope(scope):
         assert building_library() == scope
-        model = MODELS.build(dict(type='RLAResNet', depth=18, base_channels=8,
-                                  rla_channel=4))
-        # the rla_mm scope a type='rla_mm.X' lookup switches to is looked through
-        prefixed = MODELS.build(dict(type='rla_mm.RLAResNet', depth=18,
-                                     base_channels=8, rla_channel=4))
+        model = MODELS.build(
+            dict(type='RLAResNet', depth=18, base_channels=8, rla_channel=4))
+        # the rla_mm scope a type='rla_mm.X' lookup switches to is looked
+        # through
+        prefixed = MODELS.build(
+            dict(
+                type='rla_mm.RLAResNet',
+                depth=18,
+                base_channels=8,
+                rla_channel=4))
     want = LIBRARY_DEFAULTS[scope]
     for m in (model, prefixed):
         assert m.out_indices == want['out_indices']
@@ -96,8 +105,9 @@ def main_path_shapes(model, rla_model=False) -> dict:
     shapes = {}
     for key, value in model.state_dict().items():
         if rla_model:
-            if any(part in key for part in ('.norms.', '.conv_out.',
-                                            '.recurrent_conv.')):
+            if any(
+                    part in key
+                    for part in ('.norms.', '.conv_out.', '.recurrent_conv.')):
                 continue
             key = key.replace('.blocks.', '.')
         if '.se' in key or 'bn_hidden' in key or 'avgpool' in key:
@@ -112,8 +122,8 @@ def main_path_shapes(model, rla_model=False) -> dict:
 def canonical(shapes: dict) -> list:
     """Sorted shapes with the stem and shortcut sequences renumbered, as the
     libraries number those sequences differently."""
-    return sorted((k.split('.')[0] if k.startswith('stem') else
-                   k.rsplit('downsample', 1)[0], v) for k, v in shapes.items())
+    return sorted((k.split('.')[0] if k.startswith('stem') else k.
+                   rsplit('downsample', 1)[0], v) for k, v in shapes.items())
 
 
 @pytest.mark.parametrize('scope,theirs,ours,kwargs', [
@@ -136,9 +146,13 @@ def test_main_path_matches_the_library_class(scope, theirs, ours, kwargs):
 
 
 def test_num_stages_and_c4():
-    model = rla.RLAResNet(depth=50, rla_channel=4, num_stages=3,
-                          strides=(1, 2, 2), dilations=(1, 1, 1),
-                          out_indices=(2, )).eval()
+    model = rla.RLAResNet(
+        depth=50,
+        rla_channel=4,
+        num_stages=3,
+        strides=(1, 2, 2),
+        dilations=(1, 1, 1),
+        out_indices=(2, )).eval()
     assert model.res_layers == ['layer1', 'layer2', 'layer3']
     (out, ) = model(torch.rand(1, 3, 65, 67))
     assert out.shape == (1, 1024, 5, 5)
@@ -148,46 +162,72 @@ def test_num_stages_and_c4():
     with pytest.raises(ValueError, match='strides'):
         rla.RLAResNet(depth=50, num_stages=3)
     with pytest.raises(ValueError, match='out_indices'):
-        rla.RLAResNet(depth=50, num_stages=3, strides=(1, 2, 2),
-                      dilations=(1, 1, 1), out_indices=(3, ))
+        rla.RLAResNet(
+            depth=50,
+            num_stages=3,
+            strides=(1, 2, 2),
+            dilations=(1, 1, 1),
+            out_indices=(3, ))
 
 
 def test_dcn_in_the_marked_stages():
     dcn = dict(type='DCNv2', deform_groups=1, fallback_on_stride=False)
-    model = rla.RLAResNet(depth=50, rla_channel=4, base_channels=8,
-                          dcn=dcn, stage_with_dcn=(False, True, False, True))
-    kinds = [type(getattr(model, n).blocks[0].conv2).__name__
-             for n in model.res_layers]
-    assert kinds == ['Conv2d', 'ModulatedDeformConv2dPack', 'Conv2d',
-                     'ModulatedDeformConv2dPack']
+    model = rla.RLAResNet(
+        depth=50,
+        rla_channel=4,
+        base_channels=8,
+        dcn=dcn,
+        stage_with_dcn=(False, True, False, True))
+    kinds = [
+        type(getattr(model, n).blocks[0].conv2).__name__
+        for n in model.res_layers
+    ]
+    assert kinds == [
+        'Conv2d', 'ModulatedDeformConv2dPack', 'Conv2d',
+        'ModulatedDeformConv2dPack'
+    ]
     assert 'fallback_on_stride' in dcn  # the config dict is not changed
     outs = model(torch.rand(2, 3, 96, 96))
     sum(o.mean() for o in outs).backward()
     assert all(p.grad is not None for p in model.parameters())
     # fallback_on_stride=True keeps a plain conv2, as in MMDetection
-    model = rla.RLAResNet(depth=50, rla_channel=4, base_channels=8,
-                          dcn=dict(dcn, fallback_on_stride=True),
-                          stage_with_dcn=(True, ) * 4)
+    model = rla.RLAResNet(
+        depth=50,
+        rla_channel=4,
+        base_channels=8,
+        dcn=dict(dcn, fallback_on_stride=True),
+        stage_with_dcn=(True, ) * 4)
     assert type(model.layer1.blocks[0].conv2).__name__ == 'Conv2d'
     with pytest.raises(ValueError, match='stage_with_dcn'):
         rla.RLAResNet(depth=50, dcn=dcn, stage_with_dcn=(True, True))
     with pytest.raises(ValueError, match='dcn needs bottleneck'):
         rla.RLAResNet(depth=18, dcn=dcn, stage_with_dcn=(True, ) * 4)
     with pytest.raises(ValueError, match='conv_cfg'):
-        rla.RLAResNet(depth=50, dcn=dcn, stage_with_dcn=(True, ) * 4,
-                      conv_cfg=dict(type='Conv2d'))
+        rla.RLAResNet(
+            depth=50,
+            dcn=dcn,
+            stage_with_dcn=(True, ) * 4,
+            conv_cfg=dict(type='Conv2d'))
 
 
 def test_plugins_at_their_positions_and_stages():
     plugins = [
-        dict(cfg=dict(type='ContextBlock', ratio=1. / 4),
-             stages=(False, True, True, True), position='after_conv3'),
-        dict(cfg=dict(type='GeneralizedAttention', spatial_range=-1,
-                      num_heads=2, attention_type='0010', kv_stride=2),
-             stages=(False, False, True, False), position='after_conv2'),
+        dict(
+            cfg=dict(type='ContextBlock', ratio=1. / 4),
+            stages=(False, True, True, True),
+            position='after_conv3'),
+        dict(
+            cfg=dict(
+                type='GeneralizedAttention',
+                spatial_range=-1,
+                num_heads=2,
+                attention_type='0010',
+                kv_stride=2),
+            stages=(False, False, True, False),
+            position='after_conv2'),
     ]
-    model = rla.RLAResNet(depth=50, rla_channel=4, base_channels=8,
-                          plugins=plugins)
+    model = rla.RLAResNet(
+        depth=50, rla_channel=4, base_channels=8, plugins=plugins)
     names = [(b.after_conv2_plugin_names, b.after_conv3_plugin_names)
              for b in (getattr(model, n).blocks[0] for n in model.res_layers)]
     assert names == [([], []), ([], ['context_block']),
@@ -198,22 +238,33 @@ def test_plugins_at_their_positions_and_stages():
     outs = model(torch.rand(2, 3, 64, 64))
     sum(o.mean() for o in outs).backward()
     with pytest.raises(ValueError, match='position'):
-        rla.RLAResNet(depth=50, plugins=[dict(cfg=dict(type='ContextBlock',
-                                                      ratio=0.25),
-                                             position='after_conv4')])
+        rla.RLAResNet(
+            depth=50,
+            plugins=[
+                dict(
+                    cfg=dict(type='ContextBlock', ratio=0.25),
+                    position='after_conv4')
+            ])
     with pytest.raises(ValueError, match='stages'):
-        rla.RLAResNet(depth=50, plugins=[dict(
-            cfg=dict(type='ContextBlock', ratio=0.25), position='after_conv3',
-            stages=(True, True))])
+        rla.RLAResNet(
+            depth=50,
+            plugins=[
+                dict(
+                    cfg=dict(type='ContextBlock', ratio=0.25),
+                    position='after_conv3',
+                    stages=(True, True))
+            ])
     with pytest.raises(ValueError, match='plugins needs bottleneck'):
         rla.RLAResNet(depth=18, plugins=plugins)
 
 
 def test_drop_path_rises_over_the_blocks_and_is_off_in_eval():
-    model = rla.RLAResNet(depth=50, rla_channel=4, base_channels=8,
-                          drop_path_rate=0.3)
-    rates = [b.drop_path.drop_prob if b.drop_path is not None else 0.
-             for n in model.res_layers for b in getattr(model, n).blocks]
+    model = rla.RLAResNet(
+        depth=50, rla_channel=4, base_channels=8, drop_path_rate=0.3)
+    rates = [
+        b.drop_path.drop_prob if b.drop_path is not None else 0.
+        for n in model.res_layers for b in getattr(model, n).blocks
+    ]
     assert rates[0] == 0 and rates[-1] == pytest.approx(0.3)
     assert rates == sorted(rates) and len(rates) == 16
     plain = rla.RLAResNet(depth=50, rla_channel=4, base_channels=8)
@@ -231,10 +282,12 @@ def test_drop_path_rises_over_the_blocks_and_is_off_in_eval():
 
 
 def test_expansion_of_mmpretrain():
-    model = rla.RLAResNet(depth=50, rla_channel=4, base_channels=8,
-                          expansion=2)
-    assert [getattr(model, n).blocks[-1].conv3.out_channels
-            for n in model.res_layers] == [16, 32, 64, 128]
+    model = rla.RLAResNet(
+        depth=50, rla_channel=4, base_channels=8, expansion=2)
+    assert [
+        getattr(model, n).blocks[-1].conv3.out_channels
+        for n in model.res_layers
+    ] == [16, 32, 64, 128]
     with pytest.raises(ValueError, match='expansion'):
         rla.RLAResNet(depth=18, expansion=2)
 
@@ -244,16 +297,17 @@ def test_pretrained_is_deprecated_as_in_mmdetection(tmp_path):
         model = rla.RLAResNet(depth=18, pretrained='x.pth')
     assert model.init_cfg == dict(type='Pretrained', checkpoint='x.pth')
     with pytest.raises(ValueError, match='init_cfg and pretrained'):
-        rla.RLAResNet(depth=18, pretrained='x.pth',
-                      init_cfg=dict(type='Pretrained', checkpoint='y.pth'))
+        rla.RLAResNet(
+            depth=18,
+            pretrained='x.pth',
+            init_cfg=dict(type='Pretrained', checkpoint='y.pth'))
     with pytest.raises(TypeError, match='pretrained must be a str'):
         rla.RLAResNet(depth=18, pretrained=3)
 
 
 def test_resnext_spellings():
     a = rla.RLAResNeXt(depth=50, groups=4, base_width=8, base_channels=16)
-    b = rla.RLAResNeXt(depth=50, groups=4, width_per_group=8,
-                       base_channels=16)
+    b = rla.RLAResNeXt(depth=50, groups=4, width_per_group=8, base_channels=16)
     assert a.base_width == b.base_width == 8
     with pytest.raises(ValueError, match='base_width=8 and width_per_group=4'):
         rla.RLAResNeXt(depth=50, base_width=8, width_per_group=4)
@@ -277,22 +331,28 @@ def test_se_twin_places_se_like_mmpretrain():
 # -- plain checkpoints --------------------------------------------------------
 
 
-@pytest.mark.parametrize('make_plain,twin,kwargs', [
-    (lambda: det.ResNet(depth=50), rla.RLAResNet, dict(depth=50)),
-    (lambda: det.ResNetV1d(depth=18), rla.RLAResNetV1d, dict(depth=18)),
-    (lambda: cls.ResNetV1d(depth=18, out_indices=(0, 1, 2, 3)),
-     rla.RLAResNetV1d, dict(depth=18)),
-    (lambda: __import__('torchvision').models.resnet50(), rla.RLAResNet,
-     dict(depth=50)),
-], ids=['mmdet-resnet50', 'mmdet-resnetv1d18', 'mmpretrain-resnetv1d18',
-        'torchvision-resnet50'])
+@pytest.mark.parametrize(
+    'make_plain,twin,kwargs', [
+        (lambda: det.ResNet(depth=50), rla.RLAResNet, dict(depth=50)),
+        (lambda: det.ResNetV1d(depth=18), rla.RLAResNetV1d, dict(depth=18)),
+        (lambda: cls.ResNetV1d(depth=18, out_indices=(0, 1, 2, 3)),
+         rla.RLAResNetV1d, dict(depth=18)),
+        (lambda: __import__('torchvision').models.resnet50(), rla.RLAResNet,
+         dict(depth=50)),
+    ],
+    ids=[
+        'mmdet-resnet50', 'mmdet-resnetv1d18', 'mmpretrain-resnetv1d18',
+        'torchvision-resnet50'
+    ])
 def test_plain_checkpoint_gives_the_plain_network_at_init(
         tmp_path, make_plain, twin, kwargs, caplog):
     plain = randomize_norms(make_plain())
     path = str(tmp_path / 'plain.pth')
     torch.save(plain.state_dict(), path)
-    model = twin(init_cfg=dict(type='Pretrained', checkpoint=path),
-                 norm_eval=True, **kwargs)
+    model = twin(
+        init_cfg=dict(type='Pretrained', checkpoint=path),
+        norm_eval=True,
+        **kwargs)
     model.init_weights()
     model.eval()
     x = torch.rand(2, 3, 67, 61)
@@ -323,7 +383,10 @@ def test_fresh_rla_norms_under_frozen_bn_and_frozen_stages(tmp_path):
     torch.save({'state_dict': plain.state_dict()}, path)
     frozen_bn = dict(type='BN', requires_grad=False)
     model = rla.RLAResNet(
-        depth=18, norm_cfg=frozen_bn, norm_eval=True, frozen_stages=1,
+        depth=18,
+        norm_cfg=frozen_bn,
+        norm_eval=True,
+        frozen_stages=1,
         init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
     model.train()
@@ -331,7 +394,8 @@ def test_fresh_rla_norms_under_frozen_bn_and_frozen_stages(tmp_path):
     for p in model.layer1.parameters():
         assert not p.requires_grad
     assert not any(m.training for m in model.layer1.modules())
-    # the fresh RLA norms of the other stages train; the main path's stay frozen
+    # the fresh RLA norms of the other stages train; the main path's stay
+    # frozen
     for name in ('layer2', 'layer3'):
         stage = getattr(model, name)
         assert all(n.training and n.weight.requires_grad for n in stage.norms)
@@ -341,7 +405,10 @@ def test_fresh_rla_norms_under_frozen_bn_and_frozen_stages(tmp_path):
     rla_ckpt = str(tmp_path / 'rla.pth')
     torch.save(model.state_dict(), rla_ckpt)
     again = rla.RLAResNet(
-        depth=18, norm_cfg=frozen_bn, norm_eval=True, frozen_stages=1,
+        depth=18,
+        norm_cfg=frozen_bn,
+        norm_eval=True,
+        frozen_stages=1,
         init_cfg=dict(type='Pretrained', checkpoint=rla_ckpt))
     again.init_weights()
     again.train()
@@ -359,8 +426,8 @@ def test_plain_checkpoint_log_line_names_what_started_fresh(tmp_path):
     handler.emit = lambda record: messages.append(record.getMessage())
     logger.addHandler(handler)
     try:
-        missing, unexpected = model.load_state_dict(plain.state_dict(),
-                                                    strict=False)
+        missing, unexpected = model.load_state_dict(
+            plain.state_dict(), strict=False)
     finally:
         logger.removeHandler(handler)
     (line, ) = [m for m in messages if 'plain ResNet checkpoint' in m]
@@ -368,8 +435,11 @@ def test_plain_checkpoint_log_line_names_what_started_fresh(tmp_path):
     assert 'layer4.{conv_out,recurrent_conv,norms}' in line
     assert 'bn_hidden' in line
     assert unexpected == []
-    assert all(any(p in k for p in ('norms', 'conv_out', 'recurrent_conv',
-                                    'bn_hidden')) for k in missing)
+    assert all(
+        any(
+            p in k
+            for p in ('norms', 'conv_out', 'recurrent_conv', 'bn_hidden'))
+        for k in missing)
 
 
 def test_rla_checkpoint_loads_without_rewriting():

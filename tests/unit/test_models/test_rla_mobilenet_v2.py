@@ -25,7 +25,10 @@ def test_outputs_and_shared_recurrent_conv():
     feats = model(torch.randn(1, 3, 64, 64))
     assert [f.shape[1] for f in feats] == [16, 24, 32, 64, 96, 160, 320, 1280]
     assert [f.shape[-1] for f in feats] == [32, 16, 8, 4, 4, 2, 2, 2]
-    convs = {id(getattr(model, f'layer{i}').recurrent_conv) for i in range(1, 8)}
+    convs = {
+        id(getattr(model, f'layer{i}').recurrent_conv)
+        for i in range(1, 8)
+    }
     assert len(convs) == 1
     assert model.layer1.recurrent_conv.groups == 32
 
@@ -44,8 +47,8 @@ def test_one_recurrent_conv_per_resolution():
 def test_detection_outputs_build_nothing_unread():
     # Nothing reads conv2, bn_hidden or layer7's hidden-state update here (the
     # fault of f67c099, where they were built and got no gradient under DDP).
-    model = RLAMobileNetV2(rla_channel=8, out_indices=(1, 2, 4, 6),
-                           cat_hidden=False).train()
+    model = RLAMobileNetV2(
+        rla_channel=8, out_indices=(1, 2, 4, 6), cat_hidden=False).train()
     assert not hasattr(model, 'conv2') and not hasattr(model, 'bn_hidden')
     assert len(model.layer7.norms) == 0 and model.layer7.conv_out is None
     outs = model(torch.randn(2, 3, 64, 64))
@@ -66,8 +69,10 @@ def test_cat_hidden_false_closes_on_x_alone():
 
 def test_eca_kernel_rule():
     model = RLAMobileNetV2(eca=True)
-    sizes = [getattr(model, f'layer{i}').blocks[0].eca.conv.kernel_size[0]
-             for i in range(1, 8)]
+    sizes = [
+        getattr(model, f'layer{i}').blocks[0].eca.conv.kernel_size[0]
+        for i in range(1, 8)
+    ]
     assert sizes == [1, 1, 1, 1, 3, 3, 3]
 
 
@@ -84,8 +89,8 @@ def test_hidden_activation_is_relu6_and_a_method():
     # a method like the base class's, not a staticmethod(F.relu6) attribute,
     # which torch 2.1's dynamo breaks the graph on
     import inspect
-    assert inspect.isfunction(inspect.getattr_static(RLAMobileNetV2,
-                                                     'family_hidden_act'))
+    assert inspect.isfunction(
+        inspect.getattr_static(RLAMobileNetV2, 'family_hidden_act'))
     model = RLAMobileNetV2(rla_channel=4, widen_factor=0.25)
     h = torch.tensor([-1., 3., 7.])
     assert model.family_hidden_act(h).tolist() == [0., 3., 6.]

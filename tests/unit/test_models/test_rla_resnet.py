@@ -1,8 +1,8 @@
 import pytest
 import torch
 import torch.nn as nn
-
 from conftest import REPO_ROOT
+
 from rla_mm.models import (CLASSIFIER_FORM, RLABasicBlock, RLABottleneck,
                            RLAResNet, RLAResNetV1d, classifier_form)
 
@@ -18,11 +18,11 @@ def test_bottleneck_block():
 
 
 def test_bottleneck_style_puts_the_stride():
-    down = nn.Sequential(nn.Conv2d(64, 64, 1, stride=2, bias=False),
-                         nn.BatchNorm2d(64))
+    down = nn.Sequential(
+        nn.Conv2d(64, 64, 1, stride=2, bias=False), nn.BatchNorm2d(64))
     pytorch = RLABottleneck(64, 16, rla_channel=8, stride=2, downsample=down)
-    caffe = RLABottleneck(64, 16, rla_channel=8, stride=2, downsample=down,
-                          style='caffe')
+    caffe = RLABottleneck(
+        64, 16, rla_channel=8, stride=2, downsample=down, style='caffe')
     assert pytorch.conv1.stride == (1, 1) and pytorch.conv2.stride == (2, 2)
     assert caffe.conv1.stride == (2, 2) and caffe.conv2.stride == (1, 1)
 
@@ -41,7 +41,8 @@ def test_block_attention_variants():
     eca = RLABottleneck(64, 16, rla_channel=8, eca_kernel=5)
     se = RLABottleneck(64, 16, rla_channel=8, se=16)
     assert eca.eca.conv.weight.shape == (1, 1, 5)
-    assert se.se.fc1.weight.shape == (4, 64) and se.se.fc2.weight.shape == (64, 4)
+    assert se.se.fc1.weight.shape == (4, 64) and se.se.fc2.weight.shape == (64,
+                                                                            4)
     for block in (eca, se):
         out, _ = block(torch.randn(1, 64, 4, 4), torch.randn(1, 8, 4, 4))
         assert out.shape == (1, 64, 4, 4)
@@ -75,9 +76,9 @@ def test_classification_output_concatenates_the_hidden_state():
     for name in ('layer1', 'layer2', 'layer3', 'layer4'):
         x, h = getattr(model, name)(x, h)
     bn = model.bn_hidden
-    hidden = torch.relu((h - bn.running_mean[:, None, None])
-                        / torch.sqrt(bn.running_var[:, None, None] + bn.eps)
-                        * bn.weight[:, None, None] + bn.bias[:, None, None])
+    hidden = torch.relu((h - bn.running_mean[:, None, None]) /
+                        torch.sqrt(bn.running_var[:, None, None] + bn.eps) *
+                        bn.weight[:, None, None] + bn.bias[:, None, None])
     torch.testing.assert_close(feat[:, :512], x)
     torch.testing.assert_close(feat[:, 512:], hidden)
     assert hidden.abs().sum() > 0
@@ -93,7 +94,8 @@ def test_dtype_memory_format_and_autocast_follow_the_input():
     ref.load_state_dict(model.state_dict())
     with torch.no_grad():
         out_cl, out = model(x), ref(x.contiguous())
-        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(out_cl, out))
+        assert all(
+            torch.allclose(a, b, atol=1e-5) for a, b in zip(out_cl, out))
         with torch.autocast('cpu', dtype=torch.bfloat16):
             feats = model(x)
     assert all(f.dtype == torch.bfloat16 for f in feats)
@@ -101,8 +103,10 @@ def test_dtype_memory_format_and_autocast_follow_the_input():
 
 
 def test_norm_cfg_reaches_the_rla_norms():
-    model = RLAResNet(18, rla_channel=8,
-                      norm_cfg=dict(type='GN', num_groups=4, requires_grad=True))
+    model = RLAResNet(
+        18,
+        rla_channel=8,
+        norm_cfg=dict(type='GN', num_groups=4, requires_grad=True))
     norms = [n for i in range(1, 5) for n in getattr(model, f'layer{i}').norms]
     assert len(norms) == 7  # the unread last update of layer4 is skipped
     assert all(isinstance(n, nn.GroupNorm) for n in norms)
@@ -122,8 +126,10 @@ def test_zero_init_residual(tmp_path):
         nn.init.constant_(p, 0.5)
     path = tmp_path / 'bb.pth'
     torch.save(dict(state_dict=src.state_dict()), path)
-    model = RLAResNet(18, rla_channel=4,
-                      init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    model = RLAResNet(
+        18,
+        rla_channel=4,
+        init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     model.init_weights()
     assert torch.all(model.layer1.blocks[0].bn2.weight == 0.5)
     model = RLAResNet(18, rla_channel=4, zero_init_residual=False)
@@ -162,10 +168,12 @@ def test_unknown_keyword_is_not_ignored():
 def test_classifier_form_is_the_imagenet_configs_backbone():
     from mmengine.config import Config
     backbone = Config.fromfile(
-        f'{REPO_ROOT}/configs/_base_/models/rla_resnet50_in1k.py').model.backbone
+        f'{REPO_ROOT}/configs/_base_/models/rla_resnet50_in1k.py'
+    ).model.backbone
     assert {k: backbone[k] for k in CLASSIFIER_FORM} == CLASSIFIER_FORM
-    assert classifier_form(depth=50, eca=True) == dict(
-        depth=50, eca=True, out_indices=(3, ), cat_hidden=True)
+    assert classifier_form(
+        depth=50, eca=True) == dict(
+            depth=50, eca=True, out_indices=(3, ), cat_hidden=True)
     # the form's own arguments are not overridden through it
     with pytest.raises(TypeError, match=r"sets \['out_indices'\] itself"):
         classifier_form(depth=50, out_indices=(0, 3))

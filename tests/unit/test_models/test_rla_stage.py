@@ -28,8 +28,10 @@ def test_init_hidden_follows_input():
     assert h.shape == (2, 3, 5, 7)
     assert h.dtype == torch.float64 and h.device == x.device
     assert torch.count_nonzero(h) == 0
-    x_cl = torch.randn(2, 8, 5, 7).contiguous(memory_format=torch.channels_last)
-    assert init_hidden(x_cl, 3).is_contiguous(memory_format=torch.channels_last)
+    x_cl = torch.randn(2, 8, 5,
+                       7).contiguous(memory_format=torch.channels_last)
+    assert init_hidden(x_cl,
+                       3).is_contiguous(memory_format=torch.channels_last)
 
 
 @pytest.mark.parametrize('size,target', [((8, 8), (4, 4)), ((7, 9), (4, 5)),
@@ -109,9 +111,11 @@ def test_stage_with_cp_matches_plain_forward_and_gradients():
     outs = [m(x, h) for m in (plain, ckpt)]
     grads = []
     for (ox, oh), m in zip(outs, (plain, ckpt)):
-        gx, = torch.autograd.grad((ox.sum() + oh.sum()), [x], retain_graph=True)
-        grads.append((gx, torch.autograd.grad(ox.sum() + oh.sum(),
-                                              m.conv_out.weight)[0]))
+        gx, = torch.autograd.grad((ox.sum() + oh.sum()), [x],
+                                  retain_graph=True)
+        grads.append(
+            (gx, torch.autograd.grad(ox.sum() + oh.sum(),
+                                     m.conv_out.weight)[0]))
     assert torch.allclose(outs[0][0], outs[1][0])
     assert torch.allclose(outs[0][1], outs[1][1])
     assert torch.allclose(grads[0][0], grads[1][0])
@@ -140,6 +144,7 @@ def test_conv_block_input_equals_the_concatenation(kwargs):
 
 
 def test_conv_block_input_keeps_the_concatenation_for_other_convs():
+
     class CountingConv(nn.Conv2d):  # e.g. weight standardisation
         calls = []
 

@@ -1,4 +1,5 @@
-"""The ablation options of RLAStage and of the backbones (paper Tables 6, 11, 15)."""
+"""The ablation options of RLAStage and of the backbones
+(paper Tables 6, 11, 15)."""
 import pytest
 import torch
 import torch.nn as nn
@@ -43,8 +44,10 @@ def _expected(stage, x, h, update):
     """Run the blocks by hand; ``update(index, s, state) -> state``."""
     for i, block in enumerate(stage.blocks):
         hidden = h[0] if isinstance(h, tuple) else h
-        x, s = block(x, hidden if stage.rla_exchange else None,
-                     shortcut=stage.rla_source == 'shortcut')
+        x, s = block(
+            x,
+            hidden if stage.rla_exchange else None,
+            shortcut=stage.rla_source == 'shortcut')
         if stage.rla_source == 'output':
             s = x
         h = tuple(match_hidden(t, x) for t in h) if isinstance(h, tuple) \
@@ -59,7 +62,7 @@ def _expected(stage, x, h, update):
 def test_wiring_of_the_conv_cell(source, add, act):
     # v1-v6 (source x add) and post-activation (act), Figure 4 and Table 6
     stage, x, h = _pair(rla_source=source, rla_add=add, rla_act=act)
-    R, O = stage.recurrent_conv, stage.conv_out
+    R, O = stage.recurrent_conv, stage.conv_out  # noqa: E741 (the paper's O)
 
     def update(i, s, h):
         norm = stage.norms[i]
@@ -96,13 +99,16 @@ def test_unshared_parts_per_block():
     assert stage.conv_out[0] is not stage.conv_out[1]
 
     def update(i, s, h):
-        return stage.recurrent_conv[i](torch.tanh(
-            stage.norms[i](h + stage.conv_out[i](s))))
+        return stage.recurrent_conv[i](
+            torch.tanh(stage.norms[i](h + stage.conv_out[i](s))))
 
     out = stage(x, h)
     assert torch.allclose(out[1], _expected(stage, x, h, update)[1])
     # update_last=False builds neither part for the last block
-    short = RLAStage([_Block(6, 3), _Block(6, 3)], 6, 3, rla_shared=False,
+    short = RLAStage([_Block(6, 3), _Block(6, 3)],
+                     6,
+                     3,
+                     rla_shared=False,
                      update_last=False)
     assert len(short.conv_out) == len(short.recurrent_conv) == 1
 
@@ -129,8 +135,8 @@ def test_lstm_cell_carries_its_cell_state():
     def update(i, s, state):
         u = torch.tanh(stage.norms[i](stage.conv_out(s)))
         hh, cc = state
-        gi, gf, go, gg = F.conv2d(torch.cat([u, hh], 1), cell.conv.weight,
-                                  padding=1).split(3, 1)
+        gi, gf, go, gg = F.conv2d(
+            torch.cat([u, hh], 1), cell.conv.weight, padding=1).split(3, 1)
         cc = torch.sigmoid(gf) * cc + torch.sigmoid(gi) * torch.tanh(gg)
         return torch.sigmoid(go) * torch.tanh(cc), cc
 
@@ -150,23 +156,29 @@ def test_gru_cell():
     def update(i, s, hh):
         u = torch.tanh(stage.norms[i](stage.conv_out(s)))
         r, z = cell.gate_conv(torch.cat([u, hh], 1)).split(3, 1)
-        r = torch.sigmoid(F.group_norm(r, 1, cell.reset_gate_norm.weight,
-                                       cell.reset_gate_norm.bias, 1e-6))
-        z = torch.sigmoid(F.group_norm(z, 1, cell.update_gate_norm.weight,
-                                       cell.update_gate_norm.bias, 1e-6))
-        n = torch.tanh(F.group_norm(
-            cell.output_conv(torch.cat([u, r * hh], 1)), 1,
-            cell.output_norm.weight, cell.output_norm.bias, 1e-6))
+        r = torch.sigmoid(
+            F.group_norm(r, 1, cell.reset_gate_norm.weight,
+                         cell.reset_gate_norm.bias, 1e-6))
+        z = torch.sigmoid(
+            F.group_norm(z, 1, cell.update_gate_norm.weight,
+                         cell.update_gate_norm.bias, 1e-6))
+        n = torch.tanh(
+            F.group_norm(
+                cell.output_conv(torch.cat([u, r * hh], 1)), 1,
+                cell.output_norm.weight, cell.output_norm.bias, 1e-6))
         return z * hh + (1 - z) * n
 
-    assert torch.allclose(stage(x, h)[1], _expected(stage, x, h, update)[1],
-                          atol=1e-6)
+    assert torch.allclose(
+        stage(x, h)[1], _expected(stage, x, h, update)[1], atol=1e-6)
 
 
 def test_with_cp_keeps_the_lstm_state_and_gradients():
     torch.manual_seed(0)
     plain = RLAStage([_Block(4, 2), _Block(4, 2)], 4, 2, rla_cell='lstm')
-    ckpt = RLAStage([_Block(4, 2), _Block(4, 2)], 4, 2, rla_cell='lstm',
+    ckpt = RLAStage([_Block(4, 2), _Block(4, 2)],
+                    4,
+                    2,
+                    rla_cell='lstm',
                     with_cp=True)
     ckpt.load_state_dict(plain.state_dict())
     x = torch.randn(2, 4, 6, 6, requires_grad=True)
@@ -183,10 +195,10 @@ def test_with_cp_keeps_the_lstm_state_and_gradients():
 def test_stage_refuses_bad_variants():
     blocks = [_Block(4, 2)]
     # each option names itself and the bad value
-    for kwargs, name in ((dict(rla_add='middle'), 'rla_add'),
-                         (dict(rla_act='mid'), 'rla_act'),
-                         (dict(rla_cell='rnn'), 'rla_cell'),
-                         (dict(rla_shared=1), 'rla_shared'),
+    for kwargs, name in ((dict(rla_add='middle'),
+                          'rla_add'), (dict(rla_act='mid'), 'rla_act'),
+                         (dict(rla_cell='rnn'),
+                          'rla_cell'), (dict(rla_shared=1), 'rla_shared'),
                          (dict(rla_exchange='no'), 'rla_exchange')):
         with pytest.raises(ValueError, match=name) as err:
             RLAStage(blocks, 4, 2, **kwargs)
@@ -223,27 +235,36 @@ def test_preact_bottleneck_returns_its_shortcut():
 
 # ---- backbones ----
 
+
 def test_resnet_defaults_are_the_main_model():
     # every option at its default: the published RLA-ResNet (key layout and
     # count of the main model are pinned by the contract test's fixture)
-    model = RLAResNet(depth=18, rla_channel=4, stem_channels=8,
-                      base_channels=8)
+    model = RLAResNet(
+        depth=18, rla_channel=4, stem_channels=8, base_channels=8)
     stage = model.layer1
     assert (stage.rla_source, stage.rla_add, stage.rla_act, stage.rla_cell,
-            stage.rla_shared, stage.rla_exchange) == (
-                'output', 'before', 'pre', 'conv', True, True)
+            stage.rla_shared, stage.rla_exchange) == ('output', 'before',
+                                                      'pre', 'conv', True,
+                                                      True)
 
 
 @pytest.mark.parametrize('kwargs', [
     dict(rla_cell='lstm', hidden_norm=False, hidden_act='none'),
     dict(rla_cell='gru', hidden_norm=False, hidden_act='none'),
-    dict(rla_exchange=False), dict(rla_shared=False),
+    dict(rla_exchange=False),
+    dict(rla_shared=False),
     dict(rla_source='shortcut', rla_add='after'),
-    dict(rla_act='post', hidden_act='tanh')])
+    dict(rla_act='post', hidden_act='tanh')
+])
 def test_resnet_variants_at_odd_sizes(kwargs):
-    model = RLAResNet(depth=50, rla_channel=4, stem_channels=8,
-                      base_channels=8, out_indices=(0, 1, 2, 3),
-                      cat_hidden=True, **kwargs)
+    model = RLAResNet(
+        depth=50,
+        rla_channel=4,
+        stem_channels=8,
+        base_channels=8,
+        out_indices=(0, 1, 2, 3),
+        cat_hidden=True,
+        **kwargs)
     x = torch.randn(1, 3, 35, 37)
     outs = model(x)
     assert [o.shape[-2:] for o in outs] == [(9, 10), (5, 5), (3, 3), (2, 2)]
@@ -254,20 +275,28 @@ def test_resnet_variants_at_odd_sizes(kwargs):
 
 def test_hidden_head_options():
     torch.manual_seed(0)
-    kw = dict(depth=18, rla_channel=4, stem_channels=8, base_channels=8,
-              out_indices=(3, ), cat_hidden=True)
-    relu, tanh, raw = (RLAResNet(**kw, **extra).eval() for extra in (
-        dict(), dict(hidden_act='tanh'),
-        dict(hidden_norm=False, hidden_act='none')))
+    kw = dict(
+        depth=18,
+        rla_channel=4,
+        stem_channels=8,
+        base_channels=8,
+        out_indices=(3, ),
+        cat_hidden=True)
+    relu, tanh, raw = (
+        RLAResNet(**kw, **extra).eval()
+        for extra in (dict(), dict(hidden_act='tanh'),
+                      dict(hidden_norm=False, hidden_act='none')))
     tanh.load_state_dict(relu.state_dict())
     assert not hasattr(raw, 'bn_hidden')
     assert 'bn_hidden.weight' in relu.state_dict()
-    raw.load_state_dict({k: v for k, v in relu.state_dict().items()
-                         if not k.startswith('bn_hidden')})
+    raw.load_state_dict({
+        k: v
+        for k, v in relu.state_dict().items() if not k.startswith('bn_hidden')
+    })
     x = torch.randn(1, 3, 64, 64)
     a, b, c = relu(x)[0], tanh(x)[0], raw(x)[0]
-    assert torch.equal(a[:, :64], b[:, :64]) and torch.equal(a[:, :64],
-                                                             c[:, :64])
+    assert torch.equal(a[:, :64], b[:, :64]) and torch.equal(
+        a[:, :64], c[:, :64])
     pre = b[:, 64:]
     assert (pre.abs() < 1).all() and (a[:, 64:] >= 0).all()
     assert not torch.allclose(c[:, 64:], a[:, 64:])
@@ -275,15 +304,14 @@ def test_hidden_head_options():
 
 def test_extra_channels_widen_every_block():
     # Table 6 (a) / Table 12: the plain network, every block k wider
-    model = RLAResNet(depth=50, rla_channel=0, extra_channels=32,
-                      out_indices=(0, 3))
-    assert [i['num_chs'] for i in model.output_info] == [256 + 32,
-                                                          2048 + 32]
+    model = RLAResNet(
+        depth=50, rla_channel=0, extra_channels=32, out_indices=(0, 3))
+    assert [i['num_chs'] for i in model.output_info] == [256 + 32, 2048 + 32]
     block = model.layer1.blocks[0]
     assert block.conv1.weight.shape == (72, 64, 1, 1)
     assert model.layer1.conv_out is None and len(model.layer1.norms) == 0
-    cifar = RLAPreActResNet(depth=164, rla_channel=0, extra_channels=12,
-                            cat_hidden=False)
+    cifar = RLAPreActResNet(
+        depth=164, rla_channel=0, extra_channels=12, cat_hidden=False)
     assert cifar.layer1.blocks[0].conv1.weight.shape == (19, 16, 1, 1)
     assert cifar.feat_dim == 256 + 12
     with pytest.raises(ValueError, match='multiple .* 4, got 6'):
@@ -295,14 +323,15 @@ def test_extra_channels_widen_every_block():
 def test_backbone_refuses_bad_variants():
     # the options are checked once, by the base class, naming the argument
     for kwargs, name in ((dict(rla_add='later'), 'rla_add'),
-                         (dict(rla_cell='lstm', rla_act='post'), 'rla_act'),
-                         (dict(hidden_act='gelu'), 'hidden_act'),
+                         (dict(rla_cell='lstm', rla_act='post'),
+                          'rla_act'), (dict(hidden_act='gelu'), 'hidden_act'),
                          (dict(hidden_norm='no'), 'hidden_norm')):
         with pytest.raises(ValueError, match=name):
             RLAResNet(depth=18, rla_channel=4, **kwargs)
     # MobileNetV2 shares one recurrent conv between stages: no ablation options
-    with pytest.raises(ValueError, match="RLAMobileNetV2 .*'rla_shared': "
-                                         'False'):
+    with pytest.raises(
+            ValueError, match="RLAMobileNetV2 .*'rla_shared': "
+            'False'):
         RLAMobileNetV2(rla_channel=4, widen_factor=0.25, rla_shared=False)
     # the options need a hidden state: rla_channel=0 has none to join
     with pytest.raises(ValueError, match='cat_hidden=True needs'):
