@@ -305,14 +305,14 @@ class RLAStage(BaseModule):
             h = h + conv_out(s)
         return h
 
-    def _run_block(self, index: int, x: Tensor,
-                   state: Optional[State]) -> Tuple[Tensor, Optional[State]]:
+    def _run_block(self, index: int, x: Tensor, state: Optional[State],
+                   updates: int) -> Tuple[Tensor, Optional[State]]:
         """Block ``index`` (through ``__call__``: its hooks fire), then the
-        RLA update after it, if any."""
+        RLA update after it, if it is among the first ``updates``."""
         h = hidden_of(state) if self.variant.rla_exchange else None
         taps: Dict[str, Tensor] = {}
         x = self._modules[str(index)](x, h, taps=taps)
-        if index >= len(self.norms):
+        if index >= updates:
             return x, None
         s = x if self.rla_source == 'output' else taps[self.rla_source]
         return x, self.update(index, s, match_state(state, x))
@@ -322,20 +322,28 @@ class RLAStage(BaseModule):
                 hidden: Optional[HiddenState] = None) -> Tensor:
         """Run the blocks and RLA updates from ``hidden``'s state, leave the
         last state there, return the output map. Without ``hidden``, as
-        ``layer(x)``, the stage starts from zeros at x's size."""
+        ``layer(x)``, the stage starts from zeros at x's size and skips the
+        update after its last block, which nothing would read."""
         if hidden is not None and not isinstance(hidden, HiddenState):
             raise TypeError(
                 f'an RLA stage carries its state in a HiddenState, '
                 f'got {type(hidden).__name__}')
         state = None if hidden is None else hidden.value
-        if state is None and len(self.norms) > 0:
+        updates = len(self.norms) if hidden is not None else min(
+            len(self.norms), self.num_blocks - 1)
+        if state is None and updates > 0:
             state = init_state(x, self.rla_channel, self.variant.rla_cell)
         for index, block in enumerate(self):
             if getattr(block, 'with_cp', False) and x.requires_grad:
                 x, state = cp.checkpoint(
-                    self._run_block, index, x, state, use_reentrant=False)
+                    self._run_block,
+                    index,
+                    x,
+                    state,
+                    updates,
+                    use_reentrant=False)
             else:
-                x, state = self._run_block(index, x, state)
+                x, state = self._run_block(index, x, state, updates)
         if hidden is not None:
             hidden.value = state
         return x

@@ -238,6 +238,20 @@ def test_one_argument_call_starts_from_a_zero_state():
         stage(x, torch.zeros(2, 2, 9, 9))
 
 
+def test_one_argument_call_skips_the_update_nobody_reads():
+    stage = RLAStage([_ToyBlock(4, 2) for _ in range(3)], 4, 2).train()
+    calls = []
+    for i, norm in enumerate(stage.norms):
+        norm.register_forward_hook(lambda m, a, o, i=i: calls.append(i))
+    stage(torch.randn(2, 4, 5, 5)).sum().backward()
+    assert calls == [0, 1]  # the last block's update is not run
+    assert stage.norms[2].weight.grad is None
+    assert all(stage.norms[i].weight.grad is not None for i in (0, 1))
+    calls.clear()
+    run(stage, torch.randn(2, 4, 5, 5), None)  # with a HiddenState: all
+    assert calls == [0, 1, 2]
+
+
 def test_old_block_keys_load():
     torch.manual_seed(0)
     stage = RLAStage([_ToyBlock(4, 2), _ToyBlock(4, 2)], 4, 2)
