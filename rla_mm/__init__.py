@@ -2,8 +2,9 @@
 MMPretrain."""
 from .model_zoo import register_model_zoo
 from .models import (RLABackbone, RLAMobileNetV2, RLAPreActResNet, RLAResNet,
-                     RLAResNetV1c, RLAResNetV1d, RLAResNeXt, RLASEResNet,
-                     RLASEResNeXt, RLAStage, RLAXception, classifier_form)
+                     RLAResNet_CIFAR, RLAResNetV1c, RLAResNetV1d, RLAResNeXt,
+                     RLASEResNet, RLASEResNeXt, RLAStage, RLAXception,
+                     classifier_form)
 from .safe_loading import install_checkpoint_check, install_safe_globals
 from .version import __version__
 
@@ -14,8 +15,8 @@ install_checkpoint_check()
 # The datasets (rla_mm.datasets) import MMPretrain and are imported on their
 # own.
 __all__ = [
-    'RLAResNet', 'RLAResNetV1c', 'RLAResNetV1d', 'RLAResNeXt', 'RLASEResNet',
-    'RLASEResNeXt', 'RLAMobileNetV2', 'RLAPreActResNet', 'RLAXception',
-    'RLABackbone', 'RLAStage', 'classifier_form', 'register_model_zoo',
-    '__version__'
+    'RLAResNet', 'RLAResNetV1c', 'RLAResNetV1d', 'RLAResNet_CIFAR',
+    'RLAResNeXt', 'RLASEResNet', 'RLASEResNeXt', 'RLAMobileNetV2',
+    'RLAPreActResNet', 'RLAXception', 'RLABackbone', 'RLAStage',
+    'classifier_form', 'register_model_zoo', '__version__'
 ]

@@ -4,7 +4,7 @@ A layout is the sorted ``key`` or ``key (shape)`` lines of a state dict. The
 fixtures (``fixtures/reference_layouts.json``, ``fixtures/backbone_keys.json``)
 keep a hash of them and, to name what changed, the lines themselves, compacted:
 keys that differ in one index only, with the same shape, are one line with the
-indices in braces, ``layer3.blocks.{1-22}.conv1.weight (256, 1056, 1, 1)``.
+indices in braces, ``layer3.{1-22}.conv1.weight (256, 1056, 1, 1)``.
 :func:`expand` gives the lines back; :func:`difference` says which keys were
 added, removed or reshaped.
 """

@@ -111,8 +111,7 @@ ARCHS = sorted(RESNET_ARCHS) + sorted(MOBILENET_ARCHS) + sorted(ABLATION_ARCHS)
 
 def _block_rules(parts: Dict[str, str], block: str = r'(\d+)') -> Rules:
     """Rules of per-block modules: each of the authors' ``stages.S.B.<theirs>``
-    (a conv's weight or a norm's tensors) ->
-    ``backbone.layer{s}.blocks.B.<ours>``.
+    (a conv's weight or a norm's tensors) -> ``backbone.layer{s}.B.<ours>``.
 
     Args:
         parts (dict): Their module pattern -> ours; ours refers to the
@@ -123,7 +122,7 @@ def _block_rules(parts: Dict[str, str], block: str = r'(\d+)') -> Rules:
     for theirs, ours in parts.items():
         tensor = 3 + re.compile(theirs).groups  # the group of the tensor name
         rules.append((rf'stages\.(\d+)\.{block}\.{theirs}\.{BN}',
-                      rf'backbone.layer{{s}}.blocks.\2.{ours}.\{tensor}'))
+                      rf'backbone.layer{{s}}.\2.{ours}.\{tensor}'))
     return rules
 
 

@@ -96,6 +96,13 @@ BACKBONES: Dict[str, dict] = {
             'bottleneck': dict(depth=50, groups=2, base_width=32, se_ratio=4)
         },
         full=dict(groups=32, width_per_group=4)),
+    'RLAResNet_CIFAR':
+    dict(
+        outputs=4,
+        tiny={'basic': dict(depth=18, **_TINY_RESNET)},
+        full=(FullCase(
+            dict(depth=50, **_RESNET_OUTS), 32, 'mmpretrain.ResNet_CIFAR',
+            dict(depth=50, **_RESNET_OUTS)), )),
     'RLAMobileNetV2':
     dict(
         outputs=8,

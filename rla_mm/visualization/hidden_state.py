@@ -143,7 +143,8 @@ class _StageRecorder:
         return hooks
 
     def begin(self, module, args, kwargs):
-        state = args[1] if len(args) > 1 else kwargs.get('h')
+        hidden = args[1] if len(args) > 1 else kwargs.get('hidden')
+        state = None if hidden is None else hidden.value
         self.state_in = None if state is None else _clone(state)
         self.events = dict(o=[], recurrent=[], norm=[])
         self.active = True
@@ -162,6 +163,7 @@ class _StageRecorder:
     def end(self, module, args, output):
         self.active = False
         stage, events = self.stage, self.events
+        variant = stage.variant
         count = len(stage.norms)
         if any(len(v) != count for v in events.values()):
             raise RuntimeError(
@@ -173,13 +175,13 @@ class _StageRecorder:
             o = events['o'][index]
             h_prev = torch.zeros_like(o) if h is None else match_hidden(h, o)
             c = None
-            if stage.rla_cell == 'lstm':
+            if variant.rla_cell == 'lstm':
                 h, c = events['recurrent'][index]
-            elif stage.rla_cell == 'gru' or stage.rla_act == 'pre':
+            elif variant.rla_cell == 'gru' or variant.rla_act == 'pre':
                 h = events['recurrent'][index]
             else:  # post-activation: tanh(BN_t(R(.)))
                 h = torch.tanh(events['norm'][index])
-            if stage.rla_cell == 'conv' and stage.rla_add == 'after':
+            if variant.rla_cell == 'conv' and variant.rla_add == 'after':
                 h = h + o
             self.record.updates.append(
                 UpdateRecord(self.name, index, o, h_prev, h, c))
@@ -272,7 +274,7 @@ def knock_out(model: nn.Module, stage: str, block: int) -> Iterator[None]:
             return torch.zeros_like(output)
         return None
 
-    if target.rla_shared:
+    if target.variant.rla_shared:
         hooks = [(target, 'pre', begin), (target.conv_out, 'post', zero)]
     else:  # one conv_out per update
         hooks = [(target.conv_out[block], 'post',

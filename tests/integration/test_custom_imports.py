@@ -26,7 +26,7 @@ def test_custom_imports_in_a_config_file_register_the_backbones(
         cfg = Config.fromfile(sys.argv[1])
         init_default_scope(cfg.default_scope)
         model = MODELS.build(cfg.backbone)
-        print(type(model).__module__, model.layer1.blocks[0].conv1.in_channels)
+        print(type(model).__module__, model.layer1[0].conv1.in_channels)
     """)
     proc = subprocess.run(
         [sys.executable, '-c', code,

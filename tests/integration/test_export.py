@@ -60,7 +60,7 @@ def test_rla_resnet_trains_compiled_in_one_graph():
 def test_rla_stage_compiles_with_inductor():
     # inductor generates and builds C++ kernels: one small stage keeps it short
     from rla_mm.models import RLABasicBlock
-    from rla_mm.models.layers import RLAStage
+    from rla_mm.models.layers import HiddenState, RLAStage
     torch.manual_seed(0)
     down = nn.Sequential(
         nn.Conv2d(8, 8, 1, stride=2, bias=False), nn.BatchNorm2d(8))
@@ -70,9 +70,14 @@ def test_rla_stage_compiles_with_inductor():
     ]
     stage = RLAStage(blocks, out_channels=8, rla_channel=4).eval()
     x, h = torch.randn(1, 8, 15, 15), torch.randn(1, 4, 15, 15)
+
+    def run(x, h):  # the stage hands its state on through a HiddenState
+        hidden = HiddenState(h)
+        return stage(x, hidden), hidden.value
+
     with torch.no_grad():
-        expected = stage(x, h)
-        got = torch.compile(stage, fullgraph=True)(x, h)
+        expected = run(x, h)
+        got = torch.compile(run, fullgraph=True)(x, h)
     for e, g in zip(expected, got):
         assert e.shape == g.shape and e.shape[-2:] == (8, 8)
         assert torch.allclose(e, g, atol=1e-5)

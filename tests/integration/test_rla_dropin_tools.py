@@ -95,7 +95,7 @@ def test_converter_writes_an_rla_initialisation(tmp_path):
         k.startswith('backbone.layer') or k.startswith('backbone.conv1')
         or k.startswith('backbone.bn1') for k in state)
     assert not any('norms' in k or 'conv_out' in k for k in state)
-    assert state['backbone.layer2.blocks.1.conv1.weight'].shape == \
+    assert state['backbone.layer2.1.conv1.weight'].shape == \
         (128, 128 + 8, 3, 3)
     model = rla.RLAResNet(
         depth=18,
@@ -103,7 +103,7 @@ def test_converter_writes_an_rla_initialisation(tmp_path):
         init_cfg=dict(type='Pretrained', checkpoint=dst,
                       prefix='backbone.')).eval()
     model.init_weights()
-    assert model.fresh_rla_norms
+    assert model.fresh_norms
     x = torch.rand(1, 3, 64, 72)
     with torch.no_grad():
         for a, b in zip(model(x), plain(x)):
@@ -130,11 +130,9 @@ def test_converter_writes_an_rla_initialisation(tmp_path):
         capture_output=True,
         text=True)
     assert proc.returncode == 0, proc.stderr
-    assert torch.load(
-        dst, map_location='cpu'
-    )['state_dict']['backbone.layer2.blocks.1.conv1.weight'].shape == (128,
-                                                                       128 + 4,
-                                                                       3, 3)
+    state = torch.load(dst, map_location='cpu')['state_dict']
+    assert state['backbone.layer2.1.conv1.weight'].shape == (128, 128 + 4, 3,
+                                                             3)
     # another depth is refused by name
     proc = subprocess.run([
         sys.executable, 'tools/model_converters/resnet_to_rla_mm.py', src,

@@ -192,9 +192,12 @@ def test_mmpretrain_vis_cam_on_an_rla_classifier(tmp_path):
     cv2.imwrite(
         image,
         np.random.default_rng(0).integers(0, 255, (32, 32, 3), np.uint8))
-    for target, chosen in (([], 'backbone.bn_hidden'),
-                           (['--target-layers', 'backbone.final_norm'], None)):
-        cam = str(tmp_path / f'cam{len(target)}.png')
+    # the default (the last norm), a norm, and a block (its output map)
+    for i, (target, chosen) in enumerate(
+        (([], 'backbone.bn_hidden'),
+         (['--target-layers', 'backbone.final_norm'],
+          None), (['--target-layers', 'backbone.layer3.2'], None))):
+        cam = str(tmp_path / f'cam{i}.png')
         proc, out = run(
             mim('run', 'mmpretrain', 'vis_cam', image, CLS, ckpt,
                 '--save-path', cam, *target, '--cfg-options', *small),

@@ -48,10 +48,11 @@ def stage_io(model):
         entry = io.setdefault(name, dict(sources=[]))
 
         def pre(module, args, entry=entry):
-            entry['state_in'] = args[1]
+            # the state the stage starts from (None: zeros, in layer1)
+            entry['state_in'] = args[1].value
 
         def post(module, args, output, entry=entry):
-            entry['state_out'] = output[1]
+            entry['state_out'] = args[1].value
 
         def source(module, args, entry=entry):
             entry['sources'].append(args[0].clone())
@@ -84,6 +85,9 @@ def test_records_replay_every_update_of_the_stage(variant):
         stage = getattr(model, name)
         assert [r.block for r in records] == list(range(len(records)))
         state_in = io[name]['state_in']
+        if state_in is None:  # layer1 starts from zeros
+            zero = torch.zeros_like(records[0].o)
+            state_in = (zero, zero) if lstm else zero
         h_in = state_in[0] if lstm else state_in
         # h_{t-1} of the first update: the stage's input, pooled to the
         # block's resolution; later ones: the previous update's h_t.
@@ -94,11 +98,11 @@ def test_records_replay_every_update_of_the_stage(variant):
         c_prev = match_hidden(state_in[1], records[0].o) if lstm else None
         for index, record in enumerate(records):
             source = io[name]['sources'][index]
-            conv = stage.conv_out if stage.rla_shared else \
+            conv = stage.conv_out if stage.variant.rla_shared else \
                 stage.conv_out[index]
             assert torch.equal(record.o, conv(source))
             state = (record.h_prev, c_prev) if lstm else record.h_prev
-            expected = stage._update(index, source, state)
+            expected = stage.update(index, source, state)
             if lstm:
                 assert torch.allclose(record.h, expected[0], atol=1e-6)
                 assert torch.allclose(record.c, expected[1], atol=1e-6)

@@ -1,30 +1,15 @@
-"""The contract of every RLA backbone: shared arguments, one frame, one
-freezing rule.
+"""The base of every RLA backbone: shared arguments, the forward frame, the
+classifier's hidden-state join, freezing.
 
-A family (ResNet, MobileNetV2, the CIFAR networks) subclasses
-:class:`RLABackbone` and writes only what is its own:
+A family builds its stem, the blocks of each stage and, if it has one, its
+close; the base wraps each stage's blocks in an :class:`RLAStage` and runs::
 
-* :meth:`~RLABackbone.make_stem` builds the stem and says its channels and
-  stride;
-* :meth:`~RLABackbone.make_stage` builds the blocks of one stage;
-* :meth:`~RLABackbone.make_close` builds what follows the last stage;
-* :meth:`~RLABackbone.forward_stem`, :meth:`~RLABackbone.forward_close` run
-  them;
-* :meth:`~RLABackbone.stem_modules`, :meth:`~RLABackbone.close_modules` name
-  them for freezing.
+    x = stem(x)
+    for each stage: x = stage(x, hidden)    # hidden carries h, h_0 = 0
+    close: x = close(x) and, with cat_hidden, cat[x, act(norm(h))]
 
-The base class checks the shared arguments once, builds the stages through the
-hook (wrapping each in an :class:`RLAStage`), owns the forward frame::
-
-    x, h = stem(x), 0;
-    for each stage: x, h = stage(x, h), collect x;
-    close(x, h)
-
-and builds only what an output reads: stages after the deepest of
-``out_indices``, the close when its output is not asked for, and the last
-hidden-state update when the close does not join h (``cat_hidden=False``) are
-left out, so every parameter gets a gradient and DDP needs no
-``find_unused_parameters``.
+The join is the classifier input of the paper (Sec. 3.3, rule 4). Only what
+an output reads is built, so every parameter gets a gradient.
 """
 from abc import ABCMeta, abstractmethod
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -37,15 +22,14 @@ from mmengine.model import BaseModule
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ...checks import (check_bool, check_choice, check_indices, check_int,
-                       check_odd, check_type)
+from ...checks import (ValueAssertionError, check_bool, check_choice,
+                       check_indices, check_int, check_odd, check_type)
 from ...pretrained import check_pretrained_file
-from ..layers.rla_stage import (RLA_VARIANT_DEFAULTS, RLAStage,
-                                check_rla_source, check_rla_variant, hidden_of,
-                                init_state)
+from ..layers.rla_stage import (RLA_VARIANT_OPTIONS, HiddenState, RLAStage,
+                                RLAVariant, check_rla_source, hidden_of)
 
 
-def _no_act(h: Tensor) -> Tensor:
+def _identity(h: Tensor) -> Tensor:
     return h
 
 
@@ -54,7 +38,7 @@ HIDDEN_ACTS = {
     'relu': F.relu,
     'relu6': F.relu6,
     'tanh': torch.tanh,
-    'none': _no_act,
+    'none': _identity,
 }
 
 
@@ -62,8 +46,8 @@ class StageSpec(NamedTuple):
     """What :meth:`RLABackbone.make_stage` returns for one stage.
 
     Args:
-        blocks (list[nn.Module]): Blocks with ``forward(x, h) -> (x, y)``.
-        out_channels (int): Channels of the stage output (and of ``y``).
+        blocks (list[nn.Module]): The blocks (see :class:`RLAStage`).
+        out_channels (int): Channels of the stage output.
         stride (int): How much the stage reduces the resolution.
         recurrent_conv (nn.Module, optional): A recurrent conv to share with
             other stages; None builds the stage's own.
@@ -124,52 +108,50 @@ def default_init_cfg() -> list:
 
 
 class RLABackbone(BaseModule, metaclass=ABCMeta):
-    """Base of the RLA backbones: the shared arguments, frame and freezing.
+    """Base of the RLA backbones.
 
-    Outputs are numbered ``0 .. num_stages - 1`` for the stages; a family whose
-    close is a layer of its own (``close_has_output = True``, MobileNetV2's
-    last 1x1 conv) adds output ``num_stages``. Otherwise the close (a final
-    norm, the exit flow, or nothing) is applied to the last stage's output.
+    Outputs ``0 .. num_stages - 1`` are the stages; a family whose close is a
+    layer of its own (``close_has_output``: MobileNetV2's last 1x1 conv) adds
+    output ``num_stages``. Otherwise the close applies to the last stage's
+    output.
 
     Attributes:
-        feat_dim (int): Channels of the deepest output, the one a classifier
-            head reads (hidden state included when ``cat_hidden``).
-        output_info (list[dict]): One entry per output index, in order:
-            ``num_chs`` (channels), ``reduction`` (input size / output size)
-            and ``module`` (the module that produces it).
+        feat_dim (int): Channels of the deepest output (hidden state included
+            with ``cat_hidden``), the one a classifier head reads.
+        output_info (list[dict]): Per selected output: ``num_chs``,
+            ``reduction`` (input size / output size) and ``module`` (the
+            module that produces it).
 
     Args:
         num_stages (int): Stages of the full network.
-        rla_channel (int): Hidden channels k (0: the plain network, for the
-            families with ``min_rla_channel = 0``).
+        rla_channel (int): Hidden channels k (0: the plain network, where the
+            family allows it).
         out_indices (Sequence[int]): Outputs to return.
         cat_hidden (bool): The close joins ``act(norm(h))`` to the features
-            (the classifier input of the paper, Sec. 3.3).
+            (the classifier input, paper Sec. 3.3).
         frozen_stages (int): Freeze the stem and this many stages, RLA parts
-            included (and the close, when it has its own output index below
-            it); -1: nothing. Default: -1.
+            included (and the close, when its own output index is below it);
+            -1: nothing. Default: -1.
         in_channels (int): Input image channels. Default: 3.
-        rla_source (str): 'branch' feeds the branch output to the RLA update
-            (Eq. 11), 'output' the block output, see :class:`RLAStage`.
-            Default: 'branch'.
+        rla_source (str): What feeds the RLA update, see :class:`RLAStage`.
+            Default: 'branch' (Eq. 11).
         conv_cfg (dict, optional): Config of every conv. Default: None.
         norm_cfg (dict): Config of every norm, RLA norms included.
             Default: ``dict(type='BN', requires_grad=True)``.
         norm_eval (bool): Keep every BN in eval mode while training.
             Default: False.
-        with_cp (bool): Activation checkpointing per block. Default: False.
+        with_cp (bool): Activation checkpointing of each block with its RLA
+            update. Default: False.
         init_cfg (dict | list[dict], optional): Initialization config.
             Default: Kaiming convs and unit norms.
-        rla_add, rla_act, rla_cell, rla_shared, rla_exchange: The ablation
-            variants of the RLA update, see :class:`RLAStage`; the defaults
-            are the paper's module. Only families with
-            ``takes_rla_variants = True`` take other values.
-            ``rla_exchange=False`` builds blocks that do not read h.
-        hidden_act (str, optional): Activation of the final hidden state
-            before it joins the features: 'relu', 'relu6', 'tanh' or 'none';
-            None: the family's own (:meth:`family_hidden_act`). Default: None.
-        hidden_norm (bool): Normalise the final hidden state (``bn_hidden``)
-            before that activation. Default: True.
+        hidden_act (str, optional): Activation of the joined hidden state:
+            'relu', 'relu6', 'tanh' or 'none'; None: the family's
+            (``default_hidden_act``). Only with ``cat_hidden``.
+        hidden_norm (bool): Normalise the joined hidden state (``bn_hidden``).
+            Default: True; False only with ``cat_hidden``.
+        **rla_variant: ``rla_add``, ``rla_act``, ``rla_cell``, ``rla_shared``,
+            ``rla_exchange`` of :class:`RLAVariant`, for families with
+            ``takes_rla_variants``.
     """
 
     #: Smallest hidden width the family's blocks accept.
@@ -178,6 +160,11 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
     close_has_output: bool = False
     #: Whether the family takes the ablation options of the RLA update.
     takes_rla_variants: bool = False
+    #: The family's activation of the joined hidden state.
+    default_hidden_act: str = 'relu'
+    #: Whether h joins before the close's layers (which then read it) or
+    #: after them.
+    join_before_close: bool = False
 
     def __init__(self,
                  num_stages: int,
@@ -192,20 +179,19 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  init_cfg=None,
-                 rla_add: str = 'before',
-                 rla_act: str = 'pre',
-                 rla_cell: str = 'conv',
-                 rla_shared: bool = True,
-                 rla_exchange: bool = True,
                  hidden_act: Optional[str] = None,
-                 hidden_norm: bool = True):
+                 hidden_norm: bool = True,
+                 **rla_variant):
         super().__init__(init_cfg=init_cfg or default_init_cfg())
         num_outputs = num_stages + int(self.close_has_output)
         self.num_stages = num_stages
         self.rla_channel = check_int('rla_channel', rla_channel,
                                      self.min_rla_channel)
-        self.out_indices = check_indices('out_indices', out_indices,
-                                         num_outputs - 1)
+        self.out_indices = check_indices(
+            'out_indices',
+            out_indices,
+            num_outputs - 1,
+            error=ValueAssertionError)
         self.frozen_stages = check_int('frozen_stages', frozen_stages, -1,
                                        num_outputs)
         self.cat_hidden = check_bool('cat_hidden', cat_hidden)
@@ -215,27 +201,29 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         self.norm_cfg = check_type('norm_cfg', norm_cfg, dict)
         self.norm_eval = check_bool('norm_eval', norm_eval)
         self.with_cp = check_bool('with_cp', with_cp)
-        self.rla_variant = dict(
-            rla_add=rla_add,
-            rla_act=rla_act,
-            rla_cell=rla_cell,
-            rla_shared=rla_shared,
-            rla_exchange=rla_exchange)
-        check_rla_variant(**self.rla_variant)
-        changed = {
-            k: v
-            for k, v in self.rla_variant.items()
-            if v != RLA_VARIANT_DEFAULTS[k]
-        }
+        unknown = sorted(set(rla_variant) - set(RLA_VARIANT_OPTIONS))
+        if unknown:
+            raise TypeError(f'{type(self).__name__}.__init__() got an '
+                            f'unexpected keyword argument {unknown[0]!r}')
+        self.variant = RLAVariant(**rla_variant)
+        changed = self.variant.changed()
         if changed and not self.takes_rla_variants:
             raise ValueError(
                 f'{type(self).__name__} does not offer the ablation options '
                 f'of the RLA update, got {changed!r}; RLAResNet and '
                 f'RLAPreActResNet do')
-        self.rla_cell, self.rla_exchange = rla_cell, rla_exchange
-        self.hidden_act_choice = None if hidden_act is None else \
+        if hidden_act is not None:
             check_choice('hidden_act', hidden_act, tuple(HIDDEN_ACTS))
-        self.with_hidden_norm = check_bool('hidden_norm', hidden_norm)
+        check_bool('hidden_norm', hidden_norm)
+        if not cat_hidden and (hidden_act is not None or not hidden_norm):
+            raise ValueError(
+                f'hidden_act and hidden_norm shape the hidden state that '
+                f'cat_hidden=True joins to the last output; with '
+                f'cat_hidden=False nothing reads them, got '
+                f'hidden_act={hidden_act!r}, hidden_norm={hidden_norm!r}')
+        self.hidden_act = hidden_act or self.default_hidden_act
+        self.hidden_norm_name = None
+        self._hidden_norm = hidden_norm
         # The close's output: its own index, or that of the last stage.
         self.close_index = num_outputs - 1
         self.closed = self.close_index in self.out_indices
@@ -253,8 +241,8 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         self._freeze_stages()
 
     def _build(self) -> None:
-        """Build the stem, the stages an output reads, and (if read) the
-        close."""
+        """Build the stem, the stages an output reads and, if read, the
+        close with the join."""
         channels, reduction = self.make_stem()
         num_built = min(max(self.out_indices), self.num_stages - 1) + 1
         info = []
@@ -269,11 +257,10 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
                 conv_cfg=self.conv_cfg,
                 norm_cfg=self.norm_cfg,
                 rla_source=self.rla_source,
-                **self.rla_variant,
+                variant=self.variant,
                 # Update h after the stage's last block only if something
-                # reads it: the next stage, or the close joining it.
-                update_last=i < num_built - 1 or self.cat_hidden,
-                with_cp=self.with_cp)
+                # reads it: the next stage, or the join.
+                update_last=i < num_built - 1 or self.cat_hidden)
             name = f'layer{i + 1}'
             self.add_module(name, stage)
             self.stage_names.append(name)
@@ -281,10 +268,11 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
             info.append(
                 dict(num_chs=channels, reduction=reduction, module=name))
         if self.closed:
+            if self.cat_hidden and self.join_before_close:
+                channels += self._build_join()
             channels, module = self.make_close(channels)
-            if self.cat_hidden and not hasattr(self, 'hidden_norm_name'):
-                raise TypeError(f'{type(self).__name__}.make_close must call '
-                                f'add_hidden_norm() when cat_hidden=True')
+            if self.cat_hidden and not self.join_before_close:
+                channels += self._build_join()
             entry = dict(num_chs=channels, reduction=reduction, module=module)
             if self.close_has_output:
                 info.append(entry)
@@ -297,59 +285,27 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
     def block_rla_channel(self) -> int:
         """Hidden channels the blocks read: k, or 0 with
         ``rla_exchange=False``."""
-        return self.rla_channel if self.rla_exchange else 0
+        return self.rla_channel if self.variant.rla_exchange else 0
 
-    def add_hidden_norm(self) -> int:
-        """Add the norm on the final hidden state (``bn_hidden`` for BN),
-        unless ``hidden_norm=False``.
-
-        Families call it from :meth:`make_close`, where their checkpoints put
-        it.
-
-        Returns:
-            int: The channels the hidden state adds to the features (k).
-        """
-        self.hidden_norm_name = None
-        if self.with_hidden_norm:
+    # -- the classifier's join of the hidden state
+    def _build_join(self) -> int:
+        """Build the norm of the joined h (``bn_hidden`` for BN); return the
+        channels the join adds (k)."""
+        if self._hidden_norm:
             self.hidden_norm_name, norm = build_norm_layer(
                 self.norm_cfg, self.rla_channel, postfix='_hidden')
             self.add_module(self.hidden_norm_name, norm)
         return self.rla_channel
 
-    @property
-    def hidden_norm_layer(self) -> nn.Module:
-        """Norm applied to the final hidden state before it joins x."""
-        if self.hidden_norm_name is None:
-            return nn.Identity()
-        return getattr(self, self.hidden_norm_name)
-
-    def family_hidden_act(self, h: Tensor) -> Tensor:
-        """The family's activation of the final hidden state before it joins
-        the features (the ``hidden_act`` argument overrides it).
-
-        A method rather than a ``staticmethod(F.relu)`` attribute: torch 2.1's
-        dynamo breaks the graph on the latter.
-        """
-        return F.relu(h)
-
-    def append_hidden(self, x: Tensor, h) -> Tensor:
-        """``cat[x, hidden_act(hidden_norm(h))]`` with ``cat_hidden``, else
-        ``x``.
-
-        ``h`` is the last stage's state (the LSTM cell's ``(h, c)`` gives h).
-        """
-        if not self.cat_hidden:
-            return x
-        h = hidden_of(h)
+    def join_hidden(self, x: Tensor, state) -> Tensor:
+        """``cat[x, act(norm(h))]``, the classifier input (Sec. 3.3);
+        ``state`` is h, or the LSTM's (h, c)."""
+        h = hidden_of(state)
         if self.hidden_norm_name is not None:
             h = getattr(self, self.hidden_norm_name)(h)
-        if self.hidden_act_choice is None:
-            h = self.family_hidden_act(h)
-        else:
-            h = HIDDEN_ACTS[self.hidden_act_choice](h)
-        return torch.cat([x, h], dim=1)
+        return torch.cat([x, HIDDEN_ACTS[self.hidden_act](h)], dim=1)
 
-    # -- what each family writes ---------------------------------------------
+    # -- what each family writes
     @abstractmethod
     def make_stem(self) -> Tuple[int, int]:
         """Build the stem; return its output channels and its stride."""
@@ -358,27 +314,19 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
     def make_stage(self, index: int, in_channels: int) -> StageSpec:
         """Build the blocks of stage ``index`` that reads ``in_channels``."""
 
-    @abstractmethod
     def make_close(self, in_channels: int) -> Tuple[int, str]:
-        """Build what follows the last stage.
-
-        Called only when its output is read. With ``cat_hidden`` it must call
-        :meth:`add_hidden_norm` (where its checkpoints put the norm) and
-        :meth:`forward_close` must use :meth:`append_hidden`.
-
-        Returns:
-            tuple[int, str]: Output channels and the name of the module that
-            produces the output.
-        """
+        """Build the family's layers after the last stage (called only when
+        their output is read); return the output channels and the name of
+        the module that produces the output. Default: none."""
+        return in_channels, self.stage_names[-1]
 
     @abstractmethod
     def forward_stem(self, x: Tensor) -> Tensor:
         """Run the stem."""
 
-    @abstractmethod
-    def forward_close(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
-        """Turn the last stage's output ``x`` and hidden state ``h`` into the
-        close's output."""
+    def forward_close(self, x: Tensor) -> Tensor:
+        """Run the layers of :meth:`make_close`."""
+        return x
 
     @abstractmethod
     def stem_modules(self) -> List[nn.Module]:
@@ -388,7 +336,7 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         """The close's modules, frozen when its own output index is frozen."""
         return []
 
-    # -- the frame ------------------------------------------------------------
+    # -- the frame
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Return the features of ``out_indices``, in order of depth.
 
@@ -401,15 +349,20 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
                 f'C = in_channels = {self.in_channels}, got shape '
                 f'{tuple(x.shape)}')
         x = self.forward_stem(x)
-        h = init_state(x, self.rla_channel, self.rla_cell) \
-            if self.rla_channel else None
+        hidden = HiddenState()
         outs = []
         for i, name in enumerate(self.stage_names):
-            x, h = getattr(self, name)(x, h)
+            x = getattr(self, name)(x, hidden)
             if i in self.out_indices and i != self.close_index:
                 outs.append(x)
         if self.closed:
-            outs.append(self.forward_close(x, h))
+            join = self.cat_hidden
+            if join and self.join_before_close:
+                x = self.join_hidden(x, hidden.value)
+            x = self.forward_close(x)
+            if join and not self.join_before_close:
+                x = self.join_hidden(x, hidden.value)
+            outs.append(x)
         return tuple(outs)
 
     def frozen_modules(self) -> List[nn.Module]:
@@ -426,6 +379,8 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
         if self.close_has_output and self.closed \
                 and self.frozen_stages > self.num_stages:
             modules += self.close_modules()
+            if self.hidden_norm_name is not None:
+                modules.append(getattr(self, self.hidden_norm_name))
         return modules
 
     def _freeze_stages(self) -> None:

@@ -2,10 +2,10 @@
 
 A config whose backbone type was swapped to an RLA twin keeps its ``init_cfg``
 (``torchvision://resnet50``, a Detectron2 caffe ResNet) or its ``load_from`` (a
-plain MMDetection detector). Those checkpoints name blocks ``layerN.i.*`` and
-have no hidden-state input channels; the RLA network names them
-``layerN.blocks.i.*`` and every block's first conv reads ``C + k`` channels.
-:func:`adapt_plain_resnet` rewrites such a state dict in place, so that
+plain MMDetection detector). Those checkpoints number blocks ``layerN.i.*`` as
+the RLA network does, but have no hidden-state input channels, where every
+block's first conv reads ``C + k``. :func:`adapt_plain_resnet` rewrites such a
+state dict in place, so that
 
 * the main path loads exactly: stem, blocks, shortcuts (the ``stem`` and
   ``downsample`` sequences are matched by the order of their weighted layers,
@@ -24,7 +24,9 @@ from typing import Dict, List, NamedTuple, Tuple
 
 import torch.nn as nn
 
-_PLAIN_BLOCK = re.compile(r'^(layer\d+)\.(\d+)\.(.+)$')
+from ..layers.rla_stage import upgrade_stage_keys
+
+_BLOCK_KEY = re.compile(r'^layer\d+\.\d+\.')
 #: The members of an RLA stage that the RLA update owns.
 RLA_STAGE_PARTS = ('conv_out', 'recurrent_conv', 'norms')
 
@@ -33,7 +35,8 @@ class PlainInit(NamedTuple):
     """What :func:`adapt_plain_resnet` did to one state dict.
 
     Attributes:
-        renamed (int): Tensors renamed from a plain ResNet layout.
+        renamed (int): Stem and shortcut tensors renumbered from another
+            library's numbering.
         widened (List[str]): First convs given zero hidden-state channels.
         main_path (int): Tensors of the checkpoint that the main path loads.
         fresh_stages (List[str]): Stages whose RLA parts the checkpoint lacks.
@@ -53,12 +56,14 @@ class PlainInit(NamedTuple):
         ]
         if self.fresh_hidden_norm:
             parts.append('bn_hidden')
+        renamed = f'{self.renamed} renumbered (stem, shortcuts), ' \
+            if self.renamed else ''
         return (
             f'{name}: {self.main_path} tensors of a plain ResNet checkpoint '
-            f'load into the main path ({self.renamed} renamed to the RLA '
-            f'layout, {len(self.widened)} first convs given zero '
-            f'hidden-state channels, so the network starts as the plain '
-            f'ResNet); the RLA parts start fresh: {", ".join(parts)}')
+            f'load into the main path ({renamed}{len(self.widened)} first '
+            f'convs given zero hidden-state channels, so the network starts '
+            f'as the plain ResNet); the RLA parts start fresh: '
+            f'{", ".join(parts)}')
 
 
 def _weighted_children(
@@ -109,6 +114,8 @@ def adapt_plain_resnet(model: nn.Module,
                        prefix: str = '') -> 'PlainInit | None':
     """Rewrite the plain-ResNet parts of ``state_dict`` for the RLA ``model``.
 
+    Block keys of rla_mm 0.1 (``layerN.blocks.i``) are renamed first.
+
     Args:
         model (RLAResNet): The backbone that loads the state dict.
         state_dict (dict): Tensors by key; changed in place.
@@ -119,21 +126,16 @@ def adapt_plain_resnet(model: nn.Module,
         the RLA parts of every stage it loads (an RLA checkpoint) or nothing
         of the main path.
     """
-    renamed = 0
     stages = {name: getattr(model, name) for name in model.stage_names}
-    for key in [k for k in state_dict if k.startswith(prefix)]:
-        m = _PLAIN_BLOCK.match(key[len(prefix):])
-        if m and m.group(1) in stages:
-            stage, block, rest = m.groups()
-            state_dict[f'{prefix}{stage}.blocks.{block}.{rest}'] = \
-                state_dict.pop(key)
-            renamed += 1
+    for stage_name in stages:
+        upgrade_stage_keys(state_dict, f'{prefix}{stage_name}.')
+    renamed = 0
     if isinstance(getattr(model, 'stem', None), nn.Sequential):
         renamed += _match_sequence(state_dict, f'{prefix}stem.', model.stem)
     widened = []
     for stage_name, stage in stages.items():
-        for b, block in enumerate(stage.blocks):
-            base = f'{prefix}{stage_name}.blocks.{b}.'
+        for b, block in enumerate(stage):
+            base = f'{prefix}{stage_name}.{b}.'
             if isinstance(block.downsample, nn.Sequential):
                 renamed += _match_sequence(state_dict, base + 'downsample.',
                                            block.downsample)
@@ -147,11 +149,11 @@ def adapt_plain_resnet(model: nn.Module,
                 wide = theirs.new_zeros(ours.shape)
                 wide[:, :theirs.shape[1]] = theirs
                 state_dict[key] = wide
-                widened.append(f'{stage_name}.blocks.{b}.conv1')
+                widened.append(f'{stage_name}.{b}.conv1')
     fresh_stages = []
     for stage_name, stage in stages.items():
         loaded = any(
-            k.startswith(f'{prefix}{stage_name}.blocks.') for k in state_dict)
+            k.startswith(f'{prefix}{stage_name}.0.') for k in state_dict)
         has_parts = any(
             k.startswith(f'{prefix}{stage_name}.{part}.') for k in state_dict
             for part in RLA_STAGE_PARTS)
@@ -165,7 +167,7 @@ def adapt_plain_resnet(model: nn.Module,
     main_path = sum(1 for k, v in state_dict.items()
                     if k.startswith(prefix) and k[len(prefix):] in own
                     and tuple(v.shape) == tuple(own[k[len(prefix):]].shape))
-    if not main_path or not (renamed or widened or fresh_stages):
+    if not main_path or not (widened or fresh_stages):
         return None
     hidden = getattr(model, 'hidden_norm_name', None)
     fresh_hidden = hidden is not None and not any(
@@ -210,7 +212,7 @@ def rla_state_from_plain(model: nn.Module,
     if bad:
         raise ValueError('the plain checkpoint does not fit the RLA backbone '
                          '(another depth or width?): ' + '; '.join(bad[:5]))
-    if not any('.blocks.' in k for k in out):
+    if not any(_BLOCK_KEY.match(k) for k in out):
         raise ValueError(
             f'no tensor of a ResNet main path under prefix {prefix!r}; the '
             f'checkpoint has keys like {list(state_dict)[:3]!r}')

@@ -1,9 +1,8 @@
 """RLA-MobileNetV2 (paper Table 3, Appendix B.2.1) for MMPretrain and
 MMDetection."""
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import ConvModule, build_conv_layer
 from mmengine.model import BaseModule
 from torch import Tensor
@@ -29,7 +28,9 @@ def make_divisible(value: float, divisor: int) -> int:
 
 
 class RLAInvertedResidual(BaseModule):
-    """Inverted residual that concatenates h after its expansion 1x1 conv.
+    """Inverted residual that joins h after its expansion 1x1 conv (paper
+    Appendix B.2.1); ``forward(x, h=None, taps=None)`` as the blocks of
+    :class:`RLAStage` (``taps['branch']``: the projection's output).
 
     Args:
         in_channels (int): Input channels of x.
@@ -38,11 +39,14 @@ class RLAInvertedResidual(BaseModule):
         expand_ratio (int): Expansion of the hidden width.
         rla_channel (int): Hidden-state channels k.
         eca_kernel (int, optional): ECA kernel size after the projection.
+        with_cp (bool): The stage runs the block and its RLA update under
+            activation checkpointing. Default: False.
         conv_cfg (dict, optional): Conv config.
         norm_cfg (dict): Norm config. Default: BN.
         act_cfg (dict): Activation config. Default: ReLU6.
         init_cfg (dict, optional): Initialization config.
     """
+    rla_taps = ('branch', )
 
     def __init__(self,
                  in_channels: int,
@@ -51,12 +55,16 @@ class RLAInvertedResidual(BaseModule):
                  expand_ratio: int,
                  rla_channel: int,
                  eca_kernel: Optional[int] = None,
+                 with_cp: bool = False,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU6'),
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         check_choice('stride', stride, (1, 2))
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.stride, self.rla_channel = stride, rla_channel
+        self.with_cp = with_cp
         self.use_res_connect = stride == 1 and in_channels == out_channels
         hidden = int(round(in_channels * expand_ratio))
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)
@@ -78,12 +86,18 @@ class RLAInvertedResidual(BaseModule):
             width, out_channels, 1, act_cfg=None, **common)
         self.eca = ECALayer(eca_kernel) if eca_kernel else None
 
-    def forward(self, x: Tensor, h: Tensor) -> Tuple[Tensor, Tensor]:
+    def forward(self,
+                x: Tensor,
+                h: Optional[Tensor] = None,
+                taps: Optional[Dict[str, Tensor]] = None) -> Tensor:
         out = x if self.expand is None else self.expand(x)
-        out = self.project(self.depthwise(block_input(out, h)))
+        out = self.project(
+            self.depthwise(block_input(out, h, self.rla_channel)))
         if self.eca is not None:
             out = self.eca(out)
-        return (x + out if self.use_res_connect else out), out
+        if taps is not None:
+            taps['branch'] = out
+        return x + out if self.use_res_connect else out
 
 
 @register_model()
@@ -135,6 +149,8 @@ class RLAMobileNetV2(RLABackbone):
                      [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2],
                      [6, 320, 1, 1]]
     close_has_output = True
+    join_before_close = True  # conv2 reads [x, h]
+    default_hidden_act = 'relu6'
 
     def __init__(self,
                  rla_channel: int = 32,
@@ -165,11 +181,6 @@ class RLAMobileNetV2(RLABackbone):
             cat_hidden,
             rla_source=rla_source,
             **kwargs)
-
-    def family_hidden_act(self, h: Tensor) -> Tensor:
-        """relu6 of the final hidden state, as the network's own activations
-        (the ``hidden_act`` argument overrides it)."""
-        return F.relu6(h)
 
     def make_stem(self) -> Tuple[int, int]:
         """A 3x3 stride-2 conv (``conv1``)."""
@@ -210,6 +221,7 @@ class RLAMobileNetV2(RLABackbone):
                 ratio,
                 self.rla_channel,
                 eca_kernel=self.eca_kernels[index],
+                with_cp=self.with_cp,
                 conv_cfg=self.conv_cfg,
                 norm_cfg=self.norm_cfg,
                 act_cfg=self.act_cfg) for j in range(num_blocks)
@@ -217,10 +229,7 @@ class RLAMobileNetV2(RLABackbone):
         return StageSpec(blocks, out_channels, stride, recurrent)
 
     def make_close(self, in_channels: int) -> Tuple[int, str]:
-        """``bn_hidden`` (with ``cat_hidden``) and the last 1x1 conv
-        ``conv2``."""
-        if self.cat_hidden:
-            in_channels += self.add_hidden_norm()
+        """The last 1x1 conv ``conv2`` (on [x, h] with ``cat_hidden``)."""
         out_channels = make_divisible(1280 * max(1.0, self.widen_factor), 8)
         self.conv2 = ConvModule(
             in_channels,
@@ -232,8 +241,7 @@ class RLAMobileNetV2(RLABackbone):
         return out_channels, 'conv2'
 
     def close_modules(self) -> List[nn.Module]:
-        return [self.conv2
-                ] + ([self.hidden_norm_layer] if self.cat_hidden else [])
+        return [self.conv2]
 
-    def forward_close(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
-        return self.conv2(self.append_hidden(x, h))
+    def forward_close(self, x: Tensor) -> Tensor:
+        return self.conv2(x)

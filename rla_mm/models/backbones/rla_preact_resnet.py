@@ -7,7 +7,7 @@ x at the block input, so the first BN of every branch sees C_in + k channels
 the plain pre-activation ResNet of He et al. (2016) with the same stages, the
 baseline.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch.nn as nn
 import torch.nn.functional as F
@@ -27,18 +27,23 @@ class _RLAPreActBlock(BaseModule):
     A block is its ``units``: one ``(kernel size, strides)`` pair per unit; the
     last unit widens to ``planes * expansion``.
 
+    ``forward(x, h=None, taps=None)`` as the blocks of :class:`RLAStage`.
+
     Args:
         inplanes (int): Input channels of x.
         planes (int): Base channels; the output has ``planes * expansion``.
         rla_channel (int): Hidden channels k joined to x (0: plain block).
         stride (int): Stride of the unit that strides. Default: 1.
         downsample (nn.Module, optional): Shortcut projection.
+        with_cp (bool): The stage runs the block and its RLA update under
+            activation checkpointing. Default: False.
         conv_cfg (dict, optional): Conv config.
         norm_cfg (dict): Norm config. Default: BN.
         init_cfg (dict, optional): Initialization config.
     """
     expansion: int
     units: Tuple[Tuple[int, bool], ...]
+    rla_taps = ('branch', 'shortcut')
 
     def __init__(self,
                  inplanes: int,
@@ -46,10 +51,14 @@ class _RLAPreActBlock(BaseModule):
                  rla_channel: int,
                  stride: int = 1,
                  downsample: Optional[nn.Module] = None,
+                 with_cp: bool = False,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        self.in_channels, self.out_channels = inplanes, planes * self.expansion
+        self.mid_channels, self.rla_channel = planes, rla_channel
+        self.stride, self.with_cp = stride, with_cp
         channels = inplanes + rla_channel
         for i, (kernel, strides) in enumerate(self.units, 1):
             out = planes * self.expansion if i == len(self.units) else planes
@@ -69,15 +78,16 @@ class _RLAPreActBlock(BaseModule):
 
     def forward(self,
                 x: Tensor,
-                h: Optional[Tensor],
-                shortcut: bool = False) -> Tuple[Tensor, Tensor]:
-        """Return the block output and the branch output (or the shortcut)."""
+                h: Optional[Tensor] = None,
+                taps: Optional[Dict[str, Tensor]] = None) -> Tensor:
         identity = x if self.downsample is None else self.downsample(x)
-        out = block_input(x, h)
+        out = block_input(x, h, self.rla_channel)
         for i in range(1, len(self.units) + 1):
             out = getattr(self, f'conv{i}')(
                 F.relu(getattr(self, f'norm{i}')(out)))
-        return out + identity, identity if shortcut else out
+        if taps is not None:
+            taps['branch'], taps['shortcut'] = out, identity
+        return out + identity
 
 
 class RLAPreActBasicBlock(_RLAPreActBlock):
@@ -207,17 +217,15 @@ class RLAPreActResNet(RLABackbone):
                     self.block_rla_channel,
                     stride=stride if b == 0 else 1,
                     downsample=downsample,
+                    with_cp=self.with_cp,
                     conv_cfg=self.conv_cfg,
                     norm_cfg=self.norm_cfg))
         return StageSpec(blocks, out_channels, stride)
 
     def make_close(self, in_channels: int) -> Tuple[int, str]:
-        """The final BN of pre-activation networks, and ``bn_hidden``."""
+        """The final BN of pre-activation networks (h joins after it)."""
         self.final_norm = build_norm_layer(self.norm_cfg, in_channels)[1]
-        if self.cat_hidden:
-            in_channels += self.add_hidden_norm()
         return in_channels, 'final_norm'
 
-    def forward_close(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
-        """The final BN-ReLU of pre-activation networks, then h joins."""
-        return self.append_hidden(F.relu(self.final_norm(x)), h)
+    def forward_close(self, x: Tensor) -> Tensor:
+        return F.relu(self.final_norm(x))

@@ -29,7 +29,7 @@ network): the paper keeps Xception's depth, and its Table 2 parameter counts
 are this network's; without that row they are not reached
 (``configs/README.md``).
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch.nn as nn
 import torch.nn.functional as F
@@ -111,10 +111,13 @@ class RLAXceptionBlock(BaseModule):
             without. Default: True.
         first_relu (bool): ReLU before the first separable conv of a residual
             block (False where the input is already activated). Default: True.
+        with_cp (bool): The stage runs the block and its RLA update under
+            activation checkpointing. Default: False.
         conv_cfg (dict, optional): Conv config.
         norm_cfg (dict): Norm config. Default: BN.
         init_cfg (dict, optional): Initialization config.
     """
+    rla_taps = ('branch', )
 
     def __init__(self,
                  in_channels: int,
@@ -123,6 +126,7 @@ class RLAXceptionBlock(BaseModule):
                  stride: int = 1,
                  residual: bool = True,
                  first_relu: bool = True,
+                 with_cp: bool = False,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg=None):
@@ -134,7 +138,8 @@ class RLAXceptionBlock(BaseModule):
                              'got ()')
         self.residual = check_bool('residual', residual)
         self.first_relu = check_bool('first_relu', first_relu)
-        self.out_channels = widths[-1]
+        self.in_channels, self.out_channels = in_channels, widths[-1]
+        self.rla_channel, self.with_cp = rla_channel, with_cp
         inputs = (in_channels + rla_channel, ) + widths[:-1]
         self.convs = nn.ModuleList(
             SeparableConv(c_in, c_out, conv_cfg, norm_cfg)
@@ -149,22 +154,27 @@ class RLAXceptionBlock(BaseModule):
                     conv_cfg, in_channels, self.out_channels, 1, bias=False),
                 build_norm_layer(norm_cfg, self.out_channels)[1])
 
-    def forward(self, x: Tensor, h: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    def forward(self,
+                x: Tensor,
+                h: Optional[Tensor] = None,
+                taps: Optional[Dict[str, Tensor]] = None) -> Tensor:
         if self.pool is not None:
             x = self.pool(x)
             # h pooled as the RLA stage pools it after the block
             h = None if h is None else match_hidden(h, x)
-        out = block_input(x, h)
+        out = block_input(x, h, self.rla_channel)
         for i, conv in enumerate(self.convs):
             if self.residual and (i > 0 or self.first_relu):
                 out = F.relu(out)
             out = conv(out)
             if not self.residual:
                 out = F.relu(out)
+        if taps is not None:
+            taps['branch'] = out
         if not self.residual:
-            return out, out
+            return out
         identity = x if self.shortcut is None else self.shortcut(x)
-        return out + identity, out
+        return out + identity
 
 
 @register_model()
@@ -295,6 +305,7 @@ class RLAXception(RLABackbone):
                 stride=stride if b == 0 else 1,
                 residual=residual,
                 first_relu=not (b == 0 and after_relu),
+                with_cp=self.with_cp,
                 conv_cfg=self.conv_cfg,
                 norm_cfg=self.norm_cfg) for b in range(num_blocks)
         ]
@@ -302,13 +313,3 @@ class RLAXception(RLABackbone):
         if stride == 1 and index > 0:
             recurrent = getattr(self, self.stage_names[-1]).recurrent_conv
         return StageSpec(blocks, widths[-1], stride, recurrent)
-
-    def make_close(self, in_channels: int) -> Tuple[int, str]:
-        """``bn_hidden`` with ``cat_hidden``; nothing otherwise."""
-        if self.cat_hidden:
-            return in_channels + self.add_hidden_norm(), self.hidden_norm_name
-        return in_channels, self.stage_names[-1]
-
-    def forward_close(self, x: Tensor, h: Optional[Tensor]) -> Tensor:
-        """h joins (with ``cat_hidden``)."""
-        return self.append_hidden(x, h)

@@ -1,41 +1,15 @@
-"""The RLA stage: blocks of one resolution plus the shared recurrent
-aggregation.
+"""The RLA stage: a ResNet layer with the recurrent aggregation beside it.
 
-Every RLA network in rla_mm (ImageNet ResNets, MobileNetV2, the CIFAR models)
-is a sequence of :class:`RLAStage` modules. A block only has to accept
-``(x, h)`` and return ``(x_new, y)``, where ``y`` is its residual branch
-output; the stage applies the RLA update of the paper (Eq. 11)::
+Paper Eq. 11, for block t of a stage, with main features x and hidden state h::
 
+    y_t = F_t([x_{t-1}, h_{t-1}]);  x_t = act(y_t + shortcut(x_{t-1}))
     h_t = R(tanh(BN_t(h_{t-1} + O(y_t))))
 
-with ``O`` a 1x1 conv and ``R`` a 3x3 conv shared by all blocks of the stage
-and one norm ``BN_t`` per block.
-
-Which tensor feeds ``O`` is a choice (``rla_source``). Eq. 11 reads the branch
-output ``y_t`` ('branch'). The authors' published ResNet code feeds the block
-output ``x_t`` instead ('output'): its bottleneck keeps ``y = out`` and then
-adds the shortcut and applies ReLU in place, so ``y`` aliases ``x_t``. Their
-published ResNet weights were trained that way; their MobileNetV2 code uses the
-branch output.
-
-The paper's ablations (Tables 6, 11, 13, 15) are options of the same stage:
-
-* ``rla_source``: what feeds ``O``: the branch output y_t ('branch'), the block
-  output x_t ('output') or the block's shortcut, i.e. its input after the
-  projection ('shortcut');
-* ``rla_add``: add ``O``'s term before the recurrent part (Eq. 11, 'before') or
-  after it, ``h_t = R(tanh(BN_t(h_{t-1}))) + O(.)`` ('after');
-* ``rla_act``: pre-activation ``R(tanh(BN_t(.)))`` (Eq. 11, 'pre') or
-  post-activation ``tanh(BN_t(R(.)))`` ('post');
-* ``rla_cell``: the recurrent part is one conv ('conv'), or a ConvLSTM
-  / ConvGRU cell reading ``tanh(BN_t(O(.)))`` ('lstm', 'gru'; the LSTM carries
-  its cell state c beside h, so the state is the pair ``(h, c)``);
-* ``rla_shared``: one ``O`` and ``R`` per stage (True) or per block (False);
-* ``rla_exchange``: whether the blocks read h (False: h is computed but never
-  fed back into the main path; the blocks get ``h=None``).
+O (``conv_out``, 1x1) and R (``recurrent_conv``, 3x3) are shared by the blocks
+of a stage; BN_t (``norms``) is one per block.
 """
-import inspect
-from typing import List, Optional, Tuple, Union
+from dataclasses import asdict, dataclass, fields
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -49,16 +23,6 @@ from ...checks import check_bool, check_choice, check_int
 from .rla_cells import build_rla_cell
 
 RLA_SOURCES = ('branch', 'output', 'shortcut')
-RLA_ADDS = ('before', 'after')
-RLA_ACTS = ('pre', 'post')
-RLA_CELLS = ('conv', 'lstm', 'gru')
-#: The paper's RLA module (Eq. 11); other values are its ablations.
-RLA_VARIANT_DEFAULTS = dict(
-    rla_add='before',
-    rla_act='pre',
-    rla_cell='conv',
-    rla_shared=True,
-    rla_exchange=True)
 #: Hidden state of the stages: h, or (h, c) for the ConvLSTM cell.
 State = Union[Tensor, Tuple[Tensor, Tensor]]
 
@@ -68,10 +32,70 @@ def check_rla_source(value: str) -> str:
     return check_choice('rla_source', value, RLA_SOURCES)
 
 
-def init_hidden(x: Tensor, channels: int) -> Tensor:
-    """Return the zero hidden state h_0 for features ``x``.
+@dataclass(frozen=True)
+class RLAVariant:
+    """Which RLA update a stage runs; the defaults are the paper's (Eq. 11),
+    the other values its ablations (Tables 6, 11).
 
-    The state follows ``x`` in device, dtype, spatial size and memory format.
+    Args:
+        rla_add (str): 'before': O's term joins h before R (Eq. 11);
+            'after': ``h_t = R(tanh(BN_t(h))) + O(.)``.
+        rla_act (str): 'pre': ``R(tanh(BN_t(.)))``; 'post':
+            ``tanh(BN_t(R(.)))`` (Table 6 (e)).
+        rla_cell (str): R is a 3x3 conv ('conv'), or a ConvLSTM / ConvGRU
+            cell reading ``tanh(BN_t(O(.)))`` ('lstm', 'gru'; Table 6 (d)).
+        rla_shared (bool): One O and R per stage, or per block (Table 6 (b)).
+        rla_exchange (bool): The blocks read h, or not (Table 6 (c)).
+    """
+    rla_add: str = 'before'
+    rla_act: str = 'pre'
+    rla_cell: str = 'conv'
+    rla_shared: bool = True
+    rla_exchange: bool = True
+
+    def __post_init__(self):
+        check_choice('rla_add', self.rla_add, ('before', 'after'))
+        check_choice('rla_act', self.rla_act, ('pre', 'post'))
+        check_choice('rla_cell', self.rla_cell, ('conv', 'lstm', 'gru'))
+        check_bool('rla_shared', self.rla_shared)
+        check_bool('rla_exchange', self.rla_exchange)
+        if self.rla_cell != 'conv' and (self.rla_add,
+                                        self.rla_act) != ('before', 'pre'):
+            raise ValueError(
+                f'rla_cell={self.rla_cell!r} reads tanh(BN(O(y))) as its '
+                f"input, so it takes rla_add='before' and rla_act='pre' only, "
+                f'got rla_add={self.rla_add!r}, rla_act={self.rla_act!r}')
+
+    def changed(self) -> dict:
+        """The options whose value is not the paper's."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self) if getattr(self, f.name) != f.default
+        }
+
+
+#: The option names of :class:`RLAVariant`.
+RLA_VARIANT_OPTIONS = tuple(f.name for f in fields(RLAVariant))
+
+
+class HiddenState:
+    """The RLA state a backbone hands from stage to stage.
+
+    A stage returns only its feature map, as a ResNet layer does, so that its
+    forward hooks see that map; it reads the state it starts from in
+    ``value`` and leaves the state after its last update there.
+
+    Args:
+        value (Tensor | tuple, optional): h, or (h, c) for the LSTM cell.
+    """
+
+    def __init__(self, value: Optional[State] = None):
+        self.value = value
+
+
+def init_hidden(x: Tensor, channels: int) -> Tensor:
+    """The zero hidden state h_0 for features ``x``, with their device, dtype,
+    spatial size and memory format.
 
     Args:
         x (Tensor): Features of shape (N, C, H, W).
@@ -79,55 +103,29 @@ def init_hidden(x: Tensor, channels: int) -> Tensor:
     """
     n, _, height, width = x.shape
     h = x.new_zeros((n, channels, height, width))
-    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) \
+    if x.is_contiguous(memory_format=torch.channels_last) \
             and not x.is_contiguous():
         h = h.contiguous(memory_format=torch.channels_last)
     return h
 
 
-def check_rla_variant(rla_add: str = 'before',
-                      rla_act: str = 'pre',
-                      rla_cell: str = 'conv',
-                      rla_shared: bool = True,
-                      rla_exchange: bool = True) -> None:
-    """Check the variant options of the RLA update (see :class:`RLAStage`)."""
-    check_choice('rla_add', rla_add, RLA_ADDS)
-    check_choice('rla_act', rla_act, RLA_ACTS)
-    check_choice('rla_cell', rla_cell, RLA_CELLS)
-    check_bool('rla_shared', rla_shared)
-    check_bool('rla_exchange', rla_exchange)
-    if rla_cell != 'conv' and (rla_add, rla_act) != ('before', 'pre'):
-        raise ValueError(
-            f"rla_cell={rla_cell!r} reads tanh(BN(O(y))) as its input, so it "
-            f"takes rla_add='before' and rla_act='pre' only, got "
-            f'rla_add={rla_add!r}, rla_act={rla_act!r}')
-
-
 def init_state(x: Tensor, channels: int, cell: str = 'conv') -> State:
-    """The zero state of the stages: h_0, or (h_0, c_0) for the LSTM cell.
-
-    Args:
-        x (Tensor): Features (N, C, H, W) after the stem.
-        channels (int): Hidden channels k.
-        cell (str): The recurrent cell, one of ``RLA_CELLS``.
-    """
+    """The zero state: h_0, or (h_0, c_0) for the LSTM cell."""
     h = init_hidden(x, channels)
     return (h, torch.zeros_like(h)) if cell == 'lstm' else h
 
 
 def hidden_of(state: Optional[State]) -> Optional[Tensor]:
-    """The hidden state h of a stage state (h, or h of the LSTM's (h, c))."""
+    """The hidden state h of a state (h, or h of the LSTM's (h, c))."""
     return state[0] if isinstance(state, tuple) else state
 
 
 def match_hidden(h: Tensor, x: Tensor) -> Tensor:
-    """Average-pool the hidden state ``h`` until it has the spatial size of
-    ``x``.
+    """Average-pool ``h`` until it has the spatial size of ``x``.
 
-    A 2x2 stride-2 pool with ``ceil_mode`` halves a size the way a strided 3x3
-    conv with padding 1 does, so odd feature sizes work
-    (the reference crashes on them). On even sizes it equals the reference's
-    floor-mode pool.
+    A 2x2 stride-2 pool with ``ceil_mode`` halves a size as a strided 3x3
+    conv with padding 1 does, so odd sizes work (the authors' floor-mode pool
+    fails on them); on even sizes the two pools agree.
 
     Args:
         h (Tensor): Hidden state (N, k, H, W).
@@ -155,86 +153,99 @@ def match_state(state: State, x: Tensor) -> State:
     return match_hidden(state, x)
 
 
-def block_input(x: Tensor, h: Optional[Tensor]) -> Tensor:
-    """Return the input of a block's branch, ``cat([x, h], dim=1)`` (Eq. 11),
-    or ``x`` alone in a plain network (h is None).
+def block_input(x: Tensor, h: Optional[Tensor], channels: int = 0) -> Tensor:
+    """A block's branch input ``[x, h]`` (Eq. 11).
 
     Args:
         x (Tensor): Features (N, C, H, W).
-        h (Tensor, optional): Hidden state (N, k, H, W).
+        h (Tensor, optional): Hidden state (N, k, H, W); None stands for
+            zeros of ``channels`` channels (a block called on x alone).
+        channels (int): The hidden channels k the block reads (0: a plain
+            block, whose input is x).
     """
-    return x if h is None else torch.cat([x, h], dim=1)
+    if h is None:
+        if not channels:
+            return x
+        h = init_hidden(x, channels)
+    return torch.cat([x, h], dim=1)
 
 
 def conv_block_input(conv: nn.Module, x: Tensor,
                      h: Optional[Tensor]) -> Tensor:
-    """Return ``conv(block_input(x, h))`` without building the concatenation.
+    """``conv([x, h])`` without building the concatenation.
 
-    A convolution is linear in its input channels, so for a plain ``nn.Conv2d``
-    (one group, zero padding) it equals
-    ``conv(x, W[:, :C]) + conv(h, W[:, C:])`` with ``C`` the channels of ``x``:
-    the one weight of the reference shape is sliced, so checkpoints keep their
-    layout, and the copy of x into a concatenation
-    (and the slicing of its gradient) disappears. Other conv types (weight
-    standardisation, deformable, ...) get the concatenation.
+    A conv is linear in its input channels: for a plain ``nn.Conv2d`` (one
+    group, zero padding) it is ``conv(x, W[:, :C]) + conv(h, W[:, C:])``,
+    with the one weight of the authors' shape sliced. Other convs get the
+    concatenation. ``h=None`` is a zero hidden state.
 
     Args:
         conv (nn.Module): A conv with ``C + k`` input channels.
         x (Tensor): Features (N, C, H, W).
-        h (Tensor, optional): Hidden state (N, k, H, W); None: ``conv(x)``.
+        h (Tensor, optional): Hidden state (N, k, H, W).
     """
-    if h is None:
-        return conv(x)
+    hidden = conv.in_channels - x.shape[1]
     if type(conv) is not nn.Conv2d or conv.groups != 1 \
             or conv.padding_mode != 'zeros':
-        return conv(torch.cat([x, h], dim=1))
-    weight_x, weight_h = conv.weight.split([x.shape[1], h.shape[1]], dim=1)
+        return conv(block_input(x, h, hidden))
+    if h is None and not hidden:
+        return conv(x)
+    weight_x, weight_h = conv.weight.split([x.shape[1], hidden], dim=1)
     args = (conv.stride, conv.padding, conv.dilation)
     out = F.conv2d(x, weight_x, conv.bias, *args)
+    if h is None:
+        return out
     # in place: a convolution's backward does not read its output
     return out.add_(F.conv2d(h, weight_h, None, *args))
 
 
-class RLAStage(BaseModule):
-    """Blocks of one stage and the stage's shared RLA parts.
-
-    The defaults are the paper's RLA module (Eq. 11); the other option values
-    are its ablations (see the module docstring and ``docs/architecture.md``).
+def upgrade_stage_keys(state_dict: dict, prefix: str) -> int:
+    """Rename the block keys of rla_mm 0.1, ``<stage>.blocks.i.*``, to
+    ``<stage>.i.*`` in place; return how many were renamed.
 
     Args:
-        blocks (list[nn.Module]): Blocks with ``forward(x, h) -> (x, y)``; with
-            ``rla_source='shortcut'`` also ``forward(x, h, shortcut=True) ->
-            (x, shortcut)``.
-        out_channels (int): Channels of the blocks' output (and of ``y``).
-        rla_channel (int): Hidden channels k. 0 builds a plain stage (no RLA
-            parts; blocks get ``h=None``), the baseline of an RLA network.
-        recurrent_conv (nn.Module, optional): The shared recurrent conv R. If
-            None, the stage builds its own (see ``rla_cell``). Pass a module to
-            share one R between several stages (RLA-MobileNetV2).
-        conv_cfg (dict, optional): Config of the convs. Default: None (Conv2d).
+        state_dict (dict): Tensors by key.
+        prefix (str): The stage's prefix, e.g. ``'backbone.layer1.'``.
+    """
+    old = prefix + 'blocks.'
+    keys = [k for k in state_dict if k.startswith(old)]
+    for key in keys:
+        state_dict[prefix + key[len(old):]] = state_dict.pop(key)
+    return len(keys)
+
+
+class RLAStage(BaseModule):
+    """The blocks of one stage, numbered as in a ResNet layer, with the
+    stage's RLA parts beside them.
+
+    ``stage[i]`` is block i, ``len(stage)`` the number of blocks and
+    iterating yields the blocks: the RLA parts (``conv_out``,
+    ``recurrent_conv``, ``norms``) are not among them. Keys read
+    ``i.conv1.weight``, ``conv_out.weight``, ``norms.i.weight``.
+
+    A block is called as ``block(x, h, taps=taps)`` and returns its output
+    feature map, so that a forward hook on it sees that map; it puts its
+    residual branch output y_t under ``taps['branch']`` and its shortcut
+    under ``taps['shortcut']`` (the tensors its class lists in ``rla_taps``),
+    which the RLA update reads per ``rla_source``. ``h=None`` is a zero
+    hidden state. A block whose ``with_cp`` is True runs with its RLA update
+    under activation checkpointing.
+
+    Args:
+        blocks (list[nn.Module]): The blocks, in order.
+        out_channels (int): Channels of the blocks' outputs.
+        rla_channel (int): Hidden channels k; 0 builds a plain stage.
+        recurrent_conv (nn.Module, optional): An R to share with other
+            stages (RLA-MobileNetV2); None builds the stage's own.
+        conv_cfg (dict, optional): Config of the RLA convs.
         norm_cfg (dict): Config of the per-block RLA norms. Default: BN.
-        rla_source (str): 'branch' feeds the branch output y_t to the RLA
-            update (Eq. 11); 'output' feeds the block output x_t, as the
-            authors' ResNet code does; 'shortcut' the block's shortcut (its
-            input after the projection). Default: 'branch'.
-        rla_add (str): 'before': ``O``'s term joins h before the recurrent part
-            (Eq. 11); 'after': ``h_t = R(tanh(BN_t(h))) + O(.)``.
-            Default: 'before'.
-        rla_act (str): 'pre': ``R(tanh(BN_t(.)))`` (Eq. 11); 'post':
-            ``tanh(BN_t(R(.)))``. Default: 'pre'.
-        rla_cell (str): The recurrent part: 'conv' (a 3x3 conv), 'lstm' or
-            'gru' (cells reading ``tanh(BN_t(O(.)))``). Default: 'conv'.
-        rla_shared (bool): One ``conv_out`` and recurrent part for the stage
-            (True) or one per block (False; then both are ``nn.ModuleList``s).
-            Default: True.
-        rla_exchange (bool): The blocks read h (True) or get ``h=None``.
-            Default: True.
-        update_last (bool): Update h after the last block. False skips that
-            update (and its norm) when nothing reads the final hidden state, as
-            in detection, so no parameter goes without a gradient under DDP;
-            the stage then returns ``(x, None)``. Default: True.
-        with_cp (bool): Run each block and its RLA update under activation
-            checkpointing to save memory. Default: False.
+        rla_source (str): What feeds O: the branch output y_t ('branch',
+            Eq. 11), the block output x_t ('output', the authors' ResNet
+            code) or the shortcut ('shortcut'). Default: 'branch'.
+        variant (RLAVariant): The update; default: the paper's.
+        update_last (bool): Update h after the last block. False (nothing
+            reads the final state, as in detection) builds no update there,
+            so no parameter goes without a gradient. Default: True.
         init_cfg (dict | list[dict], optional): Initialization config.
     """
 
@@ -246,43 +257,34 @@ class RLAStage(BaseModule):
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  rla_source: str = 'branch',
-                 rla_add: str = 'before',
-                 rla_act: str = 'pre',
-                 rla_cell: str = 'conv',
-                 rla_shared: bool = True,
-                 rla_exchange: bool = True,
+                 variant: RLAVariant = RLAVariant(),
                  update_last: bool = True,
-                 with_cp: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if len(blocks) == 0:
             raise ValueError('an RLA stage needs at least one block')
-        check_rla_source(rla_source)
-        check_rla_variant(rla_add, rla_act, rla_cell, rla_shared, rla_exchange)
-        check_int('rla_channel', rla_channel, 0)
-        if recurrent_conv is not None and (not rla_shared
-                                           or rla_cell != 'conv'):
+        self.rla_source = check_rla_source(rla_source)
+        self.rla_channel = check_int('rla_channel', rla_channel, 0)
+        self.variant = variant
+        shares = recurrent_conv is not None
+        if shares and (not variant.rla_shared or variant.rla_cell != 'conv'):
             raise ValueError(
                 'a recurrent_conv shared between stages needs rla_shared=True '
-                f'and rla_cell=\'conv\', got rla_shared={rla_shared!r}, '
-                f'rla_cell={rla_cell!r}')
-        if rla_source == 'shortcut':
+                f"and rla_cell='conv', got rla_shared={variant.rla_shared!r}, "
+                f'rla_cell={variant.rla_cell!r}')
+        if rla_source != 'output':
             for block in blocks:
-                if 'shortcut' not in inspect.signature(
-                        block.forward).parameters:
+                if rla_source not in getattr(block, 'rla_taps', ()):
                     raise ValueError(
-                        f"rla_source='shortcut' needs blocks whose forward "
-                        f'takes shortcut=True; {type(block).__name__} does not'
-                    )
-        self.rla_source = rla_source
-        self.rla_add, self.rla_act, self.rla_cell = rla_add, rla_act, rla_cell
-        self.rla_shared, self.rla_exchange = rla_shared, rla_exchange
-        self.blocks = nn.ModuleList(blocks)
+                        f'rla_source={rla_source!r} needs blocks that tap '
+                        f'that tensor; {type(block).__name__} taps '
+                        f'{getattr(block, "rla_taps", ())!r}')
+        for index, block in enumerate(blocks):
+            self.add_module(str(index), block)
+        self.num_blocks = len(blocks)
         self.update_last = update_last
-        if rla_channel == 0:
-            num_updates = 0
-        else:
-            num_updates = len(blocks) if update_last else len(blocks) - 1
+        num_updates = 0 if rla_channel == 0 else \
+            len(blocks) - int(not update_last)
         self.norms = nn.ModuleList(
             build_norm_layer(norm_cfg, rla_channel)[1]
             for _ in range(num_updates))
@@ -298,77 +300,104 @@ class RLAStage(BaseModule):
                     bias=False)
 
             def cell():
-                return build_rla_cell(rla_cell, rla_channel, conv_cfg)
+                return build_rla_cell(variant.rla_cell, rla_channel, conv_cfg)
 
-            if rla_shared:
+            if variant.rla_shared:
                 self.conv_out = conv_out()
-                self.recurrent_conv = cell() if recurrent_conv is None \
-                    else recurrent_conv
+                self.recurrent_conv = recurrent_conv if shares else cell()
             else:
                 self.conv_out = nn.ModuleList(conv_out()
                                               for _ in range(num_updates))
                 self.recurrent_conv = nn.ModuleList(
                     cell() for _ in range(num_updates))
-        self.with_cp = with_cp
+        self._register_load_state_dict_pre_hook(self._upgrade_keys)
 
-    def _update(self, index: int, s: Tensor, state: State) -> State:
-        """The RLA update after block ``index``, reading ``s``."""
-        conv_out, recurrent, norm = self.conv_out, self.recurrent_conv, \
-            self.norms[index]
-        if not self.rla_shared:
+    # -- a sequence of blocks, as a ResNet layer
+    def __len__(self) -> int:
+        return self.num_blocks
+
+    def __iter__(self) -> Iterator[nn.Module]:
+        return (self._modules[str(i)] for i in range(self.num_blocks))
+
+    def __getitem__(self, index: Union[int, slice]):
+        """Block ``index``; a slice gives an ``nn.ModuleList`` of blocks
+        (they run as a stage only inside it)."""
+        if isinstance(index, slice):
+            return nn.ModuleList(list(self)[index])
+        if isinstance(index, bool) or not isinstance(index, int) \
+                or not -self.num_blocks <= index < self.num_blocks:
+            raise IndexError(f'block index {index!r} out of range for a stage '
+                             f'of {self.num_blocks} blocks')
+        return self._modules[str(index % self.num_blocks)]
+
+    @property
+    def variant_options(self) -> Dict[str, object]:
+        """The variant as keyword arguments (``rla_add=...``, ...)."""
+        return asdict(self.variant)
+
+    # -- the RLA update
+    def update(self, index: int, s: Tensor, state: State) -> State:
+        """The RLA update after block ``index``, reading ``s`` (Eq. 11)."""
+        v = self.variant
+        conv_out, recurrent = self.conv_out, self.recurrent_conv
+        if not v.rla_shared:
             conv_out, recurrent = conv_out[index], recurrent[index]
-        if self.rla_cell != 'conv':  # a gated cell carries its own state
+        norm = self.norms[index]
+        if v.rla_cell != 'conv':  # a gated cell carries its own state
             return recurrent(torch.tanh(norm(conv_out(s))), state)
         h = state
-        if self.rla_add == 'before':
+        if v.rla_add == 'before':
             # in place on the fresh conv output (its backward does not read it)
             h = conv_out(s).add_(h)
-        if self.rla_act == 'pre':
+        if v.rla_act == 'pre':
             h = recurrent(torch.tanh(norm(h)))
         else:
             h = torch.tanh(norm(recurrent(h)))
-        if self.rla_add == 'after':
+        if v.rla_add == 'after':
             h = h + conv_out(s)
         return h
 
-    def _step(self, block: nn.Module, index: int, x: Tensor,
-              state: State) -> Tuple[Tensor, State]:
-        """One block followed by the RLA update of the hidden state."""
-        h = hidden_of(state) if self.rla_exchange else None
-        if self.rla_source == 'shortcut':
-            x, s = block(x, h, shortcut=True)
-        else:
-            x, s = block(x, h)
-            if self.rla_source == 'output':
-                s = x
-        return x, self._update(index, s, match_state(state, x))
+    def _run_block(self, index: int, x: Tensor,
+                   state: Optional[State]) -> Tuple[Tensor, Optional[State]]:
+        """Block ``index`` (through its ``__call__``, so its hooks fire),
+        then the RLA update, if the stage has one after that block."""
+        h = hidden_of(state) if self.variant.rla_exchange else None
+        taps: Dict[str, Tensor] = {}
+        x = self._modules[str(index)](x, h, taps=taps)
+        if index >= len(self.norms):
+            return x, None
+        s = x if self.rla_source == 'output' else taps[self.rla_source]
+        return x, self.update(index, s, match_state(state, x))
 
-    def forward(self, x: Tensor,
-                h: Optional[State]) -> Tuple[Tensor, Optional[State]]:
-        """Run the stage.
+    def forward(self,
+                x: Tensor,
+                hidden: Optional[HiddenState] = None) -> Tensor:
+        """Run the blocks and the RLA updates; return the stage's output map.
 
         Args:
-            x (Tensor): Main features (N, C_in, H, W).
-            h (Tensor | tuple | None): Hidden state (N, k, H, W), the pair
-                (h, c) with ``rla_cell='lstm'``; None in a plain stage.
-
-        Returns:
-            tuple[Tensor, Tensor | tuple | None]: The stage output and the new
-            state (None when ``update_last`` is False or the stage is plain).
+            x (Tensor): Features (N, C_in, H, W).
+            hidden (HiddenState, optional): The state to start from, and
+                where the state after the last update is left (None when the
+                stage has no update there). None, as in a ResNet layer's
+                ``layer(x)``: start from a zero state at x's size and discard
+                the final one (the state of earlier stages is not seen).
         """
-        for index, block in enumerate(self.blocks[:len(self.norms)]):
-            if self.with_cp and x.requires_grad:
-                x, h = cp.checkpoint(
-                    self._step, block, index, x, h, use_reentrant=False)
+        if hidden is not None and not isinstance(hidden, HiddenState):
+            raise TypeError(
+                f'an RLA stage carries its state in a HiddenState, '
+                f'got {type(hidden).__name__}')
+        state = None if hidden is None else hidden.value
+        if state is None and len(self.norms) > 0:
+            state = init_state(x, self.rla_channel, self.variant.rla_cell)
+        for index, block in enumerate(self):
+            if getattr(block, 'with_cp', False) and x.requires_grad:
+                x, state = cp.checkpoint(
+                    self._run_block, index, x, state, use_reentrant=False)
             else:
-                x, h = self._step(block, index, x, h)
-        # Blocks whose hidden-state update nobody reads: the last one when
-        # update_last is False, all of them in a plain stage.
-        for block in self.blocks[len(self.norms):]:
-            hidden = hidden_of(h) if self.rla_exchange else None
-            if self.with_cp and x.requires_grad:
-                x, _ = cp.checkpoint(block, x, hidden, use_reentrant=False)
-            else:
-                x, _ = block(x, hidden)
-            h = None
-        return x, h
+                x, state = self._run_block(index, x, state)
+        if hidden is not None:
+            hidden.value = state
+        return x
+
+    def _upgrade_keys(self, state_dict, prefix, *args) -> None:
+        upgrade_stage_keys(state_dict, prefix)

@@ -29,6 +29,7 @@ from conftest import FIXTURES
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from rla_mm.models.backbones.base import RLABackbone
+from rla_mm.models.layers import upgrade_stage_keys
 from rla_mm.registry import MODELS
 from rla_mm.testing.backbone_cases import DEFAULTS, INPUT_SIZE, TINY, case_list
 
@@ -237,3 +238,33 @@ def test_config_models_keep_their_layout_and_size(name):
     assert (len(keys), keys_hash(keys)) == (recorded['n'], recorded['sha']), \
         recorded_difference(keys, recorded['sha'])
     assert sum(p.numel() for p in model.parameters()) == recorded['params']
+
+
+# The layouts of rla_mm 0.1 (blocks under ``layerN.blocks.i``), as recorded
+# before the stages became sequences of their blocks.
+with open(osp.join(FIXTURES, 'backbone_keys_0.1.json')) as f:
+    RECORDED_0_1 = json.load(f)
+LAYOUTS_0_1 = [(case_id, type_name, kwargs, RECORDED_0_1['cases'][case_id])
+               for case_id, type_name, kwargs in CASES
+               if case_id in RECORDED_0_1['cases']
+               and not RECORDED_0_1['cases'][case_id].get('new')]
+LAYOUTS_0_1 += [(name, *DEFAULTS[name], record)
+                for name, record in RECORDED_0_1['defaults'].items()]
+
+
+@pytest.mark.parametrize(
+    'name,type_name,kwargs,record',
+    LAYOUTS_0_1,
+    ids=[layout[0] for layout in LAYOUTS_0_1])
+def test_every_key_of_0_1_maps_to_exactly_one_key(name, type_name, kwargs,
+                                                  record):
+    old = key_layouts.expand(RECORDED_0_1['keys'][record.get(
+        'sha_used', record['sha'])])
+    model = MODELS.get(type_name)(**kwargs)
+    # the rename the stages apply when they load an rla_mm 0.1 state dict
+    state = dict.fromkeys(old)
+    for stage in model.stage_names:
+        upgrade_stage_keys(state, f'{stage}.')
+    assert len(state) == len(old)  # no two old keys become one
+    assert sorted(state) == sorted(model.state_dict())
+    assert not any('.blocks.' in k for k in state)

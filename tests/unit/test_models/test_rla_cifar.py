@@ -14,18 +14,24 @@ def num_params(module):
     return sum(p.numel() for p in module.parameters())
 
 
+def with_branch(block, x, h):
+    """The block's output and its residual branch output y_t."""
+    taps = {}
+    return block(x, h, taps=taps), taps['branch']
+
+
 def test_preact_basic_block_reads_x_and_h():
     block = RLAPreActBasicBlock(16, 16, rla_channel=4)
     # The pre-activation norm sees the concatenation [x, h].
     assert block.norm1.num_features == 20
     assert block.conv1.in_channels == 20
     x, h = torch.randn(2, 16, 8, 8), torch.randn(2, 4, 8, 8)
-    out, y = block(x, h)
+    out, y = with_branch(block, x, h)
     assert out.shape == y.shape == (2, 16, 8, 8)
     # Identity shortcut: the block output is the branch plus the input.
     torch.testing.assert_close(out, y + x)
     # The branch depends on h.
-    _, y2 = block(x, torch.zeros_like(h))
+    _, y2 = with_branch(block, x, torch.zeros_like(h))
     assert not torch.allclose(y, y2)
 
 
@@ -35,14 +41,15 @@ def test_preact_bottleneck_strides_on_the_3x3_and_projects():
         16, 16, rla_channel=12, stride=2, downsample=down)
     assert block.conv1.kernel_size == (1, 1) and block.conv1.stride == (1, 1)
     assert block.conv2.stride == (2, 2)
-    out, y = block(torch.randn(1, 16, 32, 32), torch.randn(1, 12, 32, 32))
+    out, y = with_branch(block, torch.randn(1, 16, 32, 32),
+                         torch.randn(1, 12, 32, 32))
     assert out.shape == y.shape == (1, 64, 16, 16)
 
 
 def test_plain_block_takes_no_hidden_state():
     block = RLAPreActBasicBlock(16, 16, rla_channel=0)
     x = torch.randn(1, 16, 8, 8)
-    out, y = block(x, None)
+    out, y = with_branch(block, x, None)
     torch.testing.assert_close(out, y + x)
 
 
@@ -63,13 +70,13 @@ def test_preact_resnet_stage_structure():
     for i in range(1, 4):
         stage = getattr(model, f'layer{i}')
         assert isinstance(stage, RLAStage)
-        assert len(stage.blocks) == 18 and len(stage.norms) == 18
+        assert len(stage) == 18 and len(stage.norms) == 18
         assert stage.recurrent_conv.weight.shape == (4, 4, 3, 3)
-    assert isinstance(model.layer1.blocks[0], RLAPreActBasicBlock)
+    assert isinstance(model.layer1[0], RLAPreActBasicBlock)
     # The final hidden-state norm has the key of RLAResNet's and MobileNetV2's.
     assert 'bn_hidden.weight' in model.state_dict()
     assert isinstance(
-        RLAPreActResNet(depth=164).layer1.blocks[0], RLAPreActBottleneck)
+        RLAPreActResNet(depth=164).layer1[0], RLAPreActBottleneck)
 
 
 # CIFAR-10 heads (10 classes), counts from configs/metafile.yml. The plain
@@ -107,7 +114,7 @@ def test_xception_residual_block_pools_first_and_projects():
     assert block.convs[0].depthwise.in_channels == 64 + 12
     assert block.convs[1].depthwise.in_channels == 128
     x, h = torch.randn(1, 64, 35, 35), torch.randn(1, 12, 35, 35)
-    out, y = block(x, h)
+    out, y = with_branch(block, x, h)
     # a 3x3 stride-2 average pool first: the convs run at 18x18
     assert out.shape == y.shape == (1, 128, 18, 18)
     pooled = torch.nn.functional.avg_pool2d(
@@ -123,16 +130,15 @@ def test_xception_block_activations():
     without.load_state_dict(with_relu.state_dict())
     without.eval()
     assert with_relu.shortcut is None
-    out, y = with_relu(x, h)
+    out, y = with_branch(with_relu, x, h)
     torch.testing.assert_close(out, y + x)
     torch.testing.assert_close(
-        with_relu(x.relu(), h.relu())[1],
-        without(x.relu(), h.relu())[1])
-    assert not torch.allclose(y, without(x, h)[1])
+        with_relu(x.relu(), h.relu()), without(x.relu(), h.relu()))
+    assert not torch.allclose(y, with_branch(without, x, h)[1])
     # the exit convs: post-activated, no shortcut, the output is the branch
     plain = RLAXceptionBlock(8, (16, 16), rla_channel=4, residual=False)
     assert plain.shortcut is None
-    out, y = plain(x, h)
+    out, y = with_branch(plain, x, h)
     assert out is y and out.shape == (1, 16, 6, 6) and out.min() >= 0
 
 
@@ -141,16 +147,16 @@ def test_xception_follows_table_9():
     assert [m.out_channels for m in model.stem if hasattr(m, 'out_channels')] \
         == [16, 32]
     stages = [getattr(model, name) for name in model.stage_names]
-    assert [len(s.blocks) for s in stages] == [1, 1, 1, 8, 1, 1]
-    assert [[len(b.convs) for b in s.blocks][0] for s in stages] == \
+    assert [len(s) for s in stages] == [1, 1, 1, 8, 1, 1]
+    assert [[len(b.convs) for b in s][0] for s in stages] == \
         [2, 2, 2, 3, 2, 2]
-    assert [s.blocks[0].convs[-1].pointwise.out_channels for s in stages] == \
+    assert [s[0].convs[-1].pointwise.out_channels for s in stages] == \
         [64, 128, 256, 256, 512, 512]
     # 1x1 projections where the width changes, none in the middle flow, and
     # Chollet's exit convs without a shortcut
-    assert [s.blocks[0].shortcut is not None for s in stages] == \
+    assert [s[0].shortcut is not None for s in stages] == \
         [True, True, True, False, True, False]
-    assert [s.blocks[0].residual for s in stages] == [True] * 5 + [False]
+    assert [s[0].residual for s in stages] == [True] * 5 + [False]
     # one recurrent conv per resolution, a conv_out per stage
     recurrent = [s.recurrent_conv for s in stages]
     assert recurrent[0] is recurrent[1] is recurrent[2]
@@ -195,7 +201,7 @@ def test_xception_without_the_third_entry_block_misses_table_2():
     arch = tuple(stage for i, stage in enumerate(ARCH_CIFAR) if i != 2)
     short = RLAXception(arch=arch, rla_channel=0, cat_hidden=False)
     full = RLAXception(rla_channel=0, cat_hidden=False)
-    assert short.layer3.blocks[0].shortcut is not None  # 128 -> 256
+    assert short.layer3[0].shortcut is not None  # 128 -> 256
     missing = (128 * 9 + 128 * 256 + 512) + (256 * 9 + 256 * 256 + 512) \
         + (128 * 256 + 512)
     assert num_params(full) - num_params(short) == missing + 640 == 136704

@@ -109,7 +109,6 @@ def main_path_shapes(model, rla_model=False) -> dict:
                     part in key
                     for part in ('.norms.', '.conv_out.', '.recurrent_conv.')):
                 continue
-            key = key.replace('.blocks.', '.')
         if '.se' in key or 'bn_hidden' in key or 'avgpool' in key:
             continue
         shape = tuple(value.shape)
@@ -179,7 +178,7 @@ def test_dcn_in_the_marked_stages():
         dcn=dcn,
         stage_with_dcn=(False, True, False, True))
     kinds = [
-        type(getattr(model, n).blocks[0].conv2).__name__
+        type(getattr(model, n)[0].conv2).__name__
         for n in model.res_layers
     ]
     assert kinds == [
@@ -197,7 +196,7 @@ def test_dcn_in_the_marked_stages():
         base_channels=8,
         dcn=dict(dcn, fallback_on_stride=True),
         stage_with_dcn=(True, ) * 4)
-    assert type(model.layer1.blocks[0].conv2).__name__ == 'Conv2d'
+    assert type(model.layer1[0].conv2).__name__ == 'Conv2d'
     with pytest.raises(ValueError, match='stage_with_dcn'):
         rla.RLAResNet(depth=50, dcn=dcn, stage_with_dcn=(True, True))
     with pytest.raises(ValueError, match='dcn needs bottleneck'):
@@ -229,12 +228,12 @@ def test_plugins_at_their_positions_and_stages():
     model = rla.RLAResNet(
         depth=50, rla_channel=4, base_channels=8, plugins=plugins)
     names = [(b.after_conv2_plugin_names, b.after_conv3_plugin_names)
-             for b in (getattr(model, n).blocks[0] for n in model.res_layers)]
+             for b in (getattr(model, n)[0] for n in model.res_layers)]
     assert names == [([], []), ([], ['context_block']),
                      (['gen_attention_block'], ['context_block']),
                      ([], ['context_block'])]
-    assert model.layer3.blocks[0].gen_attention_block.in_channels == 32
-    assert model.layer2.blocks[0].context_block.in_channels == 16 * 4
+    assert model.layer3[0].gen_attention_block.in_channels == 32
+    assert model.layer2[0].context_block.in_channels == 16 * 4
     outs = model(torch.rand(2, 3, 64, 64))
     sum(o.mean() for o in outs).backward()
     with pytest.raises(ValueError, match='position'):
@@ -263,7 +262,7 @@ def test_drop_path_rises_over_the_blocks_and_is_off_in_eval():
         depth=50, rla_channel=4, base_channels=8, drop_path_rate=0.3)
     rates = [
         b.drop_path.drop_prob if b.drop_path is not None else 0.
-        for n in model.res_layers for b in getattr(model, n).blocks
+        for n in model.res_layers for b in getattr(model, n)
     ]
     assert rates[0] == 0 and rates[-1] == pytest.approx(0.3)
     assert rates == sorted(rates) and len(rates) == 16
@@ -285,7 +284,7 @@ def test_expansion_of_mmpretrain():
     model = rla.RLAResNet(
         depth=50, rla_channel=4, base_channels=8, expansion=2)
     assert [
-        getattr(model, n).blocks[-1].conv3.out_channels
+        getattr(model, n)[-1].conv3.out_channels
         for n in model.res_layers
     ] == [16, 32, 64, 128]
     with pytest.raises(ValueError, match='expansion'):
@@ -322,7 +321,7 @@ def test_resnext_spellings():
 
 def test_se_twin_places_se_like_mmpretrain():
     model = rla.RLASEResNet(depth=50, rla_channel=4, se_ratio=8)
-    block = model.layer2.blocks[0]
+    block = model.layer2[0]
     assert block.se.fc1.out_features == 512 // 8
     with pytest.raises(ValueError, match='se_ratio'):
         rla.RLASEResNet(depth=50, se_ratio=0)
@@ -371,10 +370,10 @@ def test_plain_checkpoint_gives_the_plain_network_at_init(
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
     # every RLA norm starts fresh and trains, even under norm_eval
-    assert model.fresh_rla_norms
+    assert model.fresh_norms
     model.train()
     assert all(n.training for n in model.fresh_norms)
-    assert not model.layer1.blocks[0].bn1.training
+    assert not model.layer1[0].bn1.training
 
 
 def test_fresh_rla_norms_under_frozen_bn_and_frozen_stages(tmp_path):
@@ -399,8 +398,8 @@ def test_fresh_rla_norms_under_frozen_bn_and_frozen_stages(tmp_path):
     for name in ('layer2', 'layer3'):
         stage = getattr(model, name)
         assert all(n.training and n.weight.requires_grad for n in stage.norms)
-        assert not stage.blocks[0].bn1.training
-        assert not stage.blocks[0].bn1.weight.requires_grad
+        assert not stage[0].bn1.training
+        assert not stage[0].bn1.weight.requires_grad
     # an RLA checkpoint (every part present) changes nothing of that
     rla_ckpt = str(tmp_path / 'rla.pth')
     torch.save(model.state_dict(), rla_ckpt)
@@ -412,7 +411,7 @@ def test_fresh_rla_norms_under_frozen_bn_and_frozen_stages(tmp_path):
         init_cfg=dict(type='Pretrained', checkpoint=rla_ckpt))
     again.init_weights()
     again.train()
-    assert not again.fresh_rla_norms
+    assert not again.fresh_norms
     assert not any(n.training for n in again.layer2.norms)
 
 
@@ -449,6 +448,6 @@ def test_rla_checkpoint_loads_without_rewriting():
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         other.load_state_dict(state)
-    assert not other.fresh_rla_norms
+    assert not other.fresh_norms
     for k, v in other.state_dict().items():
         assert torch.equal(v, state[k])

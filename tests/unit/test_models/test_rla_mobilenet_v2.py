@@ -9,12 +9,12 @@ def test_inverted_residual_concatenates_h_after_expansion():
     assert block.expand.conv.in_channels == 16
     assert block.depthwise.conv.in_channels == 96 + 8
     assert block.depthwise.conv.groups == 96 + 8
-    x = torch.randn(1, 16, 8, 8)
-    out, y = block.eval()(x, torch.randn(1, 8, 8, 8))
-    assert torch.allclose(out, x + y)
+    x, taps = torch.randn(1, 16, 8, 8), {}
+    out = block.eval()(x, torch.randn(1, 8, 8, 8), taps=taps)
+    assert torch.allclose(out, x + taps['branch'])
     strided = RLAInvertedResidual(16, 24, 2, expand_ratio=6, rla_channel=8)
-    out, y = strided(x, torch.randn(1, 8, 8, 8))
-    assert out.shape == (1, 24, 4, 4) and out is y
+    out = strided(x, torch.randn(1, 8, 8, 8), taps=taps)
+    assert out.shape == (1, 24, 4, 4) and out is taps['branch']
     # only strides 1 and 2
     with pytest.raises(ValueError, match='stride'):
         RLAInvertedResidual(16, 16, 3, expand_ratio=6, rla_channel=8)
@@ -70,7 +70,7 @@ def test_cat_hidden_false_closes_on_x_alone():
 def test_eca_kernel_rule():
     model = RLAMobileNetV2(eca=True)
     sizes = [
-        getattr(model, f'layer{i}').blocks[0].eca.conv.kernel_size[0]
+        getattr(model, f'layer{i}')[0].eca.conv.kernel_size[0]
         for i in range(1, 8)
     ]
     assert sizes == [1, 1, 1, 1, 3, 3, 3]
@@ -85,12 +85,13 @@ def test_bad_arguments_name_the_argument(kwargs, name):
         RLAMobileNetV2(**kwargs)
 
 
-def test_hidden_activation_is_relu6_and_a_method():
-    # a method like the base class's, not a staticmethod(F.relu6) attribute,
-    # which torch 2.1's dynamo breaks the graph on
-    import inspect
-    assert inspect.isfunction(
-        inspect.getattr_static(RLAMobileNetV2, 'family_hidden_act'))
-    model = RLAMobileNetV2(rla_channel=4, widen_factor=0.25)
-    h = torch.tensor([-1., 3., 7.])
-    assert model.family_hidden_act(h).tolist() == [0., 3., 6.]
+def test_joined_hidden_state_is_relu6_of_its_norm():
+    model = RLAMobileNetV2(rla_channel=3, widen_factor=0.25).eval()
+    assert model.hidden_act == 'relu6'
+    x = torch.zeros(1, 2, 1, 1)
+    h = torch.tensor([-1., 3., 7.]).view(1, 3, 1, 1)
+    joined = model.join_hidden(x, h)  # bn_hidden at init: the identity
+    expected = torch.tensor([0., 0., 0., 3., 6.])
+    torch.testing.assert_close(joined.flatten(), expected, rtol=0, atol=1e-4)
+    relu = RLAMobileNetV2(rla_channel=3, widen_factor=0.25, hidden_act='relu')
+    assert relu.eval().join_hidden(x, h).flatten()[-1] > 6.99

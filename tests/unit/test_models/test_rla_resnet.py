@@ -5,12 +5,19 @@ from conftest import REPO_ROOT
 
 from rla_mm.models import (CLASSIFIER_FORM, RLABasicBlock, RLABottleneck,
                            RLAResNet, RLAResNetV1d, classifier_form)
+from rla_mm.models.layers import HiddenState
+
+
+def with_branch(block, x, h):
+    """The block's output and its residual branch output y_t."""
+    taps = {}
+    return block(x, h, taps=taps), taps['branch']
 
 
 def test_bottleneck_block():
     block = RLABottleneck(64, 16, rla_channel=8)
     x, h = torch.randn(2, 64, 8, 8), torch.randn(2, 8, 8, 8)
-    out, y = block(x, h)
+    out, y = with_branch(block, x, h)
     assert out.shape == (2, 64, 8, 8) and y.shape == (2, 64, 8, 8)
     assert block.conv1.in_channels == 64 + 8
     # out = relu(y + x): the branch output y comes before the addition
@@ -29,7 +36,8 @@ def test_bottleneck_style_puts_the_stride():
 
 def test_basic_block():
     block = RLABasicBlock(16, 16, rla_channel=4)
-    out, y = block(torch.randn(1, 16, 6, 6), torch.randn(1, 4, 6, 6))
+    out, y = with_branch(block, torch.randn(1, 16, 6, 6),
+                         torch.randn(1, 4, 6, 6))
     assert out.shape == (1, 16, 6, 6) and y.shape == (1, 16, 6, 6)
     assert block.conv1.in_channels == 20
     # basic blocks have no groups or width
@@ -44,7 +52,7 @@ def test_block_attention_variants():
     assert se.se.fc1.weight.shape == (4, 64) and se.se.fc2.weight.shape == (64,
                                                                             4)
     for block in (eca, se):
-        out, _ = block(torch.randn(1, 64, 4, 4), torch.randn(1, 8, 4, 4))
+        out = block(torch.randn(1, 64, 4, 4), torch.randn(1, 8, 4, 4))
         assert out.shape == (1, 64, 4, 4)
 
 
@@ -72,9 +80,10 @@ def test_classification_output_concatenates_the_hidden_state():
     # The same network run stage by stage: the last 4 channels are
     # relu(bn_hidden(h)) of the final hidden state, the others are x.
     x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
-    h = torch.zeros(2, 4, *x.shape[-2:])
+    hidden = HiddenState(torch.zeros(2, 4, *x.shape[-2:]))
     for name in ('layer1', 'layer2', 'layer3', 'layer4'):
-        x, h = getattr(model, name)(x, h)
+        x = getattr(model, name)(x, hidden)
+    h = hidden.value
     bn = model.bn_hidden
     hidden = torch.relu((h - bn.running_mean[:, None, None]) /
                         torch.sqrt(bn.running_var[:, None, None] + bn.eps) *
@@ -117,7 +126,7 @@ def test_zero_init_residual(tmp_path):
     model = RLAResNet(50, rla_channel=4)
     model.init_weights()
     for i in range(1, 5):
-        for block in getattr(model, f'layer{i}').blocks:
+        for block in getattr(model, f'layer{i}'):
             assert torch.count_nonzero(block.bn3.weight) == 0
             assert torch.count_nonzero(block.bn2.weight) > 0
     # not zeroed when the weights come from a checkpoint
@@ -131,20 +140,20 @@ def test_zero_init_residual(tmp_path):
         rla_channel=4,
         init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     model.init_weights()
-    assert torch.all(model.layer1.blocks[0].bn2.weight == 0.5)
+    assert torch.all(model.layer1[0].bn2.weight == 0.5)
     model = RLAResNet(18, rla_channel=4, zero_init_residual=False)
     model.init_weights()
-    assert torch.all(model.layer1.blocks[0].bn2.weight == 1)
+    assert torch.all(model.layer1[0].bn2.weight == 1)
 
 
 def test_resnet_d_and_resnext_variants():
     model = RLAResNetV1d(depth=50, rla_channel=8).eval()
-    assert isinstance(model.layer2.blocks[0].downsample[0], nn.AvgPool2d)
+    assert isinstance(model.layer2[0].downsample[0], nn.AvgPool2d)
     assert len(model.stem) == 9
     assert model(torch.randn(1, 3, 65, 63))[3].shape == (1, 2048, 3, 2)
     model = RLAResNet(50, rla_channel=8, groups=32, base_width=4)
-    assert model.layer1.blocks[0].conv2.groups == 32
-    assert model.layer1.blocks[0].conv2.in_channels == 128
+    assert model.layer1[0].conv2.groups == 32
+    assert model.layer1[0].conv2.in_channels == 128
 
 
 @pytest.mark.parametrize('kwargs,name', [

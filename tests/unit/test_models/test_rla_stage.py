@@ -2,24 +2,37 @@ import pytest
 import torch
 import torch.nn as nn
 
-from rla_mm.models.layers import (RLAStage, conv_block_input, init_hidden,
-                                  match_hidden)
+from rla_mm.models.layers import (HiddenState, RLAStage, conv_block_input,
+                                  init_hidden, match_hidden,
+                                  upgrade_stage_keys)
 
 
 class _ToyBlock(nn.Module):
-    """Adds a scaled h to x through a 1x1 conv; strides with an avg pool."""
+    """Adds a 1x1 conv of [x, h] to x; strides with an avg pool. Taps its
+    branch output, as the RLA blocks do."""
+    rla_taps = ('branch', )
 
-    def __init__(self, c, k, stride=1):
+    def __init__(self, c, k, stride=1, with_cp=False):
         super().__init__()
         self.conv = nn.Conv2d(c + k, c, 1, bias=False)
-        self.stride = stride
+        self.stride, self.k, self.with_cp = stride, k, with_cp
 
-    def forward(self, x, h):
+    def forward(self, x, h=None, taps=None):
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.k, *x.shape[2:])
         y = self.conv(torch.cat([x, h], 1))
         if self.stride == 2:
             y = nn.functional.avg_pool2d(y, 2, ceil_mode=True)
             x = nn.functional.avg_pool2d(x, 2, ceil_mode=True)
-        return torch.relu(x + y), y
+        if taps is not None:
+            taps['branch'] = y
+        return torch.relu(x + y)
+
+
+def run(stage, x, h):
+    """The stage from state ``h``: its output and the state it leaves."""
+    hidden = HiddenState(h)
+    return stage(x, hidden), hidden.value
 
 
 def test_init_hidden_follows_input():
@@ -55,11 +68,13 @@ def test_stage_applies_the_rla_update():
     torch.manual_seed(0)
     stage = RLAStage([_ToyBlock(6, 3), _ToyBlock(6, 3, stride=2)], 6, 3).eval()
     x, h = torch.randn(2, 6, 9, 9), torch.randn(2, 3, 9, 9)
-    out_x, out_h = stage(x, h)
+    out_x, out_h = run(stage, x, h)
     # The same recurrence, step by step.
     ex, eh = x, h
-    for block, norm in zip(stage.blocks, stage.norms):
-        ex, y = block(ex, eh)
+    for block, norm in zip(stage, stage.norms):
+        taps = {}
+        ex = block(ex, eh, taps=taps)
+        y = taps['branch']
         eh = match_hidden(eh, ex)
         eh = stage.recurrent_conv(torch.tanh(norm(eh + stage.conv_out(y))))
     assert out_x.shape == (2, 6, 5, 5) and out_h.shape == (2, 3, 5, 5)
@@ -73,8 +88,8 @@ def test_stage_rla_source_output_feeds_block_output():
     b = RLAStage(blocks, 4, 2, rla_source='output').eval()
     b.load_state_dict(a.state_dict())
     x, h = torch.randn(1, 4, 6, 6), torch.randn(1, 2, 6, 6)
-    xa, ha = a(x, h)
-    xb, hb = b(x, h)
+    xa, ha = run(a, x, h)
+    xb, hb = run(b, x, h)
     assert torch.equal(xa, xb)
     assert not torch.allclose(ha, hb)
     expected = b.recurrent_conv(torch.tanh(b.norms[0](h + b.conv_out(xb))))
@@ -104,11 +119,11 @@ def test_stage_rejects_bad_arguments():
 def test_stage_with_cp_matches_plain_forward_and_gradients():
     torch.manual_seed(0)
     plain = RLAStage([_ToyBlock(4, 2), _ToyBlock(4, 2)], 4, 2)
-    ckpt = RLAStage([_ToyBlock(4, 2), _ToyBlock(4, 2)], 4, 2, with_cp=True)
+    ckpt = RLAStage([_ToyBlock(4, 2, with_cp=True) for _ in range(2)], 4, 2)
     ckpt.load_state_dict(plain.state_dict())
     x = torch.randn(2, 4, 6, 6, requires_grad=True)
     h = torch.randn(2, 2, 6, 6)
-    outs = [m(x, h) for m in (plain, ckpt)]
+    outs = [run(m, x, h) for m in (plain, ckpt)]
     grads = []
     for (ox, oh), m in zip(outs, (plain, ckpt)):
         gx, = torch.autograd.grad((ox.sum() + oh.sum()), [x],
@@ -155,3 +170,98 @@ def test_conv_block_input_keeps_the_concatenation_for_other_convs():
     conv = CountingConv(4 + 2, 3, 1)
     conv_block_input(conv, torch.randn(1, 4, 5, 5), torch.randn(1, 2, 5, 5))
     assert CountingConv.calls == [6]  # one call on the concatenated input
+
+
+def test_stage_is_a_sequence_of_its_blocks():
+    blocks = [_ToyBlock(4, 2) for _ in range(3)]
+    stage = RLAStage(blocks, 4, 2)
+    # indexed, sized and iterated as a ResNet layer: the blocks only
+    assert len(stage) == 3
+    assert list(stage) == blocks
+    assert stage[0] is blocks[0] and stage[-1] is blocks[2]
+    assert list(stage[1:]) == blocks[1:]
+    with pytest.raises(IndexError, match='3 blocks'):
+        stage[3]
+    # keys number the blocks as a ResLayer does; the RLA parts beside them
+    keys = list(stage.state_dict())
+    assert [k for k in keys if k.endswith('.conv.weight')
+            ] == ['0.conv.weight', '1.conv.weight', '2.conv.weight']
+    assert {k.split('.')[0]
+            for k in keys
+            } == {'0', '1', '2', 'norms', 'conv_out', 'recurrent_conv'}
+
+
+def test_hooks_on_blocks_and_stage_see_the_feature_maps():
+    torch.manual_seed(0)
+    stage = RLAStage([_ToyBlock(4, 2), _ToyBlock(4, 2, stride=2)], 4, 2)
+    seen = []
+    for module in (stage[0], stage[1], stage):
+        module.register_forward_hook(lambda m, args, out: seen.append(out))
+    x = torch.randn(1, 4, 7, 7)
+    out, _ = run(stage, x, torch.randn(1, 2, 7, 7))
+    assert all(isinstance(t, torch.Tensor) for t in seen)
+    assert [tuple(t.shape) for t in seen] == [(1, 4, 7, 7), (1, 4, 4, 4),
+                                              (1, 4, 4, 4)]
+    # the stage's output is the last block's, and the next block read the
+    # first block's output
+    assert seen[2] is out and seen[1] is out
+
+
+def test_a_forward_hook_that_replaces_a_block_output_is_obeyed():
+    torch.manual_seed(0)
+    stage = RLAStage([_ToyBlock(4, 2), _ToyBlock(4, 2)],
+                     4,
+                     2,
+                     rla_source='output').eval()
+    x, h = torch.randn(1, 4, 5, 5), torch.randn(1, 2, 5, 5)
+    stage[1].register_forward_hook(lambda m, args, out: out * 0)
+    out, state = run(stage, x, h)
+    assert torch.count_nonzero(out) == 0
+    # the RLA update read what the hook returned (the block output)
+    mid = stage[0](x, h)
+    h1 = stage.update(0, mid, h)
+    assert torch.allclose(state, stage.update(1, out, h1))
+
+
+def test_one_argument_call_starts_from_a_zero_state():
+    torch.manual_seed(0)
+    stage = RLAStage([_ToyBlock(4, 2), _ToyBlock(4, 2)], 4, 2).eval()
+    x = torch.randn(2, 4, 9, 9)
+    out = stage(x)
+    assert isinstance(out, torch.Tensor)
+    zero, _ = run(stage, x, torch.zeros(2, 2, 9, 9))
+    assert torch.equal(out, zero)
+    # with another state, the same stage computes something else
+    other, _ = run(stage, x, torch.randn(2, 2, 9, 9))
+    assert not torch.allclose(out, other)
+    with pytest.raises(TypeError, match='HiddenState, got Tensor'):
+        stage(x, torch.zeros(2, 2, 9, 9))
+
+
+def test_old_block_keys_load():
+    torch.manual_seed(0)
+    stage = RLAStage([_ToyBlock(4, 2), _ToyBlock(4, 2)], 4, 2)
+    # rla_mm 0.1 named the blocks blocks.i
+    old = {
+        (f'blocks.{k}' if k[0].isdigit() else k): v.clone() + 1
+        for k, v in stage.state_dict().items()
+    }
+    assert 'blocks.1.conv.weight' in old
+    fresh = RLAStage([_ToyBlock(4, 2), _ToyBlock(4, 2)], 4, 2)
+    fresh.load_state_dict(old)
+    assert torch.equal(fresh[1].conv.weight, old['blocks.1.conv.weight'])
+    # the rename itself, under a prefix
+    state = {
+        'backbone.layer2.blocks.0.conv1.weight': 0,
+        'backbone.layer2.norms.0.weight': 1
+    }
+    assert upgrade_stage_keys(state, 'backbone.layer2.') == 1
+    assert sorted(state) == [
+        'backbone.layer2.0.conv1.weight', 'backbone.layer2.norms.0.weight'
+    ]
+
+
+def test_blocks_must_tap_the_source():
+    # 'shortcut' needs blocks that give their shortcut to the update
+    with pytest.raises(ValueError, match="rla_source='shortcut' needs"):
+        RLAStage([_ToyBlock(4, 2)], 4, 2, rla_source='shortcut')

@@ -7,32 +7,50 @@ import torch.nn.functional as F
 
 from rla_mm.models import (RLAMobileNetV2, RLAPreActBottleneck,
                            RLAPreActResNet, RLAResNet)
-from rla_mm.models.layers import (ConvGRUCell, ConvLSTMCell, RLAStage,
-                                  match_hidden)
+from rla_mm.models.layers import (ConvGRUCell, ConvLSTMCell, HiddenState,
+                                  RLAStage, RLAVariant, match_hidden)
 
 
 class _Block(nn.Module):
     """x + conv([x, h]) (or conv(x) without h); strides with an avg pool; its
-    shortcut is the pooled input."""
+    shortcut is the pooled input. Taps both, as the RLA blocks do."""
+    rla_taps = ('branch', 'shortcut')
 
-    def __init__(self, c, k, stride=1):
+    def __init__(self, c, k, stride=1, with_cp=False):
         super().__init__()
         self.conv = nn.Conv2d(c + k, c, 1, bias=False)
-        self.stride = stride
+        self.stride, self.with_cp = stride, with_cp
 
-    def forward(self, x, h, shortcut=False):
+    def forward(self, x, h=None, taps=None):
         y = self.conv(x if h is None else torch.cat([x, h], 1))
         if self.stride == 2:
             y = F.avg_pool2d(y, 2, ceil_mode=True)
             x = F.avg_pool2d(x, 2, ceil_mode=True)
-        return torch.relu(x + y), x if shortcut else y
+        if taps is not None:
+            taps['branch'], taps['shortcut'] = y, x
+        return torch.relu(x + y)
+
+
+def stage_of(blocks, out_channels, k, rla_source='branch', **variant):
+    return RLAStage(
+        blocks,
+        out_channels,
+        k,
+        rla_source=rla_source,
+        variant=RLAVariant(**variant))
+
+
+def run(stage, x, h):
+    """The stage from state ``h``: its output and the state it leaves."""
+    hidden = HiddenState(h)
+    return stage(x, hidden), hidden.value
 
 
 def _pair(**kwargs):
     """A two-block stage (the second strides) in eval mode, and its inputs."""
     torch.manual_seed(0)
     k = 0 if kwargs.get('rla_exchange') is False else 3
-    stage = RLAStage([_Block(6, k), _Block(6, k, stride=2)], 6, 3,
+    stage = stage_of([_Block(6, k), _Block(6, k, stride=2)], 6, 3,
                      **kwargs).eval()
     for norm in stage.norms:  # non-trivial statistics
         norm.running_mean.uniform_(-0.2, 0.2)
@@ -42,14 +60,11 @@ def _pair(**kwargs):
 
 def _expected(stage, x, h, update):
     """Run the blocks by hand; ``update(index, s, state) -> state``."""
-    for i, block in enumerate(stage.blocks):
+    for i, block in enumerate(stage):
         hidden = h[0] if isinstance(h, tuple) else h
-        x, s = block(
-            x,
-            hidden if stage.rla_exchange else None,
-            shortcut=stage.rla_source == 'shortcut')
-        if stage.rla_source == 'output':
-            s = x
+        taps = {}
+        x = block(x, hidden if stage.variant.rla_exchange else None, taps=taps)
+        s = x if stage.rla_source == 'output' else taps[stage.rla_source]
         h = tuple(match_hidden(t, x) for t in h) if isinstance(h, tuple) \
             else match_hidden(h, x)
         h = update(i, s, h)
@@ -71,7 +86,7 @@ def test_wiring_of_the_conv_cell(source, add, act):
             torch.tanh(norm(R(z)))
         return z + O(s) if add == 'after' else z
 
-    out = stage(x, h)
+    out = run(stage, x, h)
     expected = _expected(stage, x, h, update)
     assert out[0].shape == (2, 6, 5, 5) and out[1].shape == (2, 3, 5, 5)
     assert torch.allclose(out[0], expected[0])
@@ -84,7 +99,7 @@ def test_the_options_change_the_update():
                    dict(rla_source='shortcut'), dict(rla_add='after'),
                    dict(rla_act='post')):
         stage, x, h = _pair(**kwargs)
-        results[str(kwargs)] = stage(x, h)[1]
+        results[str(kwargs)] = run(stage, x, h)[1]
     values = list(results.values())
     for i in range(len(values)):
         for j in range(i):
@@ -102,13 +117,13 @@ def test_unshared_parts_per_block():
         return stage.recurrent_conv[i](
             torch.tanh(stage.norms[i](h + stage.conv_out[i](s))))
 
-    out = stage(x, h)
+    out = run(stage, x, h)
     assert torch.allclose(out[1], _expected(stage, x, h, update)[1])
     # update_last=False builds neither part for the last block
     short = RLAStage([_Block(6, 3), _Block(6, 3)],
                      6,
                      3,
-                     rla_shared=False,
+                     variant=RLAVariant(rla_shared=False),
                      update_last=False)
     assert len(short.conv_out) == len(short.recurrent_conv) == 1
 
@@ -116,10 +131,10 @@ def test_unshared_parts_per_block():
 def test_no_exchange_blocks_get_no_hidden_state():
     # Table 6 (c): h is updated but never fed back into the blocks
     stage, x, h = _pair(rla_exchange=False)
-    assert stage.blocks[0].conv.in_channels == 6
-    out_x, out_h = stage(x, h)
+    assert stage[0].conv.in_channels == 6
+    out_x, out_h = run(stage, x, h)
     # the main path does not depend on h at all
-    assert torch.equal(out_x, stage(x, torch.randn_like(h))[0])
+    assert torch.equal(out_x, run(stage, x, torch.randn_like(h))[0])
     assert out_h.shape == (2, 3, 5, 5)
 
 
@@ -130,7 +145,7 @@ def test_lstm_cell_carries_its_cell_state():
     assert isinstance(cell, ConvLSTMCell)
     assert cell.conv.weight.shape == (12, 6, 3, 3) and cell.conv.bias is None
     c = torch.randn_like(h)
-    out_x, (out_h, out_c) = stage(x, (h, c))
+    out_x, (out_h, out_c) = run(stage, x, (h, c))
 
     def update(i, s, state):
         u = torch.tanh(stage.norms[i](stage.conv_out(s)))
@@ -169,21 +184,21 @@ def test_gru_cell():
         return z * hh + (1 - z) * n
 
     assert torch.allclose(
-        stage(x, h)[1], _expected(stage, x, h, update)[1], atol=1e-6)
+        run(stage, x, h)[1], _expected(stage, x, h, update)[1], atol=1e-6)
 
 
 def test_with_cp_keeps_the_lstm_state_and_gradients():
     torch.manual_seed(0)
-    plain = RLAStage([_Block(4, 2), _Block(4, 2)], 4, 2, rla_cell='lstm')
-    ckpt = RLAStage([_Block(4, 2), _Block(4, 2)],
+    plain = stage_of([_Block(4, 2), _Block(4, 2)], 4, 2, rla_cell='lstm')
+    ckpt = stage_of([_Block(4, 2, with_cp=True),
+                     _Block(4, 2, with_cp=True)],
                     4,
                     2,
-                    rla_cell='lstm',
-                    with_cp=True)
+                    rla_cell='lstm')
     ckpt.load_state_dict(plain.state_dict())
     x = torch.randn(2, 4, 6, 6, requires_grad=True)
     state = (torch.randn(2, 2, 6, 6), torch.randn(2, 2, 6, 6))
-    outs = [m(x, state) for m in (plain, ckpt)]
+    outs = [run(m, x, state) for m in (plain, ckpt)]
     assert torch.allclose(outs[0][1][1], outs[1][1][1])
     grads = []
     for (ox, (oh, oc)) in outs:
@@ -201,36 +216,42 @@ def test_stage_refuses_bad_variants():
                           'rla_cell'), (dict(rla_shared=1), 'rla_shared'),
                          (dict(rla_exchange='no'), 'rla_exchange')):
         with pytest.raises(ValueError, match=name) as err:
-            RLAStage(blocks, 4, 2, **kwargs)
+            RLAVariant(**kwargs)
         assert repr(list(kwargs.values())[0]) in str(err.value)
     # gated cells read tanh(BN(O(y))): no 'after' / 'post' for them
     with pytest.raises(ValueError, match="rla_cell='lstm'.*rla_add='after'"):
-        RLAStage(blocks, 4, 2, rla_cell='lstm', rla_add='after')
+        RLAVariant(rla_cell='lstm', rla_add='after')
     # a recurrent conv shared between stages is one conv, shared
     shared = nn.Conv2d(2, 2, 3, padding=1, bias=False)
     with pytest.raises(ValueError, match='rla_shared=False'):
-        RLAStage(blocks, 4, 2, recurrent_conv=shared, rla_shared=False)
+        RLAStage(
+            blocks,
+            4,
+            2,
+            recurrent_conv=shared,
+            variant=RLAVariant(rla_shared=False))
 
-    # 'shortcut' needs blocks that can return their shortcut
+    # 'shortcut' needs blocks that tap their shortcut
     class NoShortcut(nn.Module):
+        rla_taps = ('branch', )
 
-        def forward(self, x, h):
-            return x, x
+        def forward(self, x, h=None, taps=None):
+            return x
 
     with pytest.raises(ValueError, match='NoShortcut'):
         RLAStage([NoShortcut()], 4, 2, rla_source='shortcut')
 
 
-def test_preact_bottleneck_returns_its_shortcut():
+def test_preact_bottleneck_taps_its_shortcut():
     torch.manual_seed(0)
     down = nn.Conv2d(8, 16, 1, stride=2, bias=False)
     block = RLAPreActBottleneck(8, 4, 2, stride=2, downsample=down).eval()
     x, h = torch.randn(1, 8, 7, 7), torch.randn(1, 2, 7, 7)
-    out, y = block(x, h)
-    out2, shortcut = block(x, h, shortcut=True)
-    assert torch.equal(out, out2)
-    assert torch.allclose(shortcut, down(x))
-    assert torch.allclose(out, y + shortcut)
+    taps = {}
+    out = block(x, h, taps=taps)
+    assert torch.equal(out, block(x, h))
+    assert torch.allclose(taps['shortcut'], down(x))
+    assert torch.allclose(out, taps['branch'] + taps['shortcut'])
 
 
 # ---- backbones ----
@@ -242,10 +263,13 @@ def test_resnet_defaults_are_the_main_model():
     model = RLAResNet(
         depth=18, rla_channel=4, stem_channels=8, base_channels=8)
     stage = model.layer1
-    assert (stage.rla_source, stage.rla_add, stage.rla_act, stage.rla_cell,
-            stage.rla_shared, stage.rla_exchange) == ('output', 'before',
-                                                      'pre', 'conv', True,
-                                                      True)
+    assert stage.rla_source == 'output'
+    assert stage.variant == RLAVariant() == RLAVariant(
+        rla_add='before',
+        rla_act='pre',
+        rla_cell='conv',
+        rla_shared=True,
+        rla_exchange=True)
 
 
 @pytest.mark.parametrize('kwargs', [
@@ -307,12 +331,12 @@ def test_extra_channels_widen_every_block():
     model = RLAResNet(
         depth=50, rla_channel=0, extra_channels=32, out_indices=(0, 3))
     assert [i['num_chs'] for i in model.output_info] == [256 + 32, 2048 + 32]
-    block = model.layer1.blocks[0]
+    block = model.layer1[0]
     assert block.conv1.weight.shape == (72, 64, 1, 1)
     assert model.layer1.conv_out is None and len(model.layer1.norms) == 0
     cifar = RLAPreActResNet(
         depth=164, rla_channel=0, extra_channels=12, cat_hidden=False)
-    assert cifar.layer1.blocks[0].conv1.weight.shape == (19, 16, 1, 1)
+    assert cifar.layer1[0].conv1.weight.shape == (19, 16, 1, 1)
     assert cifar.feat_dim == 256 + 12
     with pytest.raises(ValueError, match='multiple .* 4, got 6'):
         RLAResNet(depth=50, rla_channel=0, extra_channels=6)
