@@ -9,7 +9,10 @@ import inspect
 import os.path as osp
 
 import mmseg.models.backbones as seg
-from conftest import REPO_ROOT
+import pytest
+import torch
+from conftest import REPO_ROOT, randomize_norms
+from mmengine.config import ConfigDict
 from mmengine.registry import MODELS, DefaultScope
 from packaging.requirements import Requirement
 
@@ -88,3 +91,54 @@ def test_mmsegmentation_models_import_with_the_extra():
     import ftfy  # noqa: F401
     import mmseg.models  # noqa: F401
     import regex  # noqa: F401
+
+
+def plain_v1c_checkpoint(path, depth=50) -> 'torch.nn.Module':
+    """A randomly initialised MMSegmentation ResNetV1c (random norm statistics
+    too) saved in the layout of ``open-mmlab://resnet50_v1c``: its keys under
+    ``state_dict``, no prefix, with a classifier's ``fc``; return the model."""
+    torch.manual_seed(0)
+    plain = seg.ResNetV1c(depth=depth)  # PyTorch's random init
+    randomize_norms(plain)
+    state = dict(plain.state_dict())
+    state['fc.weight'] = torch.randn(1000, plain.feat_dim)
+    state['fc.bias'] = torch.randn(1000)
+    torch.save(dict(state_dict=state), str(path))
+    return plain
+
+
+DILATED = dict(
+    depth=50,
+    dilations=(1, 1, 2, 4),
+    strides=(1, 2, 1, 1),
+    contract_dilation=True)
+
+
+def test_a_v1c_checkpoint_named_by_the_segmentor_initialises_the_twin_exactly(
+        tmp_path):
+    import mmseg.models  # noqa: F401
+    path = tmp_path / 'resnet50_v1c.pth'
+    plain = plain_v1c_checkpoint(path)
+    segmentor = ConfigDict(
+        type='EncoderDecoder',
+        pretrained=str(path),  # as MMSegmentation's configs name it
+        backbone=dict(type='RLAResNetV1c', **DILATED),
+        decode_head=dict(
+            type='FCNHead',
+            in_channels=2048,
+            channels=16,
+            num_convs=1,
+            num_classes=3))
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        with pytest.warns(UserWarning, match='pretrained is deprecated'):
+            model = MODELS.build(segmentor)
+        model.init_weights()
+        dilated_plain = MODELS.build(dict(type='ResNetV1c', **DILATED))
+    dilated_plain.load_state_dict(plain.state_dict())
+    twin = model.backbone.eval()
+    dilated_plain.eval()
+    x = torch.randn(1, 3, 33, 33)
+    with torch.no_grad():
+        for ours, theirs in zip(twin(x), dilated_plain(x)):
+            assert ours.shape == theirs.shape
+            torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
