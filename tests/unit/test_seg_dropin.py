@@ -20,6 +20,35 @@ from rla_mm.models.backbones.library_defaults import (LIBRARY_DEFAULTS,
                                                       building_library)
 
 
+@pytest.mark.parametrize(
+    'theirs,ours', [(seg.ResNet, 'RLAResNet'), (seg.ResNetV1c, 'RLAResNetV1c'),
+                    (seg.ResNetV1d, 'RLAResNetV1d'),
+                    (seg.ResNeXt, 'RLAResNeXt')],
+    ids=lambda c: getattr(c, '__name__', c))
+def test_twin_takes_every_argument_of_mmsegmentations_class(theirs, ours):
+    import rla_mm.models as rla
+
+    def arguments(cls_) -> set:
+        names = set()
+        for klass in cls_.__mro__:
+            init = klass.__dict__.get('__init__')
+            if init is None:
+                continue
+            params = inspect.signature(init).parameters
+            names |= {
+                n
+                for n, p in params.items()
+                if n != 'self' and p.kind not in (p.VAR_POSITIONAL,
+                                                  p.VAR_KEYWORD)
+            }
+            if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+                break
+        return names
+
+    assert arguments(theirs) - arguments(getattr(rla, ours)) == set()
+    assert {'contract_dilation', 'multi_grid'} <= arguments(theirs)
+
+
 def test_defaults_equal_mmsegmentations_own():
     params = inspect.signature(seg.ResNet).parameters
     for name in ('out_indices', 'norm_eval', 'stem_channels'):
@@ -142,3 +171,63 @@ def test_a_v1c_checkpoint_named_by_the_segmentor_initialises_the_twin_exactly(
         for ours, theirs in zip(twin(x), dilated_plain(x)):
             assert ours.shape == theirs.shape
             torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    'kwargs,sizes',
+    [
+        # output stride 8: 65 after the first stem conv, 33 after the
+        # max-pool, 17 from stage 2 on
+        (dict(dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1)), (33, 17, 17, 17)),
+        # output stride 16 with multi-grid (the mg124 configs)
+        (dict(
+            dilations=(1, 1, 1, 2), strides=(1, 2, 2, 1),
+            multi_grid=(1, 2, 4)), (33, 17, 9, 9)),
+    ],
+    ids=['d8', 'd16-mg124'])
+def test_in_dilated_stages_h_stays_aligned_with_x_at_odd_sizes(kwargs, sizes):
+    from rla_mm.models import RLAResNetV1c
+    from rla_mm.visualization import record_hidden
+    common = dict(depth=50, base_channels=8, contract_dilation=True, **kwargs)
+    torch.manual_seed(0)
+    twin = RLAResNetV1c(rla_channel=4, **common).eval()
+    plain = seg.ResNetV1c(**common)
+    plain.eval()  # MMSegmentation's train() returns None, so no chain
+    # conv2 is dilated block by block as in MMSegmentation; the recurrent
+    # conv, shared by the blocks of a stage, is not
+    for name in ('layer1', 'layer2', 'layer3', 'layer4'):
+        ours, theirs = getattr(twin, name), getattr(plain, name)
+        assert [b.conv2.dilation for b in ours] == \
+            [b.conv2.dilation for b in theirs]
+        assert ours.recurrent_conv.dilation == (1, 1)
+        assert ours.recurrent_conv.padding == (1, 1)
+    outputs = {}
+
+    def keep(key):
+        return lambda module, args, out: outputs.__setitem__(key, out)
+
+    handles = [
+        block.register_forward_hook(keep((name, j)))
+        for name in ('layer1', 'layer2', 'layer3', 'layer4')
+        for j, block in enumerate(getattr(twin, name))
+    ]
+    x = torch.randn(1, 3, 129, 129)
+    try:
+        with torch.no_grad(), record_hidden(twin) as rec:
+            feats = twin(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    with torch.no_grad():
+        assert [f.shape for f in feats] == [f.shape for f in plain(x)]
+    assert [f.shape[-1] for f in feats] == list(sizes)
+    assert len(rec.updates) == sum(
+        len(getattr(twin, n)) for n in ('layer1', 'layer2', 'layer3',
+                                        'layer4')) - 1  # none after the last
+    for update in rec.updates:
+        x_shape = outputs[(update.stage, update.block)].shape[-2:]
+        assert update.h_prev.shape[-2:] == update.h.shape[-2:] == x_shape
+    # in a dilated stage h keeps its size from block to block
+    for update in rec.updates:
+        stage = int(update.stage[-1]) - 1
+        assert update.h.shape[-1] == sizes[stage]
