@@ -57,13 +57,14 @@ def _polygons(mask: np.ndarray) -> List[List[float]]:
     return polys
 
 
-def render_image(rng: np.random.Generator,
-                 scans: np.ndarray,
-                 labels: np.ndarray,
-                 size: int,
-                 max_objects: int = 3,
-                 sides: Optional[Tuple[int, int]] = None
-                 ) -> Tuple[np.ndarray, List[Dict]]:
+def render_image(
+        rng: np.random.Generator,
+        scans: np.ndarray,
+        labels: np.ndarray,
+        size: int,
+        max_objects: int = 3,
+        sides: Optional[Tuple[int,
+                              int]] = None) -> Tuple[np.ndarray, List[Dict]]:
     """Compose 1..max_objects digits on a canvas.
 
     Args:
