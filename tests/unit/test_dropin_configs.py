@@ -109,3 +109,25 @@ def test_dropin_config_builds_the_rla_backbone_with_mmdetections_outputs(path):
     with torch.no_grad():
         assert [tuple(o.shape) for o in rla(x)] == \
             [tuple(o.shape) for o in plain(x)]
+
+
+@pytest.mark.parametrize('path', SEG_DROPIN, ids=osp.basename)
+def test_seg_dropin_config_builds_the_twin_with_mmsegmentations_outputs(path):
+    from mmseg.registry import MODELS
+    from mmseg.utils import register_all_modules
+
+    import rla_mm  # noqa: F401  (what custom_imports imports)
+    register_all_modules(init_default_scope=False)
+    ours, theirs = Config.fromfile(path), library_config(path)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        rla = MODELS.build(ours.model.backbone)
+        plain = MODELS.build(theirs.model.backbone)
+    assert type(rla).__name__ == 'RLAResNetV1c'
+    assert rla.contract_dilation is plain.contract_dilation is True
+    assert rla.norm_eval is plain.norm_eval is False
+    rla.eval()
+    plain.eval()
+    x = torch.rand(1, 3, 33, 65)
+    with torch.no_grad():
+        assert [tuple(o.shape) for o in rla(x)] == \
+            [tuple(o.shape) for o in plain(x)]
