@@ -1,43 +1,14 @@
-"""Convert the authors' MMDetection 2.x RLA detectors to rla_mm's 3.x configs.
+"""Convert the authors' MMDetection 2.x RLA detectors (12 COCO checkpoints) to
+rla_mm's 3.x configs; docs/weights.md describes the format and the mapping.
 
-The authors published 12 COCO detectors (Faster R-CNN, RetinaNet and Mask R-CNN
-with RLA-ResNet-50/101, with and without ECA) trained with MMDetection 2.x and
-their ``mmdetection/resnet_rla.py`` backbone. Such a checkpoint holds
-
-- ``state_dict``: ``backbone.*`` in the layout of the authors' classifiers
-  without their head (``stages``, ``stage_bns``, ``conv_outs``,
-  ``recurrent_convs``; no ``bn2``, no ``fc``), then ``neck.*`` and the heads;
-- ``meta``: ``CLASSES``, the config text, ``mmdet_version``, ``mmcv_version``,
-  ``epoch``, ``iter``, ``time``, ``env_info``, ``hook_msgs`` ...;
-- ``optimizer``: the SGD state.
-
-The backbone keys go through the classifier converter's rules
-(:data:`rla_mm.converters.rlanet.RESNET_RULES`) onto ``RLAResNet``. The neck
-and heads keep their names: MMDetection 3.x's ``FPN``, ``RPNHead``,
-``Shared2FCBBoxHead``, ``FCNMaskHead`` and ``RetinaHead`` hold the same modules
-under the same names as in 2.x (checked by building our configs' detectors, see
-:data:`HEAD_KEYS`); a key outside that table is listed as unmapped. The one
-entry of the 2.x backbone that nothing reads, the norm of the hidden-state
-update after the last block (``stage_bns.3.{last}``), is not built by our
-detection backbone and is dropped.
-
-The file is loaded with ``weights_only=True``: a checkpoint that names other
-Python objects is refused. What ``tools/test.py`` and MMEngine use is kept: the
-weights and the class names, as ``meta['dataset_meta']['classes']`` (read by
-``init_detector`` and ``DetInferencer``); the source's versions, epoch and
-iteration are kept under ``meta['converted_from']``. The optimizer state, the
-config text and the rest of ``meta`` are dropped.
-
-Command line (also ``tools/model_converters/mmdet2_rla_to_rla_mm.py``)::
-
-    python -m rla_mm.convert_mmdet2 SRC DST [--config CONFIG]
-
-The steps, one function each: :func:`load_mmdet2_checkpoint` (load),
-:func:`identify` (which detector), :func:`choose_config` (our config, its class
-count set to the checkpoint's), :func:`build_detector` (build),
-:func:`convert_detector_state_dict` and :func:`convert_meta` (map),
-:func:`save_detector` (save) and :func:`report` (what to print);
-:func:`convert_checkpoint` runs them in order.
+The backbone goes through the classifier converter's rules
+(:data:`rla_mm.converters.rlanet.RESNET_RULES`); the neck and heads keep their
+2.x names (:data:`HEAD_KEYS`). The steps, one function each, run in order by
+:func:`convert_checkpoint`: :func:`load_mmdet2_checkpoint`, :func:`identify`,
+:func:`choose_config`, :func:`build_detector`,
+:func:`convert_detector_state_dict`, :func:`convert_meta`,
+:func:`save_detector`, :func:`report`. Command line:
+``python -m rla_mm.convert_mmdet2 SRC DST [--config CONFIG]``.
 """
 import argparse
 import os
@@ -91,15 +62,8 @@ _PROVENANCE = ('mmdet_version', 'mmcv_version', 'epoch', 'iter')
 
 
 def load_mmdet2_checkpoint(path: str) -> dict:
-    """Load a checkpoint from elsewhere, refusing anything but plain data.
-
-    Args:
-        path (str): The MMDetection 2.x checkpoint.
-
-    Raises:
-        ConversionError: when the file needs unsafe unpickling (it names Python
-            objects that ``torch.load(weights_only=True)`` does not build).
-    """
+    """Load the 2.x checkpoint ``path``; raise ``ConversionError`` for a file
+    that would need unsafe unpickling (``weights_only=False``)."""
     try:
         checkpoint = load_foreign(path)
     except pickle.UnpicklingError as err:
@@ -126,11 +90,7 @@ class Detector(NamedTuple):
 
 
 def identify(state_dict: Dict[str, Tensor]) -> Detector:
-    """(detector, depth, eca) of a 2.x RLA detector state dict.
-
-    Args:
-        state_dict (dict): The checkpoint's weights.
-    """
+    """(detector, depth, eca) of a 2.x RLA detector's weights."""
     if 'roi_head.mask_head.conv_logits.weight' in state_dict:
         detector = 'mask_rcnn'
     elif 'rpn_head.rpn_cls.weight' in state_dict:
@@ -158,24 +118,15 @@ def identify(state_dict: Dict[str, Tensor]) -> Detector:
 
 
 def config_name(detector: str, depth: int, eca: bool) -> str:
-    """Our config of a published detector, e.g.
-    'retinanet_rla_eca_r101_fpn_1x_coco.py'.
-
-    Args:
-        detector (str): One of :data:`DETECTORS`.
-        depth (int): 50 or 101.
-        eca (bool): Whether the backbone has ECA.
-    """
+    """Our config of a published detector (one of :data:`DETECTORS`, depth
+    50 or 101, with or without ECA), e.g.
+    'retinanet_rla_eca_r101_fpn_1x_coco.py'."""
     return f'{detector}_rla{"_eca" if eca else ""}_r{depth}_fpn_1x_coco.py'
 
 
 def detector_of_config(config: str) -> Optional[Detector]:
     """The (detector, depth, eca) whose config is ``config`` (a path or name),
-    the inverse of :func:`config_name`; None for another config.
-
-    Args:
-        config (str): A config path or file name.
-    """
+    the inverse of :func:`config_name`; None for another config."""
     name = osp.basename(config)
     for detector in DETECTORS:
         for depth in DEPTHS.values():
@@ -186,12 +137,8 @@ def detector_of_config(config: str) -> Optional[Detector]:
 
 
 def num_classes_of(state_dict: Dict[str, Tensor], cfg) -> int:
-    """The class count that the checkpoint's classifier layers were built for.
-
-    Args:
-        state_dict (dict): The checkpoint's weights.
-        cfg (Config): Our detector config (for RetinaNet's anchors per place).
-    """
+    """The class count that the checkpoint's classifier layers were built
+    for (``cfg``, our config, gives RetinaNet's anchors per place)."""
     if 'roi_head.bbox_head.fc_cls.weight' in state_dict:
         return state_dict['roi_head.bbox_head.fc_cls.weight'].shape[0] - 1
     anchors = cfg.model.bbox_head.anchor_generator
@@ -201,12 +148,7 @@ def num_classes_of(state_dict: Dict[str, Tensor], cfg) -> int:
 
 def set_num_classes(cfg, num_classes: int) -> List[str]:
     """Set the heads' class count in ``cfg``; return the ``--cfg-options``
-    words that do the same for tools/test.py.
-
-    Args:
-        cfg (Config): Our detector config.
-        num_classes (int): The class count.
-    """
+    words that do the same for tools/test.py."""
     if 'roi_head' in cfg.model:
         heads = ['roi_head.bbox_head'] + (['roi_head.mask_head'] if 'mask_head'
                                           in cfg.model.roi_head else [])
@@ -233,14 +175,9 @@ def build_detector(cfg):
 
 def unread_backbone_keys(backbone_cfg: dict,
                          backbone: torch.nn.Module) -> List[str]:
-    """``backbone.*`` keys of the authors' layout that our detection backbone
-    does not build because nothing reads them: those of the classifier form
-    (hidden state kept to the end) that ``backbone`` lacks.
-
-    Args:
-        backbone_cfg (dict): Our detector config's backbone.
-        backbone (nn.Module): The backbone built from it.
-    """
+    """``backbone.*`` keys of the authors' layout that ``backbone`` (built
+    from ``backbone_cfg``) does not build because nothing reads them: those of
+    the classifier form (hidden state kept to the end) that it lacks."""
     from ..models import RLAResNet
     kwargs = {
         k: v
@@ -290,12 +227,8 @@ def convert_detector_state_dict(
 
 
 def convert_meta(meta: Optional[dict], source: str) -> Tuple[dict, List[str]]:
-    """The 3.x ``meta`` of a converted checkpoint and the 2.x entries dropped.
-
-    Args:
-        meta (dict, optional): The 2.x checkpoint's ``meta``.
-        source (str): The source file's name.
-    """
+    """The 3.x ``meta`` of a converted checkpoint (from the 2.x ``meta`` of
+    the file ``source``) and the 2.x entries dropped."""
     meta = dict(meta or {})
     out = dict(
         converted_from=dict(
@@ -348,13 +281,7 @@ def choose_config(state_dict: Dict[str, Tensor],
 
 
 def save_detector(dst: str, meta: dict, converted: Dict[str, Tensor]) -> None:
-    """Write a converted detector checkpoint, creating its folder.
-
-    Args:
-        dst (str): Where to write it.
-        meta (dict): Its ``meta`` (:func:`convert_meta`).
-        converted (dict): Its weights.
-    """
+    """Write a converted detector checkpoint, creating its folder."""
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
     torch.save(dict(meta=meta, state_dict=converted), dst)
 
@@ -362,18 +289,7 @@ def save_detector(dst: str, meta: dict, converted: Dict[str, Tensor]) -> None:
 def report(checkpoint: dict, found: Detector, choice: Choice, dst: str,
            converted: Dict[str, Tensor], dropped: List[str],
            dropped_meta: List[str], classes: Optional[tuple]) -> str:
-    """What the command prints after a conversion.
-
-    Args:
-        checkpoint (dict): The 2.x checkpoint as loaded.
-        found (Detector): Its detector, depth and ECA.
-        choice (Choice): Our config for it.
-        dst (str): Where the result was written.
-        converted (dict): The converted weights.
-        dropped (list[str]): Source keys that nothing reads.
-        dropped_meta (list[str]): 2.x ``meta`` entries not kept.
-        classes (tuple, optional): The class names kept.
-    """
+    """What the command prints after a conversion."""
     version = checkpoint.get('meta', {}).get('mmdet_version', '2.x')
     lines = [
         f'converted {found.detector} RLA-ResNet-{found.depth}'
@@ -430,13 +346,8 @@ def convert_checkpoint(checkpoint: dict,
 
 
 def convert_file(src: str, dst: str, config: Optional[str] = None) -> str:
-    """Convert the 2.x checkpoint ``src`` into ``dst``; return the report.
-
-    Args:
-        src (str): The MMDetection 2.x checkpoint.
-        dst (str): Where to write the converted checkpoint.
-        config (str, optional): Our config; default: read from the weights.
-    """
+    """Convert the 2.x checkpoint ``src`` into ``dst`` (with our ``config``;
+    default: read from the weights); return the report."""
     return convert_checkpoint(
         load_mmdet2_checkpoint(src), osp.basename(src), dst, config)
 

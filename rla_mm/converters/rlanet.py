@@ -1,26 +1,11 @@
-"""The authors' RLANet classifier checkpoints
-(ImageNet, with their ablation files).
+"""The authors' RLANet classifier checkpoints (ImageNet, with their ablation
+files) to ``backbone.*`` / ``head.*`` of an MMPretrain ``ImageClassifier``.
 
-The reference checkpoints are ``torch.save`` dicts with ``state_dict`` (keys
-prefixed by ``module.``), ``arch``, ``epoch``, ``best_acc1`` and ``optimizer``.
-The converted checkpoint holds ``backbone.*`` and ``head.*`` keys for an
-MMPretrain ``ImageClassifier``; detection configs load it with
-``prefix='backbone.'``.
-
-The arch names are the factory names of the authors' code (what their training
-script saves as ``arch``): ``models/resnet_rla.py`` (RLA-ResNet / ResNeXt, with
-ECA or SE), ``models/mobilenetv2_dsrla.py`` (RLA-MobileNetV2) and the ablation
-files of the paper's Tables 6 and 15 (``models/resnet_rla_v1.py`` ...), each of
-which is a copy of the whole ResNet there and an option of
-:class:`~rla_mm.models.RLAResNet` here. ``rla_source`` follows what each
-ablation file computes: most of them keep ``y = out`` and then add the shortcut
-in place, so their "y" is the block output ('output', the RLAResNet default);
-the unshared file adds out of place and so reads the branch output. The heads
-follow each file too (``bn2`` then tanh, ReLU, or h alone).
-``configs/ablation/README.md`` tables them.
-
-Command line: ``tools/model_converters/rlanet_to_rla_mm.py`` (or
-``python -m rla_mm.convert_rlanet``), see :mod:`rla_mm.converters.published`.
+The arch names are the factory names of the authors' code (what their
+training script saves as ``arch``); each ablation file is an option of
+:class:`~rla_mm.models.RLAResNet` here, with the ``rla_source`` and head that
+file computes (``configs/ablation/README.md`` tables them; docs/weights.md
+describes the checkpoint format).
 """
 import os
 import os.path as osp
@@ -191,12 +176,8 @@ _ABLATION_EXTRA_RULES = {
 
 
 def rules_of(arch: str) -> Rules:
-    """The key rules of the layout of ``arch`` (MobileNetV2's shared recurrent
-    conv aside, see :func:`targets_of`).
-
-    Args:
-        arch (str): A reference architecture name, one of :data:`ARCHS`.
-    """
+    """The key rules of the layout of ``arch`` (MobileNetV2's shared
+    recurrent conv aside, see :func:`targets_of`)."""
     if arch in MOBILENET_ARCHS:
         return MOBILENET_RULES
     if arch in ABLATION_ARCHS:
@@ -205,14 +186,8 @@ def rules_of(arch: str) -> Rules:
 
 
 def targets_of(key: str, arch: str) -> List[str]:
-    """The rla_mm keys of one reference key of ``arch`` (empty when no rule
-    maps it). The authors' detectors' backbones use the layout of
-    ``rla_resnet*``.
-
-    Args:
-        key (str): A reference key, without the ``module.`` prefix.
-        arch (str): A reference architecture name.
-    """
+    """The rla_mm keys of one reference key (without ``module.``) of
+    ``arch``; empty when no rule maps it."""
     if arch in MOBILENET_ARCHS:
         match = re.fullmatch(r'recurrent_dsconvs\.(\d+)\.weight', key)
         if match:
@@ -231,11 +206,8 @@ def targets_of(key: str, arch: str) -> List[str]:
 
 
 def build_reference_backbone(arch: str):
-    """Build the rla_mm backbone (classification form) of a reference ``arch``.
-
-    Args:
-        arch (str): A reference architecture name, e.g. ``'rla_resnet50_eca'``.
-    """
+    """The rla_mm backbone (classification form) of a reference ``arch``,
+    e.g. ``'rla_resnet50_eca'``."""
     if arch in DENSE_MOBILENET_ARCHS:
         raise ConversionError(
             f'{arch!r} is the authors\' dense-recurrent MobileNetV2 '
@@ -288,27 +260,15 @@ def convert_state_dict(state_dict: Dict[str, Tensor],
 
 def load_reference(path: str) -> dict:
     """Load one of the authors' checkpoints (``weights_only`` where torch has
-    it).
-
-    Args:
-        path (str): The reference checkpoint.
-
-    Raises:
-        ConversionError: when ``path`` is not a file.
-    """
+    it); ``ConversionError`` when ``path`` is not a file."""
     if not osp.isfile(path):
         raise ConversionError(f'source checkpoint {path!r} does not exist')
     return load_foreign(path)
 
 
 def arch_of(checkpoint, source: str, arch: Optional[str] = None) -> str:
-    """The arch to convert ``checkpoint`` as: ``arch`` if given, else its own.
-
-    Args:
-        checkpoint (dict): A loaded reference checkpoint or bare state dict.
-        source (str): Its file, for the message.
-        arch (str, optional): The arch the user named.
-    """
+    """The arch to convert ``checkpoint`` (from the file ``source``) as:
+    ``arch`` if given, else its own."""
     arch = arch or strip_wrapper(checkpoint)[1]
     if not arch:
         raise ConversionError(
@@ -318,14 +278,8 @@ def arch_of(checkpoint, source: str, arch: Optional[str] = None) -> str:
 
 def save_converted(dst: str, converted: Dict[str, Tensor], source: str,
                    arch: str) -> None:
-    """Write a converted classifier checkpoint, creating its folder.
-
-    Args:
-        dst (str): Where to write it.
-        converted (dict): The converted weights.
-        source (str): The source file's name, kept in ``meta``.
-        arch (str): The reference arch, kept in ``meta``.
-    """
+    """Write a converted classifier checkpoint, creating its folder; the
+    source file's name and the arch are kept in ``meta``."""
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
     torch.save(
         dict(
@@ -343,13 +297,9 @@ def layout_arch(state_dict: Dict[str, Tensor]) -> Optional[str]:
     """The arch of :data:`RESNET_ARCHS` or :data:`MOBILENET_ARCHS` whose key
     layout ``state_dict`` has (depth, width, ECA / SE, k), or None.
 
-    The ablation files share these layouts
-    (RLA-v2 ... v6 have RLA-ResNet-50's), so a checkpoint of theirs needs its
-    ``arch`` entry or ``--arch``. The layout is only read here;
-    :func:`convert_state_dict` checks every key.
-
-    Args:
-        state_dict (dict): Reference weights without the ``module.`` prefix.
+    The ablation files share these layouts (RLA-v2 ... v6 have
+    RLA-ResNet-50's), so a checkpoint of theirs needs its ``arch`` entry or
+    ``--arch``; :func:`convert_state_dict` checks every key.
     """
     if 'recurrent_dsconvs.0.weight' in state_dict \
             and 'conv_outs.0.weight' in state_dict:
@@ -379,11 +329,7 @@ def layout_arch(state_dict: Dict[str, Tensor]) -> Optional[str]:
 
 
 def model_title(arch: str) -> str:
-    """A reader's name of a reference arch, e.g. 'RLA-ECA-ResNet-50'.
-
-    Args:
-        arch (str): A reference architecture name.
-    """
+    """A reader's name of a reference arch, e.g. 'RLA-ECA-ResNet-50'."""
     if arch in RESNET_ARCHS:
         kwargs = RESNET_ARCHS[arch]
         body = (f'ResNeXt-{kwargs["depth"]} 32x4d'

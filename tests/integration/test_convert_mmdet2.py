@@ -243,9 +243,8 @@ def test_unmapped_missing_and_misshaped_keys_are_listed(tmp_path, capsys):
     assert 'checkpoint does not match RetinaNet (retinanet):' in message
     assert ('unmapped source keys (1): '
             'roi_head.bbox_head.fc_cls.weight') in message
-    assert (
-        'missing target keys (2): backbone.layer2.2.bn2.running_var, '
-        'neck.fpn_convs.4.conv.bias') in message
+    assert ('missing target keys (2): backbone.layer2.2.bn2.running_var, '
+            'neck.fpn_convs.4.conv.bias') in message
     assert ('shape mismatches (1): backbone.stages.3.0.conv1.weight '
             '(512, 1024, 1, 1) -> backbone.layer4.0.conv1.weight '
             '(512, 1056, 1, 1)') in message

@@ -1,16 +1,7 @@
-"""The base of every RLA backbone: shared arguments, the forward frame, the
-classifier's hidden-state join, freezing.
-
-A family builds its stem, the blocks of each stage and, if it has one, its
-close; the base wraps each stage's blocks in an :class:`RLAStage` and runs::
-
-    x = stem(x)
-    for each stage: x = stage(x, hidden)    # hidden carries h, h_0 = 0
-    close: x = close(x) and, with cat_hidden, cat[x, act(norm(h))]
-
-The join is the classifier input of the paper (Sec. 3.3, rule 4). Only what
-an output reads is built, so every parameter gets a gradient.
-"""
+"""The base of every RLA backbone: the shared arguments, the forward frame
+``x = stem(x); x = stage(x, hidden) per stage; close(x)``, the classifier's
+join ``cat[x, act(norm(h))]`` (paper Sec. 3.3, rule 4) and freezing. Only
+what an output reads is built, so every parameter gets a gradient."""
 from abc import ABCMeta, abstractmethod
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -43,15 +34,8 @@ HIDDEN_ACTS = {
 
 
 class StageSpec(NamedTuple):
-    """What :meth:`RLABackbone.make_stage` returns for one stage.
-
-    Args:
-        blocks (list[nn.Module]): The blocks (see :class:`RLAStage`).
-        out_channels (int): Channels of the stage output.
-        stride (int): How much the stage reduces the resolution.
-        recurrent_conv (nn.Module, optional): A recurrent conv to share with
-            other stages; None builds the stage's own.
-    """
+    """What :meth:`RLABackbone.make_stage` returns: the blocks, the output
+    channels, the stride, and an R to share with other stages (or None)."""
     blocks: List[nn.Module]
     out_channels: int
     stride: int
@@ -62,15 +46,8 @@ def eca_kernel_sizes(eca: Union[bool, Sequence[int], None],
                      num: int,
                      default: Sequence[int],
                      unit: str = 'stage') -> Tuple[Optional[int], ...]:
-    """Per-stage ECA kernel sizes from the ``eca`` argument.
-
-    Args:
-        eca (bool | Sequence[int] | None): None/False (off), True (``default``)
-            or one odd kernel size per stage.
-        num (int): Number of stages.
-        default (Sequence[int]): Kernel sizes for ``eca=True``.
-        unit (str): What one entry is for, in the message.
-    """
+    """``num`` ECA kernel sizes from ``eca``: None/False (off), True
+    (``default``) or one odd size per ``unit``."""
     if eca is None or eca is False:
         return (None, ) * num
     if eca is True:
@@ -83,14 +60,9 @@ def eca_kernel_sizes(eca: Union[bool, Sequence[int], None],
 
 
 def extra_planes(extra_channels: int, expansion: int) -> int:
-    """Planes to add to every block so that its output widens by
-    ``extra_channels`` (the "channel + k" baselines of the paper's Tables 6 (a)
-    and 12: bottleneck widths 16 + k/4, 16 + k/4, 64 + k).
-
-    Args:
-        extra_channels (int): Channels to add to each block's output.
-        expansion (int): Output channels per plane of the family's block.
-    """
+    """Planes that widen every block's output by ``extra_channels`` (the
+    "channel + k" baselines, Tables 6 (a) and 12: 16 + k/4, 16 + k/4, 64 + k
+    in a bottleneck)."""
     check_int('extra_channels', extra_channels, 0)
     if extra_channels % expansion:
         raise ValueError(
@@ -124,33 +96,25 @@ class RLABackbone(BaseModule, metaclass=ABCMeta):
 
     Args:
         num_stages (int): Stages of the full network.
-        rla_channel (int): Hidden channels k (0: the plain network, where the
-            family allows it).
+        rla_channel (int): Hidden channels k (0: the plain network).
         out_indices (Sequence[int]): Outputs to return.
         cat_hidden (bool): The close joins ``act(norm(h))`` to the features
             (the classifier input, paper Sec. 3.3).
         frozen_stages (int): Freeze the stem and this many stages, RLA parts
-            included (and the close, when its own output index is below it);
-            -1: nothing. Default: -1.
+            included (and a close with its own output below it). Default: -1.
         in_channels (int): Input image channels. Default: 3.
         rla_source (str): What feeds the RLA update, see :class:`RLAStage`.
             Default: 'branch' (Eq. 11).
-        conv_cfg (dict, optional): Config of every conv. Default: None.
+        conv_cfg (dict, optional): Config of every conv.
         norm_cfg (dict): Config of every norm, RLA norms included.
-            Default: ``dict(type='BN', requires_grad=True)``.
-        norm_eval (bool): Keep every BN in eval mode while training.
-            Default: False.
-        with_cp (bool): Activation checkpointing of each block with its RLA
-            update. Default: False.
-        init_cfg (dict | list[dict], optional): Initialization config.
-            Default: Kaiming convs and unit norms.
-        hidden_act (str, optional): Activation of the joined hidden state:
-            'relu', 'relu6', 'tanh' or 'none'; None: the family's
-            (``default_hidden_act``). Only with ``cat_hidden``.
-        hidden_norm (bool): Normalise the joined hidden state (``bn_hidden``).
-            Default: True; False only with ``cat_hidden``.
-        **rla_variant: ``rla_add``, ``rla_act``, ``rla_cell``, ``rla_shared``,
-            ``rla_exchange`` of :class:`RLAVariant`, for families with
+        norm_eval (bool): Keep every BN in eval mode. Default: False.
+        with_cp (bool): Checkpoint each block with its RLA update.
+        init_cfg (dict | list[dict], optional): Default: Kaiming convs, unit
+            norms.
+        hidden_act (str, optional): 'relu', 'relu6', 'tanh' or 'none' on the
+            joined h; None: ``default_hidden_act``. Only with ``cat_hidden``.
+        hidden_norm (bool): Normalise the joined h (``bn_hidden``).
+        **rla_variant: The options of :class:`RLAVariant`, for families with
             ``takes_rla_variants``.
     """
 

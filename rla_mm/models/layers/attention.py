@@ -39,7 +39,8 @@ class SELayer(nn.Module):
 
     def __init__(self, channels: int, reduction: int = 16):
         super().__init__()
-        check_int('SE reduction', reduction, 1, channels)
+        check_int(f'the SE reduction (se, se_ratio) of {channels} channels',
+                  reduction, 1, channels)
         self.fc1 = nn.Linear(channels, channels // reduction, bias=False)
         self.fc2 = nn.Linear(channels // reduction, channels, bias=False)
 

@@ -8,7 +8,7 @@ Paper Eq. 11, for block t of a stage, with main features x and hidden state h::
 O (``conv_out``, 1x1) and R (``recurrent_conv``, 3x3) are shared by the blocks
 of a stage; BN_t (``norms``) is one per block.
 """
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
@@ -79,28 +79,16 @@ RLA_VARIANT_OPTIONS = tuple(f.name for f in fields(RLAVariant))
 
 
 class HiddenState:
-    """The RLA state a backbone hands from stage to stage.
-
-    A stage returns only its feature map, as a ResNet layer does, so that its
-    forward hooks see that map; it reads the state it starts from in
-    ``value`` and leaves the state after its last update there.
-
-    Args:
-        value (Tensor | tuple, optional): h, or (h, c) for the LSTM cell.
-    """
+    """The RLA state (``value``: h, or the LSTM's (h, c)) that a backbone
+    hands from stage to stage; a stage reads it and leaves its own there."""
 
     def __init__(self, value: Optional[State] = None):
         self.value = value
 
 
 def init_hidden(x: Tensor, channels: int) -> Tensor:
-    """The zero hidden state h_0 for features ``x``, with their device, dtype,
-    spatial size and memory format.
-
-    Args:
-        x (Tensor): Features of shape (N, C, H, W).
-        channels (int): Number of hidden channels k.
-    """
+    """The zero hidden state h_0 (``channels`` channels) for features ``x``,
+    with their device, dtype, spatial size and memory format."""
     n, _, height, width = x.shape
     h = x.new_zeros((n, channels, height, width))
     if x.is_contiguous(memory_format=torch.channels_last) \
@@ -121,16 +109,9 @@ def hidden_of(state: Optional[State]) -> Optional[Tensor]:
 
 
 def match_hidden(h: Tensor, x: Tensor) -> Tensor:
-    """Average-pool ``h`` until it has the spatial size of ``x``.
-
-    A 2x2 stride-2 pool with ``ceil_mode`` halves a size as a strided 3x3
-    conv with padding 1 does, so odd sizes work (the authors' floor-mode pool
-    fails on them); on even sizes the two pools agree.
-
-    Args:
-        h (Tensor): Hidden state (N, k, H, W).
-        x (Tensor): Features (N, C, H', W') with H' <= H and W' <= W.
-    """
+    """Average-pool ``h`` 2x2 until it has the spatial size of ``x``; with
+    ``ceil_mode``, as a strided 3x3 conv rounds, so odd sizes work (the
+    authors' floor-mode pool fails on them; on even sizes the two agree)."""
     while h.shape[-2:] != x.shape[-2:]:
         if h.shape[-2] < x.shape[-2] or h.shape[-1] < x.shape[-1] \
                 or h.shape[-2:] == (1, 1):
@@ -154,15 +135,8 @@ def match_state(state: State, x: Tensor) -> State:
 
 
 def block_input(x: Tensor, h: Optional[Tensor], channels: int = 0) -> Tensor:
-    """A block's branch input ``[x, h]`` (Eq. 11).
-
-    Args:
-        x (Tensor): Features (N, C, H, W).
-        h (Tensor, optional): Hidden state (N, k, H, W); None stands for
-            zeros of ``channels`` channels (a block called on x alone).
-        channels (int): The hidden channels k the block reads (0: a plain
-            block, whose input is x).
-    """
+    """A block's branch input ``[x, h]`` (Eq. 11); ``h=None`` stands for
+    zeros of the ``channels`` the block reads (none in a plain block)."""
     if h is None:
         if not channels:
             return x
@@ -172,18 +146,10 @@ def block_input(x: Tensor, h: Optional[Tensor], channels: int = 0) -> Tensor:
 
 def conv_block_input(conv: nn.Module, x: Tensor,
                      h: Optional[Tensor]) -> Tensor:
-    """``conv([x, h])`` without building the concatenation.
-
-    A conv is linear in its input channels: for a plain ``nn.Conv2d`` (one
-    group, zero padding) it is ``conv(x, W[:, :C]) + conv(h, W[:, C:])``,
-    with the one weight of the authors' shape sliced. Other convs get the
-    concatenation. ``h=None`` is a zero hidden state.
-
-    Args:
-        conv (nn.Module): A conv with ``C + k`` input channels.
-        x (Tensor): Features (N, C, H, W).
-        h (Tensor, optional): Hidden state (N, k, H, W).
-    """
+    """``conv([x, h])`` without building the concatenation: for a plain
+    ``nn.Conv2d`` it is ``conv(x, W[:, :C]) + conv(h, W[:, C:])``, the one
+    weight of the authors' shape sliced; other convs get the concatenation.
+    ``h=None`` is a zero hidden state."""
     hidden = conv.in_channels - x.shape[1]
     if type(conv) is not nn.Conv2d or conv.groups != 1 \
             or conv.padding_mode != 'zeros':
@@ -200,13 +166,8 @@ def conv_block_input(conv: nn.Module, x: Tensor,
 
 
 def upgrade_stage_keys(state_dict: dict, prefix: str) -> int:
-    """Rename the block keys of rla_mm 0.1, ``<stage>.blocks.i.*``, to
-    ``<stage>.i.*`` in place; return how many were renamed.
-
-    Args:
-        state_dict (dict): Tensors by key.
-        prefix (str): The stage's prefix, e.g. ``'backbone.layer1.'``.
-    """
+    """Rename rla_mm 0.1's block keys ``<prefix>blocks.i.*`` to
+    ``<prefix>i.*`` in ``state_dict``; return how many were renamed."""
     old = prefix + 'blocks.'
     keys = [k for k in state_dict if k.startswith(old)]
     for key in keys:
@@ -215,21 +176,14 @@ def upgrade_stage_keys(state_dict: dict, prefix: str) -> int:
 
 
 class RLAStage(BaseModule):
-    """The blocks of one stage, numbered as in a ResNet layer, with the
-    stage's RLA parts beside them.
-
-    ``stage[i]`` is block i, ``len(stage)`` the number of blocks and
-    iterating yields the blocks: the RLA parts (``conv_out``,
-    ``recurrent_conv``, ``norms``) are not among them. Keys read
-    ``i.conv1.weight``, ``conv_out.weight``, ``norms.i.weight``.
+    """The blocks of one stage, indexed as a ResNet layer (``stage[i]``,
+    ``len``, iteration, keys ``i.*``), with the RLA parts beside them.
 
     A block is called as ``block(x, h, taps=taps)`` and returns its output
-    feature map, so that a forward hook on it sees that map; it puts its
-    residual branch output y_t under ``taps['branch']`` and its shortcut
-    under ``taps['shortcut']`` (the tensors its class lists in ``rla_taps``),
-    which the RLA update reads per ``rla_source``. ``h=None`` is a zero
-    hidden state. A block whose ``with_cp`` is True runs with its RLA update
-    under activation checkpointing.
+    map (what its hooks see); it puts its branch output y_t and shortcut into
+    ``taps`` (``'branch'``, ``'shortcut'``: its class's ``rla_taps``) for the
+    update. A block whose ``with_cp`` is True runs with its update under one
+    activation checkpoint.
 
     Args:
         blocks (list[nn.Module]): The blocks, in order.
@@ -239,13 +193,12 @@ class RLAStage(BaseModule):
             stages (RLA-MobileNetV2); None builds the stage's own.
         conv_cfg (dict, optional): Config of the RLA convs.
         norm_cfg (dict): Config of the per-block RLA norms. Default: BN.
-        rla_source (str): What feeds O: the branch output y_t ('branch',
-            Eq. 11), the block output x_t ('output', the authors' ResNet
-            code) or the shortcut ('shortcut'). Default: 'branch'.
+        rla_source (str): What feeds O: y_t ('branch', Eq. 11), x_t
+            ('output', the authors' ResNet code) or the shortcut.
+            Default: 'branch'.
         variant (RLAVariant): The update; default: the paper's.
-        update_last (bool): Update h after the last block. False (nothing
-            reads the final state, as in detection) builds no update there,
-            so no parameter goes without a gradient. Default: True.
+        update_last (bool): Update h after the last block (False: nothing
+            reads it, as in detection). Default: True.
         init_cfg (dict | list[dict], optional): Initialization config.
     """
 
@@ -330,11 +283,6 @@ class RLAStage(BaseModule):
                              f'of {self.num_blocks} blocks')
         return self._modules[str(index % self.num_blocks)]
 
-    @property
-    def variant_options(self) -> Dict[str, object]:
-        """The variant as keyword arguments (``rla_add=...``, ...)."""
-        return asdict(self.variant)
-
     # -- the RLA update
     def update(self, index: int, s: Tensor, state: State) -> State:
         """The RLA update after block ``index``, reading ``s`` (Eq. 11)."""
@@ -359,8 +307,8 @@ class RLAStage(BaseModule):
 
     def _run_block(self, index: int, x: Tensor,
                    state: Optional[State]) -> Tuple[Tensor, Optional[State]]:
-        """Block ``index`` (through its ``__call__``, so its hooks fire),
-        then the RLA update, if the stage has one after that block."""
+        """Block ``index`` (through ``__call__``: its hooks fire), then the
+        RLA update after it, if any."""
         h = hidden_of(state) if self.variant.rla_exchange else None
         taps: Dict[str, Tensor] = {}
         x = self._modules[str(index)](x, h, taps=taps)
@@ -372,16 +320,9 @@ class RLAStage(BaseModule):
     def forward(self,
                 x: Tensor,
                 hidden: Optional[HiddenState] = None) -> Tensor:
-        """Run the blocks and the RLA updates; return the stage's output map.
-
-        Args:
-            x (Tensor): Features (N, C_in, H, W).
-            hidden (HiddenState, optional): The state to start from, and
-                where the state after the last update is left (None when the
-                stage has no update there). None, as in a ResNet layer's
-                ``layer(x)``: start from a zero state at x's size and discard
-                the final one (the state of earlier stages is not seen).
-        """
+        """Run the blocks and RLA updates from ``hidden``'s state, leave the
+        last state there, return the output map. Without ``hidden``, as
+        ``layer(x)``, the stage starts from zeros at x's size."""
         if hidden is not None and not isinstance(hidden, HiddenState):
             raise TypeError(
                 f'an RLA stage carries its state in a HiddenState, '

@@ -178,8 +178,7 @@ def test_dcn_in_the_marked_stages():
         dcn=dcn,
         stage_with_dcn=(False, True, False, True))
     kinds = [
-        type(getattr(model, n)[0].conv2).__name__
-        for n in model.res_layers
+        type(getattr(model, n)[0].conv2).__name__ for n in model.res_layers
     ]
     assert kinds == [
         'Conv2d', 'ModulatedDeformConv2dPack', 'Conv2d',
@@ -284,8 +283,7 @@ def test_expansion_of_mmpretrain():
     model = rla.RLAResNet(
         depth=50, rla_channel=4, base_channels=8, expansion=2)
     assert [
-        getattr(model, n)[-1].conv3.out_channels
-        for n in model.res_layers
+        getattr(model, n)[-1].conv3.out_channels for n in model.res_layers
     ] == [16, 32, 64, 128]
     with pytest.raises(ValueError, match='expansion'):
         rla.RLAResNet(depth=18, expansion=2)
