@@ -106,6 +106,16 @@ setup(
         'tests': ['pytest', 'scikit-learn'],
         'onnx': ['onnx', 'onnxruntime', 'onnxscript'],
         'mim': ['openmim>=0.3.9'],  # mim train / test / run / search rla_mm
+        # RLA twins in MMSegmentation's configs, `make demo-seg`;
+        # MMSegmentation imports ftfy and regex without declaring them
+        # (requirements/seg.txt pins what `make setup` installs)
+        'seg': [
+            'mmsegmentation>=1.2.2,<1.3.0',
+            'prettytable>=3.18.0',
+            'wcwidth>=0.9.5',
+            'ftfy>=6.3.1',
+            'regex>=2026.11.15',
+        ],
     },
     zip_safe=False,
 )

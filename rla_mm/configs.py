@@ -126,14 +126,24 @@ def find_config(config: str) -> str:
             f'under {configs_dir()})') from None
 
 
-def is_detector_config(cfg) -> bool:
-    """Whether MMDetection runs ``cfg`` (a config's ``default_scope``: 'mmdet',
-    or none), not MMPretrain ('mmpretrain').
+def config_library(cfg) -> str:
+    """The library that runs ``cfg``: its ``default_scope`` ('mmdet',
+    'mmpretrain' or 'mmseg'), 'mmdet' when it has none.
 
     Args:
         cfg (mmengine.Config | dict): A loaded config.
     """
-    return cfg.get('default_scope', 'mmdet') != 'mmpretrain'
+    return cfg.get('default_scope') or 'mmdet'
+
+
+def is_detector_config(cfg) -> bool:
+    """Whether MMDetection runs ``cfg`` (a config's ``default_scope``: 'mmdet',
+    or none), not MMPretrain ('mmpretrain') or MMSegmentation ('mmseg').
+
+    Args:
+        cfg (mmengine.Config | dict): A loaded config.
+    """
+    return config_library(cfg) not in ('mmpretrain', 'mmseg')
 
 
 def main(argv=None) -> int:

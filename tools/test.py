@@ -1,4 +1,5 @@
-"""Evaluate a checkpoint: COCO metrics for detectors, accuracy for classifiers.
+"""Evaluate a checkpoint: COCO metrics for detectors, accuracy for
+classifiers, mIoU for segmentors (MMSegmentation, ``rla_mm[seg]``).
 
 Usage:
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
@@ -23,7 +24,7 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 import rla_mm  # noqa: F401  (registers the backbones, allow-lists checkpoints)
-from rla_mm.configs import is_detector_config
+from rla_mm.configs import config_library, is_detector_config
 from rla_mm.safe_loading import check_checkpoint_file
 from rla_mm.utils.cli_options import add_common_args, load_config
 from rla_mm.utils.cpu_distributed import (finish_distributed,
@@ -42,7 +43,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--show-dir',
         help='save pictures of predictions under '
-        'WORK_DIR/TIMESTAMP/SHOW_DIR (detection)')
+        'WORK_DIR/TIMESTAMP/SHOW_DIR (detection), or under SHOW_DIR '
+        '(segmentation)')
     parser.add_argument(
         '--metrics-out',
         help='write the metrics, the parameter count and '
@@ -63,9 +65,11 @@ def enable_tta(cfg: Config) -> None:
     Without them, the defaults of MMDetection's and MMPretrain's own
     ``tools/test.py --tta``: the test pipeline with its last step (packing)
     run on the image flipped and as it is; ``DetTTAModel`` (NMS at IoU 0.5,
-    100 boxes) or ``AverageClsScoreTTA`` merges the two predictions.
+    100 boxes), ``AverageClsScoreTTA`` or MMSegmentation's ``SegTTAModel``
+    (mean of the class scores) merges the two predictions.
     """
     detector = is_detector_config(cfg)
+    library = config_library(cfg)
     if detector and cfg.model.get('roi_head', {}).get('mask_head'):
         # mmdet 3.3 DetTTAModel asserts 'TTA of instance segmentation does
         # not support now' after the whole test set has run
@@ -73,7 +77,9 @@ def enable_tta(cfg: Config) -> None:
             "--tta: MMDetection's DetTTAModel merges boxes only, and this "
             'config predicts masks; test the boxes with --tta --cfg-options '
             'model.roi_head.mask_head=None test_evaluator.metric=bbox')
-    if 'tta_model' not in cfg:
+    if 'tta_model' not in cfg and library == 'mmseg':
+        cfg.tta_model = dict(type='SegTTAModel')
+    elif 'tta_model' not in cfg:
         cfg.tta_model = dict(
             type='DetTTAModel',
             tta_cfg=dict(
@@ -102,14 +108,19 @@ def enable_tta(cfg: Config) -> None:
 
 
 def enable_visualization(cfg: Config, show_dir: str) -> None:
-    """Turn on the detection visualization hook to write prediction
-    pictures."""
+    """Turn on the visualization hook to write prediction pictures."""
     hooks = cfg.default_hooks
     if 'visualization' not in hooks:
         raise KeyError('--show-dir needs default_hooks.visualization in the '
-                       'config (MMDetection configs have it)')
+                       'config (MMDetection and MMSegmentation configs have '
+                       'it)')
     hooks.visualization.draw = True
-    hooks.visualization.test_out_dir = show_dir
+    if config_library(cfg) == 'mmseg':
+        # MMSegmentation's hook has no folder of its own: its visualizer
+        # writes under save_dir (what MMSegmentation's tools/test.py sets)
+        cfg.visualizer.save_dir = show_dir
+    else:
+        hooks.visualization.test_out_dir = show_dir
 
 
 def main(argv=None):

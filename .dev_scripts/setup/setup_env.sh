@@ -43,16 +43,18 @@ if [ "${FORCE_CUDA:-0}" = "1" ] && [ -z "${TORCH_CUDA_ARCH_LIST:-}" ]; then
 fi
 bash .dev_scripts/setup/build_mmcv.sh "$PY"
 
-echo "[setup] OpenMMLab packages, pinned dependencies, test and lint tools, ONNX (optional)"
+echo "[setup] OpenMMLab packages, pinned dependencies, test and lint tools, ONNX (optional), MMSegmentation (rla_mm[seg])"
 # The pinned packages, with the stack's own pins where it has them (an older
 # torch keeps its numpy) and one OpenCV: the headless one, or opencv-python
 # (EDITABLE=0: an environment as users build it; mmcv and mmengine declare it).
+# MMSegmentation (requirements/seg.txt, the extra rla_mm[seg]) goes in here, before
+# rla_mm, as a user's environment would have it.
 REQS=$(mktemp)
 trap 'rm -f "$REQS"' EXIT
 "$PYTHON" .dev_scripts/setup/stacks.py requirements "$STACK_NAME" \
     $([ "${EDITABLE:-1}" = "1" ] || echo --user-env) requirements/openmmlab.txt \
     requirements/deps.txt requirements/tests.txt requirements/lint.txt \
-    requirements/optional.txt > "$REQS"
+    requirements/optional.txt requirements/seg.txt > "$REQS"
 "$PY" -m pip install "${PIP_FLAGS[@]}" --no-deps -r "$REQS"
 
 if [ "${EDITABLE:-1}" = "1" ]; then
@@ -90,7 +92,9 @@ cv = [d.metadata['Name'] for d in md.distributions()
       if d.metadata['Name'].lower().startswith('opencv')]
 assert len(cv) == 1, f'expected one OpenCV, found {cv}'
 import torch, torchvision, mmcv, mmcv.ops, mmengine, mmdet, mmpretrain, rla_mm  # noqa
+import mmseg, mmseg.models  # noqa  (ftfy and regex, which it does not declare)
 print(f'[setup] ok: torch {torch.__version__}, torchvision {torchvision.__version__}, '
       f'mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, '
-      f'mmpretrain {mmpretrain.__version__}, rla_mm {rla_mm.__version__}')
+      f'mmpretrain {mmpretrain.__version__}, mmseg {mmseg.__version__}, '
+      f'rla_mm {rla_mm.__version__}')
 PYEOF

@@ -6,6 +6,8 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
+from .libraries import require_libraries
+
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Options that tools/train.py and tools/test.py share.
@@ -35,6 +37,7 @@ def load_config(config: str, args: argparse.Namespace) -> Config:
         args (argparse.Namespace): Parsed arguments of :func:`add_common_args`.
     """
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    require_libraries(config)  # an optional library missing: one line
     cfg = Config.fromfile(config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:

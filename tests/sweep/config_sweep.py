@@ -1,13 +1,19 @@
-"""Swap the backbone type of MMDetection's and MMPretrain's own configs to its
-RLA twin, and run each model once: a loss, a backward and a predict on the
-libraries' own synthetic inputs.
+"""Swap the backbone type of MMDetection's, MMPretrain's and MMSegmentation's
+own configs to its RLA twin, and run each model once: a loss, a backward and a
+predict on synthetic inputs (MMDetection's own; images and labels made here for
+the others).
 
 Configs that differ only in data, schedule or runtime (the same ``model`` dict,
-the backbone's ``init_cfg`` aside) form one group; one run per group, on
-64-pixel images, or on 256-pixel ones where 64 is too small for the model. A
-group whose RLA run fails on both is run again as shipped (its own ResNet): if
-that fails too, the group cannot run on this machine (missing CPU kernels,
-optional packages, downloads) and is reported with the reason, not counted.
+the backbone's ``init_cfg`` and ``pretrained`` aside) form one group; one run
+per group, on 64-pixel images, or on 256-pixel ones where 64 is too small for
+the model. A group whose RLA run fails on both is run again as shipped (its own
+ResNet): if that fails too, the group cannot run on this machine (missing CPU
+kernels, optional packages, downloads) and is reported with the reason, not
+counted.
+
+MMSegmentation nests the ResNet in two backbones (BiSeNetV1's and ICNet's
+``backbone_cfg``): the first ResNet-family dict under ``model.backbone`` is
+the one swapped.
 """
 import copy
 import glob
@@ -39,6 +45,12 @@ TWINS = {
         'SEResNet': 'RLASEResNet',
         'SEResNeXt': 'RLASEResNeXt'
     },
+    'mmseg': {
+        'ResNet': 'RLAResNet',
+        'ResNetV1c': 'RLAResNetV1c',
+        'ResNetV1d': 'RLAResNetV1d',
+        'ResNeXt': 'RLAResNeXt'
+    },
 }
 
 
@@ -65,6 +77,29 @@ def _without_pretrained(obj):
     return obj
 
 
+def resnet_of(model: dict, library: str) -> Optional[dict]:
+    """The ResNet-family dict of ``model``'s backbone: the backbone itself, or
+    the first one nested in it (MMSegmentation's BiSeNetV1 and ICNet build
+    theirs from ``backbone_cfg``); None if there is none."""
+
+    def find(obj):
+        if isinstance(obj, dict):
+            if obj.get('type') in TWINS[library]:
+                return obj
+            for value in obj.values():
+                found = find(value)
+                if found is not None:
+                    return found
+        elif isinstance(obj, (list, tuple)):
+            for value in obj:
+                found = find(value)
+                if found is not None:
+                    return found
+        return None
+
+    return find(model.get('backbone'))
+
+
 def groups(library: str,
            model_types: Optional[tuple] = None,
            configs: Optional[List[str]] = None) -> 'OrderedDict':
@@ -89,9 +124,7 @@ def groups(library: str,
             # MMPretrain's tools put a top-level one into the model
             model['data_preprocessor'] = cfg.data_preprocessor
         model = ConfigDict(_without_pretrained(model.to_dict()))
-        backbone = model.get('backbone')
-        if not isinstance(backbone, dict) \
-                or backbone.get('type') not in TWINS[library]:
+        if resnet_of(model, library) is None:
             continue
         if model_types and model.get('type') not in model_types:
             continue
@@ -113,7 +146,8 @@ def _light(model: dict) -> dict:
 
 def _swap(model: dict, library: str) -> dict:
     model = copy.deepcopy(model)
-    model.backbone.type = TWINS[library][model['backbone']['type']]
+    resnet = resnet_of(model, library)
+    resnet['type'] = TWINS[library][resnet['type']]
     return model
 
 
@@ -144,6 +178,51 @@ def _cls_inputs(side: int):
     return dict(inputs=inputs, data_samples=samples)
 
 
+def _seg_inputs(side: int, training: bool):
+    """Two images with a label map each (classes 0 and 1, some pixels 255,
+    ignored), and the meta-information a dataset pipeline sets. Training
+    images differ in size (the data preprocessor pads them); a test batch has
+    one size, as MMSegmentation's test loader gives it."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    torch.manual_seed(0)
+    sizes = [(side, side), (side * 3 // 4 if training else side, side)]
+    inputs, samples = [], []
+    for h, w in sizes:
+        inputs.append(torch.randint(0, 256, (3, h, w), dtype=torch.uint8))
+        label = torch.randint(0, 2, (1, h, w))
+        label[:, :h // 8] = 255
+        sample = SegDataSample(
+            metainfo=dict(
+                img_shape=(h, w),
+                ori_shape=(h, w),
+                pad_shape=(h, w),
+                scale_factor=(1., 1.),
+                flip=False))
+        sample.gt_sem_seg = PixelData(data=label)
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def _inputs(library: str, side: int, training: bool):
+    if library == 'mmdet':
+        return _det_inputs(side)
+    if library == 'mmseg':
+        return _seg_inputs(side, training)
+    return _cls_inputs(side)
+
+
+def _small_crop(model_cfg: dict, side: int) -> dict:
+    """MMSegmentation's data preprocessor pads every training image to the
+    config's crop size (512x1024 for Cityscapes), which costs seconds per
+    image on a CPU: pad to the synthetic images' size instead."""
+    model_cfg = copy.deepcopy(model_cfg)
+    preprocessor = model_cfg.get('data_preprocessor')
+    if isinstance(preprocessor, dict) and preprocessor.get('size'):
+        preprocessor['size'] = (side, side)
+    return model_cfg
+
+
 def run_model(model_cfg: dict, library: str, side: int = SIDES[0]) -> None:
     """Build ``model_cfg`` under ``library``'s scope; one loss, backward and
     predict; every trainable backbone parameter must get a gradient."""
@@ -156,6 +235,8 @@ def run_model(model_cfg: dict, library: str, side: int = SIDES[0]) -> None:
     for key, value in (('epoch', 0), ('iter', 0), ('max_epochs', 1),
                        ('max_iters', 1)):
         hub.update_info(key, value)
+    if library == 'mmseg':
+        model_cfg = _small_crop(model_cfg, side)
     with DefaultScope.overwrite_default_scope(library):
         # and, outside distributed training, SyncBN reverted to BN
         model = revert_sync_batchnorm(MODELS.build(copy.deepcopy(model_cfg)))
@@ -169,9 +250,8 @@ def run_model(model_cfg: dict, library: str, side: int = SIDES[0]) -> None:
             model.init_weights()
         finally:
             logger.setLevel(level)
-        make = _det_inputs if library == 'mmdet' else _cls_inputs
         model.train()
-        data = model.data_preprocessor(make(side), True)
+        data = model.data_preprocessor(_inputs(library, side, True), True)
         losses = model(**data, mode='loss')
         loss, _ = model.parse_losses(losses)
         loss.backward()
@@ -184,7 +264,8 @@ def run_model(model_cfg: dict, library: str, side: int = SIDES[0]) -> None:
                                  f'{dead[:5]} ({len(dead)} in all)')
         model.eval()
         with torch.no_grad():
-            model(**model.data_preprocessor(make(side), False), mode='predict')
+            data = model.data_preprocessor(_inputs(library, side, False))
+            model(**data, mode='predict')
 
 
 def _error(err: BaseException) -> str:
@@ -237,6 +318,8 @@ def sweep(library: str,
     """
     if library == 'mmdet':
         from mmdet.utils import register_all_modules
+    elif library == 'mmseg':
+        from mmseg.utils import register_all_modules
     else:
         from mmpretrain.utils import register_all_modules
     register_all_modules(init_default_scope=False)
@@ -251,11 +334,12 @@ def sweep(library: str,
                              f'{sorted(families)}')
         entries = [e for e in entries if _family(e) >= first_family]
     for entry in entries:
+        resnet = resnet_of(entry['model'], library)
         rec = dict(
             configs=entry['configs'],
             family=_family(entry),
-            type=entry['model']['backbone']['type'],
-            depth=entry['model']['backbone'].get('depth'))
+            type=resnet['type'],
+            depth=resnet.get('depth'))
         start = time.time()
         twin, plain = _swap(_light(entry['model']), library), \
             _light(entry['model'])

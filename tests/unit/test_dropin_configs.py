@@ -1,8 +1,9 @@
 """configs/dropin/: MMDetection's own configs with only the backbone type
 swapped (and the RLA ImageNet weights as its init), built as MMDetection builds
-them."""
+them; MMSegmentation's with only the type swapped."""
 import glob
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -11,6 +12,8 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 DROPIN = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', 'dropin', '*.py')))
+SEG_DROPIN = [p for p in DROPIN if "'mmseg::" in open(p).read()]
+DROPIN = [p for p in DROPIN if p not in SEG_DROPIN]
 RLA_INIT = dict(
     type='Pretrained',
     checkpoint='checkpoints/rla_resnet50_in1k.pth',
@@ -18,14 +21,15 @@ RLA_INIT = dict(
 
 
 def library_config(path: str) -> Config:
-    """The MMDetection config the drop-in config inherits (its first base)."""
+    """The library config the drop-in config inherits (its first base)."""
     with open(path) as f:
         text = f.read()
-    start = text.index("'mmdet::") + len("'mmdet::")
-    name = text[start:text.index("'", start)]
-    import mmdet
+    # the base's name, written as one string or as adjacent strings
+    library, name = re.search(r"'(\w+)::((?:[^']|'\s*')+)'", text).groups()
+    name = re.sub(r"'\s*'", '', name)
+    package = __import__(library)
     return Config.fromfile(
-        osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', name))
+        osp.join(osp.dirname(package.__file__), '.mim', 'configs', name))
 
 
 def unscoped(value):
@@ -44,6 +48,26 @@ def test_every_dropin_config_is_here():
         'cascade-mask-rcnn_rla-r50_fpn_1x_coco.py',
         'dino-4scale_rla-r50_8xb2-12e_coco.py'
     ]
+    assert [osp.basename(p) for p in SEG_DROPIN] == [
+        'deeplabv3plus_rla-r50-d8_4xb2-40k_cityscapes-512x1024.py',
+        'upernet_rla-r50_4xb2-40k_cityscapes-512x1024.py'
+    ]
+
+
+@pytest.mark.parametrize('path', SEG_DROPIN, ids=osp.basename)
+def test_seg_dropin_config_changes_only_the_backbone_type(path):
+    ours, theirs = Config.fromfile(path), library_config(path)
+    assert ours.custom_imports.imports == ['rla_mm']
+    assert ours.default_scope == 'mmseg'
+    assert ours.model.backbone.type == 'RLAResNetV1c'
+    assert theirs.model.backbone.type == 'ResNetV1c'
+    mine = unscoped(ours.to_dict())
+    mine.pop('custom_imports')
+    mine['model']['backbone']['type'] = 'ResNetV1c'
+    # the rest, recipe and data included, is MMSegmentation's; the plain
+    # checkpoint the model names initialises the main path
+    assert mine == unscoped(theirs.to_dict())
+    assert ours.model.pretrained == 'open-mmlab://resnet50_v1c'
 
 
 @pytest.mark.parametrize('path', DROPIN, ids=osp.basename)
@@ -82,6 +106,28 @@ def test_dropin_config_builds_the_rla_backbone_with_mmdetections_outputs(path):
     assert rla.frozen_stages == plain.frozen_stages
     rla.eval(), plain.eval()
     x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        assert [tuple(o.shape) for o in rla(x)] == \
+            [tuple(o.shape) for o in plain(x)]
+
+
+@pytest.mark.parametrize('path', SEG_DROPIN, ids=osp.basename)
+def test_seg_dropin_config_builds_the_twin_with_mmsegmentations_outputs(path):
+    from mmseg.registry import MODELS
+    from mmseg.utils import register_all_modules
+
+    import rla_mm  # noqa: F401  (what custom_imports imports)
+    register_all_modules(init_default_scope=False)
+    ours, theirs = Config.fromfile(path), library_config(path)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        rla = MODELS.build(ours.model.backbone)
+        plain = MODELS.build(theirs.model.backbone)
+    assert type(rla).__name__ == 'RLAResNetV1c'
+    assert rla.contract_dilation is plain.contract_dilation is True
+    assert rla.norm_eval is plain.norm_eval is False
+    rla.eval()
+    plain.eval()
+    x = torch.rand(1, 3, 33, 65)
     with torch.no_grad():
         assert [tuple(o.shape) for o in rla(x)] == \
             [tuple(o.shape) for o in plain(x)]

@@ -15,6 +15,11 @@ paper's tables); both units are printed.
 * Detection configs: backbone and neck (``model.extract_feat``); the heads of
   two-stage detectors depend on the proposals, so they are not counted.
   Parameters are those of the whole detector and of the counted part.
+* Segmentation configs (MMSegmentation, ``rla_mm[seg]``): backbone, neck and
+  decode head (``model(x, mode='tensor')``, as MMSegmentation's own
+  get_flops.py counts them), at 512x1024 by default; the auxiliary head, which
+  only trains, is not counted. Parameters are those of the whole segmentor and
+  of the counted part.
 
 Usage:
     python tools/analysis_tools/get_flops.py CONFIG [CONFIG ...] [--shape H W]
@@ -41,7 +46,8 @@ CONV_LINEAR = ('conv', 'linear', 'addmm', 'matmul', 'mm', 'bmm', 'einsum')
 
 
 class _Traced(nn.Module):
-    """What is counted: the classifier's logits or a detector's features."""
+    """What is counted: the classifier's logits, a detector's features or a
+    segmentor's decode-head logits."""
 
     def __init__(self, model: nn.Module, detector: bool):
         super().__init__()
@@ -54,22 +60,43 @@ class _Traced(nn.Module):
         return self.model(x, mode='tensor')
 
 
+def counted_modules(model: nn.Module, library: str) -> nn.Module:
+    """The part of ``model`` that :func:`count` runs: all of a classifier, a
+    detector's backbone and neck, a segmentor's backbone, neck and decode
+    head."""
+    if library == 'mmpretrain':
+        return model
+    parts = ['backbone', 'neck']
+    if library == 'mmseg':
+        parts.append('decode_head')
+    return nn.ModuleList(
+        getattr(model, p) for p in parts
+        if getattr(model, p, None) is not None)
+
+
 def build_model(config: str):
     """Build the model of ``config`` in eval mode.
 
-    Returns (model, is_detector, default input (H, W)): 800x1333 for detectors,
-    32x32 for CIFAR classifiers, 224x224 for the others.
+    Returns (model, library, default input (H, W)): 800x1333 for detectors,
+    512x1024 for segmentors, 32x32 for CIFAR classifiers, 224x224 for the
+    others.
     """
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
     import rla_mm  # noqa: F401  (registers the backbones)
-    from rla_mm.configs import find_config, is_detector_config
-    cfg = Config.fromfile(find_config(config))
-    detector = is_detector_config(cfg)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    if detector:
+    from rla_mm.configs import config_library, find_config
+    from rla_mm.utils.libraries import require_libraries
+    path = find_config(config)
+    require_libraries(path)  # an optional library missing: one line
+    cfg = Config.fromfile(path)
+    library = config_library(cfg)
+    init_default_scope(library)
+    if library == 'mmdet':
         from mmdet.registry import MODELS
+    elif library == 'mmseg':
+        from mmseg.registry import MODELS
+        cfg.model.pop('pretrained', None)  # counting needs no weights
     else:
         from mmpretrain.registry import MODELS
     backbone = cfg.model.get('backbone', {})
@@ -78,13 +105,15 @@ def build_model(config: str):
         backbone.pop('init_cfg')  # counting needs no weights
     model = MODELS.build(cfg.model).eval()
     test_data = cfg.get('test_dataloader', {}).get('dataset', {})
-    if detector:
+    if library == 'mmdet':
         shape = (800, 1333)
+    elif library == 'mmseg':
+        shape = (512, 1024)
     elif 'CIFAR' in str(test_data.get('type', '')):
         shape = (32, 32)
     else:
         shape = (224, 224)
-    return model, detector, shape
+    return model, library, shape
 
 
 def count(config: str, shape: Optional[Sequence[int]] = None) -> Dict:
@@ -93,11 +122,13 @@ def count(config: str, shape: Optional[Sequence[int]] = None) -> Dict:
     Args:
         config (str): Config file path.
         shape (Sequence[int], optional): Input (H, W); default 800x1333 for
-            detection, 32x32 for CIFAR and 224x224 for other classifiers.
+            detection, 512x1024 for segmentation, 32x32 for CIFAR and 224x224
+            for other classifiers.
     """
     from mmengine.analysis import FlopAnalyzer, get_model_complexity_info
     from mmengine.logging import MMLogger
-    model, detector, default_shape = build_model(config)
+    model, library, default_shape = build_model(config)
+    detector = library == 'mmdet'
     if shape is None:
         shape = default_shape
     if len(shape) != 2 or any(int(s) < 1 for s in shape):
@@ -116,12 +147,12 @@ def count(config: str, shape: Optional[Sequence[int]] = None) -> Dict:
             by_op = FlopAnalyzer(traced, (x, )).by_operator()
     finally:
         logger.setLevel(level)
-    counted = model if not detector else nn.ModuleList([model.backbone] + (
-        [model.neck] if getattr(model, 'neck', None) else []))
+    counted = counted_modules(model, library)
     conv_linear = sum(v for k, v in by_op.items() if k in CONV_LINEAR)
     return dict(
         config=osp.basename(config),
         detector=detector,
+        segmentor=library == 'mmseg',
         shape=tuple(shape),
         flops=info['flops'],
         params=info['params'],
@@ -135,12 +166,14 @@ def format_row(r: Dict) -> str:
     """One result as readable lines, in decimal and in the paper's units."""
     g, m = 1024**3, 1024**2
     what = 'backbone + neck' if r['detector'] else 'classifier'
+    if r.get('segmentor'):
+        what = 'backbone + neck + decode head'
     lines = [
         f"{r['config']} ({what}, input {r['shape'][0]}x{r['shape'][1]})",
         f"  params: {r['params']:,} = {r['params'] / 1e6:.2f}M decimal = "
         f"{r['params'] / m:.2f}M paper unit (2^20)"
     ]
-    if r['detector']:
+    if r['detector'] or r.get('segmentor'):
         lines.append(f"  counted part's params: {r['counted_params']:,}")
     lines.append(f"  FLOPs (MACs): {r['flops'] / 1e9:.3f}G decimal = "
                  f"{r['flops'] / g:.3f}G paper unit (2^30)")
@@ -196,8 +229,8 @@ def parse_args(argv=None):
         type=int,
         nargs=2,
         metavar=('H', 'W'),
-        help='input size (default: 800 1333 for detectors, 32 32 for '
-        'CIFAR classifiers, 224 224 for the others)')
+        help='input size (default: 800 1333 for detectors, 512 1024 for '
+        'segmentors, 32 32 for CIFAR classifiers, 224 224 for the others)')
     parser.add_argument(
         '--out',
         help='write the table into this Markdown file '

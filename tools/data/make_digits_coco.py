@@ -57,11 +57,14 @@ def _polygons(mask: np.ndarray) -> List[List[float]]:
     return polys
 
 
-def render_image(rng: np.random.Generator,
-                 scans: np.ndarray,
-                 labels: np.ndarray,
-                 size: int,
-                 max_objects: int = 3) -> Tuple[np.ndarray, List[Dict]]:
+def render_image(
+        rng: np.random.Generator,
+        scans: np.ndarray,
+        labels: np.ndarray,
+        size: int,
+        max_objects: int = 3,
+        sides: Optional[Tuple[int,
+                              int]] = None) -> Tuple[np.ndarray, List[Dict]]:
     """Compose 1..max_objects digits on a canvas.
 
     Args:
@@ -70,6 +73,8 @@ def render_image(rng: np.random.Generator,
         labels (np.ndarray): Their digits (N, ).
         size (int): Canvas side in pixels.
         max_objects (int): Most digits per image.
+        sides (tuple[int, int], optional): Smallest and largest digit
+            height in pixels. Default: ``size // 5`` and ``size / 2.5``.
 
     Returns:
         tuple: The image (uint8, HxWx3) and a list of objects with ``label``,
@@ -79,7 +84,8 @@ def render_image(rng: np.random.Generator,
     objects: List[Dict] = []
     for _ in range(int(rng.integers(1, max_objects + 1))):
         idx = int(rng.integers(len(scans)))
-        side = int(rng.integers(size // 5, int(size / 2.5) + 1))
+        low, high = sides or (size // 5, int(size / 2.5))
+        side = int(rng.integers(low, high + 1))
         aspect = rng.uniform(0.8, 1.2)
         w, h = max(8, int(side * aspect)), side
         alpha = cv2.resize(
