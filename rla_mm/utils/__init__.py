@@ -5,6 +5,8 @@
 - :mod:`~rla_mm.utils.cpu_distributed`: DDP on CPU-only machines (gloo);
 - :mod:`~rla_mm.utils.dataset_check`: a cheap check of a config's dataset
   files;
+- :mod:`~rla_mm.utils.digit_canvases`: the digit canvases of the demo data
+  makers;
 - :mod:`~rla_mm.utils.markdown_block`: rewrite one marked block of a Markdown
   file.
 

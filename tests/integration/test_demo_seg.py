@@ -10,6 +10,8 @@ from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from rla_mm.utils import digit_canvases
+
 DEMO = osp.join(REPO_ROOT, 'configs', 'demo')
 PLAIN = osp.join(DEMO, 'pspnet_r18-d8_digits.py')
 RLA = osp.join(DEMO, 'pspnet_rla-r18-d8_digits.py')
@@ -43,8 +45,8 @@ def test_label_maps_mark_the_visible_digits(digits):
     rng = np.random.default_rng(0)
     from sklearn.datasets import load_digits
     scans = load_digits()
-    image, objects = load_tool('data/make_digits_coco.py').render_image(
-        rng, scans.images[:50], scans.target[:50], 48)
+    image, objects = digit_canvases.render_canvas(rng, scans.images[:50],
+                                                  scans.target[:50], 48)
     labels = again(objects, 48)
     for obj in objects:
         assert (labels[obj['mask']] == obj['label'] + 1).all()
@@ -73,8 +75,7 @@ def test_the_rla_config_swaps_only_the_backbone_type():
     ours.pop('custom_imports')
     ours['model']['backbone']['type'] = 'ResNetV1c'
     assert ours == plain.to_dict()  # same recipe and budget
-    assert plain.classes == ('background', ) + tuple(
-        load_tool('data/make_digits_coco.py').CLASSES)
+    assert plain.classes == ('background', ) + digit_canvases.CLASSES
     assert plain.palette == maker.PALETTE
     assert plain.model.pretrained is None  # both train from scratch
 

@@ -60,7 +60,8 @@ ROOMS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
     # fixture recorder on its own (backbone_cases imports nothing of rla_mm)
     'rla_mm.testing': (('rla_mm', 'rla_mm.registry', 'rla_mm.testing'),
                        ('torch', 'mmengine')),
-    'rla_mm.utils': (('rla_mm.utils', ), ('torch', 'mmengine')),
+    'rla_mm.utils': (('rla_mm.utils', ),
+                     ('torch', 'mmengine', 'numpy', 'cv2', 'sklearn')),
 }
 # yapf: enable
 # Scripts beside a tool that it may import by name (Python puts a script's

@@ -12,7 +12,6 @@ Prints a Markdown table (the first run is the reference for ΔParams) and draws
 the training loss and validation top-1 of every run in one PNG.
 """
 import argparse
-import json
 import os.path as osp
 import sys
 from typing import Dict, List, Optional
@@ -21,37 +20,7 @@ import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
-from plot_curves import find_logs, read_log  # noqa: E402
-
-
-def load_run(run_dir: str) -> Dict:
-    """The training records, test metrics and wall time of one run.
-
-    Args:
-        run_dir (str): Work dir of tools/train.py and tools/test.py.
-    """
-    metrics_file = osp.join(run_dir, 'test_metrics.json')
-    if not osp.isfile(metrics_file):
-        raise FileNotFoundError(
-            f'{metrics_file} is missing: run tools/test.py CONFIG CHECKPOINT '
-            f'--metrics-out {metrics_file}')
-    with open(metrics_file) as f:
-        test = json.load(f)
-    records = None
-    for log in find_logs(run_dir):
-        try:
-            records = read_log(log)
-            break
-        except ValueError:  # a test run's log has no training records
-            continue
-    if records is None:
-        raise ValueError(f'no training log under {run_dir!r}')
-    seconds_file = osp.join(run_dir, 'train_seconds')
-    seconds = None
-    if osp.isfile(seconds_file):
-        with open(seconds_file) as f:
-            seconds = float(f.read().strip())
-    return dict(test=test, records=records, seconds=seconds)
+from plot_curves import load_run  # noqa: E402
 
 
 def summary_table(names: List[str], runs: List[Dict]) -> str:

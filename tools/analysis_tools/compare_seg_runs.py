@@ -27,7 +27,7 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from compare_cls_runs import load_run  # noqa: E402
+from plot_curves import load_run  # noqa: E402
 
 
 def summary_table(names: List[str], runs: List[Dict]) -> str:

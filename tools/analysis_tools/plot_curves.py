@@ -1,5 +1,8 @@
 """Plot training curves (loss, lr, validation mAP) from MMEngine's JSON logs.
 
+Also ``load_run``, the records, test metrics and wall time of one run that
+the compare tools read.
+
 Usage:
     python tools/analysis_tools/plot_curves.py WORK_DIR_OR_JSON
         [--out curves.png]
@@ -52,6 +55,36 @@ def read_log(path: str) -> Dict[str, List[dict]]:
     if not train:
         raise ValueError(f'{path} has no training records with a "loss"')
     return dict(train=train, val=val)
+
+
+def load_run(run_dir: str) -> Dict:
+    """The training records, test metrics and wall time of one run.
+
+    Args:
+        run_dir (str): Work dir of tools/train.py and tools/test.py.
+    """
+    metrics_file = osp.join(run_dir, 'test_metrics.json')
+    if not osp.isfile(metrics_file):
+        raise FileNotFoundError(
+            f'{metrics_file} is missing: run tools/test.py CONFIG CHECKPOINT '
+            f'--metrics-out {metrics_file}')
+    with open(metrics_file) as f:
+        test = json.load(f)
+    records = None
+    for log in find_logs(run_dir):
+        try:
+            records = read_log(log)
+            break
+        except ValueError:  # a test run's log has no training records
+            continue
+    if records is None:
+        raise ValueError(f'no training log under {run_dir!r}')
+    seconds_file = osp.join(run_dir, 'train_seconds')
+    seconds = None
+    if osp.isfile(seconds_file):
+        with open(seconds_file) as f:
+            seconds = float(f.read().strip())
+    return dict(test=test, records=records, seconds=seconds)
 
 
 def plot(records: Dict[str, List[dict]], out: str, title: str = '') -> None:

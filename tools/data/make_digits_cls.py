@@ -18,8 +18,6 @@ from typing import Dict, Tuple
 import cv2
 import numpy as np
 
-CLASSES = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven',
-           'eight', 'nine')
 SPLITS = (('train', 0.7), ('val', 0.1), ('test', 0.2))
 
 

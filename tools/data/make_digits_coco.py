@@ -18,33 +18,12 @@ import argparse
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import cv2
 import numpy as np
 
-CLASSES = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven',
-           'eight', 'nine')
-
-
-def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A smooth random colour background with mild texture (float, HxWx3)."""
-    base = rng.uniform(40, 215, size=(4, 4, 3)).astype(np.float32)
-    img = cv2.resize(base, (size, size), interpolation=cv2.INTER_CUBIC)
-    blobs = rng.normal(
-        0, 12, size=(size // 8, size // 8, 3)).astype(np.float32)
-    img += cv2.resize(blobs, (size, size), interpolation=cv2.INTER_LINEAR)
-    img += rng.normal(0, 5, size=img.shape).astype(np.float32)
-    return np.clip(img, 0, 255)
-
-
-def _contrasting_colour(rng: np.random.Generator,
-                        background: np.ndarray) -> np.ndarray:
-    for _ in range(20):
-        colour = rng.uniform(0, 255, size=3)
-        if np.abs(colour - background).mean() > 90:
-            return colour
-    return 255 - background
+from rla_mm.utils.digit_canvases import CLASSES, render_canvas, scan_pools
 
 
 def _polygons(mask: np.ndarray) -> List[List[float]]:
@@ -57,65 +36,6 @@ def _polygons(mask: np.ndarray) -> List[List[float]]:
     return polys
 
 
-def render_image(
-        rng: np.random.Generator,
-        scans: np.ndarray,
-        labels: np.ndarray,
-        size: int,
-        max_objects: int = 3,
-        sides: Optional[Tuple[int,
-                              int]] = None) -> Tuple[np.ndarray, List[Dict]]:
-    """Compose 1..max_objects digits on a canvas.
-
-    Args:
-        rng (np.random.Generator): Random source.
-        scans (np.ndarray): Digit scans (N, 8, 8) in [0, 16].
-        labels (np.ndarray): Their digits (N, ).
-        size (int): Canvas side in pixels.
-        max_objects (int): Most digits per image.
-        sides (tuple[int, int], optional): Smallest and largest digit
-            height in pixels. Default: ``size // 5`` and ``size / 2.5``.
-
-    Returns:
-        tuple: The image (uint8, HxWx3) and a list of objects with ``label``,
-        ``mask`` (bool HxW, visible part).
-    """
-    canvas = _texture(rng, size)
-    objects: List[Dict] = []
-    for _ in range(int(rng.integers(1, max_objects + 1))):
-        idx = int(rng.integers(len(scans)))
-        low, high = sides or (size // 5, int(size / 2.5))
-        side = int(rng.integers(low, high + 1))
-        aspect = rng.uniform(0.8, 1.2)
-        w, h = max(8, int(side * aspect)), side
-        alpha = cv2.resize(
-            scans[idx].astype(np.float32) / 16.0, (w, h),
-            interpolation=cv2.INTER_CUBIC)
-        alpha = np.clip(alpha, 0, 1)
-        # Place it where it leaves every earlier digit at least 60% visible,
-        # so that every digit drawn is labelled; give up after a few tries.
-        for _ in range(10):
-            x0 = int(rng.integers(0, size - w + 1))
-            y0 = int(rng.integers(0, size - h + 1))
-            full = np.zeros((size, size), np.float32)
-            full[y0:y0 + h, x0:x0 + w] = alpha
-            mask = full > 0.35
-            if all((o['mask'] & ~mask).sum() >= 0.6 * o['full_area']
-                   for o in objects):
-                break
-        else:
-            continue
-        region = canvas[y0:y0 + h, x0:x0 + w].reshape(-1, 3).mean(0)
-        colour = _contrasting_colour(rng, region)
-        canvas = canvas * (1 - full[..., None]) + colour * full[..., None]
-        for obj in objects:  # the new digit occludes the earlier ones
-            obj['mask'] &= ~mask
-        objects.append(
-            dict(label=int(labels[idx]), mask=mask, full_area=int(mask.sum())))
-    image = np.clip(canvas, 0, 255).astype(np.uint8)
-    return image, objects
-
-
 def build_split(out_dir: str, split: str, scans: np.ndarray,
                 labels: np.ndarray, num_images: int, size: int,
                 seed: int) -> Dict:
@@ -124,7 +44,7 @@ def build_split(out_dir: str, split: str, scans: np.ndarray,
     os.makedirs(osp.join(out_dir, split), exist_ok=True)
     images, annotations = [], []
     for image_id in range(1, num_images + 1):
-        image, objects = render_image(rng, scans, labels, size)
+        image, objects = render_canvas(rng, scans, labels, size)
         file_name = f'{image_id:05d}.png'
         cv2.imwrite(osp.join(out_dir, split, file_name), image)
         images.append(
@@ -173,18 +93,7 @@ def make_dataset(out_dir: str,
         size (int): Image side in pixels (>= 48).
         seed (int): Random seed.
     """
-    if size < 48:
-        raise ValueError(f'size must be >= 48 pixels, got {size}')
-    for name, n in (('num_train', num_train), ('num_val', num_val)):
-        if n < 1:
-            raise ValueError(f'{name} must be >= 1, got {n}')
-    if seed < 0:
-        raise ValueError(f'seed must be >= 0, got {seed}')
-    from sklearn.datasets import load_digits
-    digits = load_digits()
-    order = np.random.default_rng(seed).permutation(len(digits.images))
-    cut = int(0.8 * len(order))  # disjoint scans for train and val
-    pools = dict(train=order[:cut], val=order[cut:])
+    digits, pools = scan_pools(size, num_train, num_val, seed)
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
     files = {}
     for split, n, split_seed in (('train', num_train, seed + 1),

@@ -1,8 +1,9 @@
 """Generate a small semantic segmentation set of digits.
 
-The canvases of ``make_digits_coco.py`` (scikit-learn's real handwritten digit
-scans, upscaled and composited onto textured colour canvases with random size,
-colour and partial occlusion; disjoint scans for train and val), with a label
+The canvases of ``make_digits_coco.py`` (``rla_mm.utils.digit_canvases``:
+scikit-learn's real handwritten digit scans, upscaled and composited onto
+textured colour canvases with random size, colour and partial occlusion;
+disjoint scans for train and val), with a label
 map per image: 0 for the background, 1 + d for the visible pixels of digit d.
 Every output is a deterministic function of ``--seed``.
 
@@ -17,15 +18,13 @@ MMSegmentation's ``BaseSegDataset``.
 import argparse
 import os
 import os.path as osp
-import sys
 from typing import Dict
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from make_digits_coco import CLASSES as DIGITS  # noqa: E402
-from make_digits_coco import render_image  # noqa: E402
+from rla_mm.utils.digit_canvases import CLASSES as DIGITS
+from rla_mm.utils.digit_canvases import render_canvas, scan_pools
 
 #: Label 0 is the background, label 1 + d digit d.
 CLASSES = ('background', ) + DIGITS
@@ -64,18 +63,7 @@ def make_dataset(out_dir: str,
         size (int): Image side in pixels (>= 48).
         seed (int): Random seed.
     """
-    if size < 48:
-        raise ValueError(f'size must be >= 48 pixels, got {size}')
-    for name, n in (('num_train', num_train), ('num_val', num_val)):
-        if n < 1:
-            raise ValueError(f'{name} must be >= 1, got {n}')
-    if seed < 0:
-        raise ValueError(f'seed must be >= 0, got {seed}')
-    from sklearn.datasets import load_digits
-    digits = load_digits()
-    order = np.random.default_rng(seed).permutation(len(digits.images))
-    cut = int(0.8 * len(order))  # disjoint scans for train and val
-    pools = dict(train=order[:cut], val=order[cut:])
+    digits, pools = scan_pools(size, num_train, num_val, seed)
     counts = {}
     for split, n, split_seed in (('train', num_train, seed + 1),
                                  ('val', num_val, seed + 2)):
@@ -84,7 +72,7 @@ def make_dataset(out_dir: str,
         for kind in ('img_dir', 'ann_dir'):
             os.makedirs(osp.join(out_dir, kind, split), exist_ok=True)
         for i in range(n):
-            image, objects = render_image(
+            image, objects = render_canvas(
                 rng, digits.images[idx], digits.target[idx], size, MAX_OBJECTS,
                 (int(size * SIDES[0]), int(size * SIDES[1])))
             name = f'{i:05d}.png'
