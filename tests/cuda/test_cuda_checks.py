@@ -10,7 +10,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from rla_testkit.checkout import REPO_ROOT
 
 from rla_mm.testing import gpu_checks
 from rla_mm.testing.backbone_cases import FULL, full_case_id

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from rla_testkit.checkout import REPO_ROOT
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'demo', 'rla_resnet164_digits.py')
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT, load_script
+from rla_testkit.checkout import REPO_ROOT, load_script
 
 cuda_toolkit = load_script('.dev_scripts/setup/cuda_toolkit.py')
 ToolkitError = cuda_toolkit.ToolkitError

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT
+from rla_testkit.checkout import REPO_ROOT
 
 from rla_mm.deployment import (OrtClassifier, OrtDetector, detections_agree,
                                export_model, load_model, verify_detector)
@@ -221,7 +221,7 @@ model = dict(backbone=dict(_delete_=True, type='ResNet', depth=18,
 
 @pytest.mark.parametrize('backbone', ['rla', 'plain'])
 def test_export_tool_classifier(tmp_path, backbone):
-    from conftest import load_tool
+    from rla_testkit.checkout import load_tool
     base = osp.join(REPO_ROOT, 'configs', 'rla_resnet50_4xb64_in1k.py')
     config = str(tmp_path / f'cls_{backbone}.py')
     with open(config, 'w') as f:

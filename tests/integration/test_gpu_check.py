@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT, load_tool
+from rla_testkit.checkout import REPO_ROOT, load_tool
 
 from rla_mm.testing import gpu_checks
 from rla_mm.testing.backbone_cases import BACKBONES, FULL, FullCase

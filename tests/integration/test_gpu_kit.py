@@ -16,11 +16,11 @@ import zipfile
 from email.parser import Parser
 
 import pytest
-from conftest import REPO_ROOT
 from packaging.requirements import Requirement
 from packaging.tags import compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
+from rla_testkit.checkout import REPO_ROOT
 
 KIT_SCRIPTS = osp.join(REPO_ROOT, '.dev_scripts', 'gpu_kit')
 RUN_SH = osp.join(KIT_SCRIPTS, 'run.sh')

@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import install_wheel, load_tool
+from rla_testkit.checkout import install_wheel, load_tool
 
 from rla_mm.configs import CLS_METAFILE, DET_METAFILE, load_metafile
 

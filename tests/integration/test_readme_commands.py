@@ -30,57 +30,22 @@ import sys
 from typing import Callable, Dict, List, Optional, Tuple
 
 import pytest
-import rla_functional as ref
 import torch
-from conftest import REPO_ROOT, load_script, load_tool, save_untrained
+from rla_testkit import rla_functional as ref
+from rla_testkit.checkout import REPO_ROOT, load_script, load_tool
+from rla_testkit.markdown import all_shell_commands, split_env
+from rla_testkit.models import save_untrained
+from rla_testkit.reference_checkpoints import \
+    write_published as write_published_files
 
 from rla_mm.converters.published import published_checkpoints
 
 README = osp.join(REPO_ROOT, 'README.md')
-FENCE = re.compile(r'^```(\w*)\n(.*?)^```', re.M | re.S)
 DIGITS = load_tool('data/make_digits_coco.py')
 COCO_TABLE = 'Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all'
 PUBLISHED = published_checkpoints()
 #: what the README's ``--all`` command writes, as later commands name them
 CONVERTED = {f'checkpoints/{e.converted}' for e in PUBLISHED}
-
-
-def readme_blocks() -> List[Tuple[int, str, str]]:
-    """(line number, language, text) of every fenced code block of the
-    README."""
-    with open(README) as f:
-        text = f.read()
-    return [(text.count('\n', 0, m.start()) + 2, m.group(1), m.group(2))
-            for m in FENCE.finditer(text)]
-
-
-def shell_commands(block: str, first_line: int) -> List[Tuple[int, str]]:
-    """(line number, command) of a shell block: continuations joined, comments
-    (whole-line and trailing) and blank lines dropped."""
-    commands, current, start = [], '', 0
-    for i, line in enumerate(block.splitlines()):
-        line = re.sub(r'(^|\s)#.*$', '', line).rstrip()
-        if not current and not line.strip():
-            continue
-        if not current:
-            start = first_line + i
-        if line.endswith('\\'):
-            current += line[:-1].strip() + ' '
-            continue
-        commands.append((start, (current + line.strip()).strip()))
-        current = ''
-    assert not current, f'README line {start}: a command ends in a backslash'
-    return commands
-
-
-def split_env(command: str) -> Tuple[Dict[str, str], List[str]]:
-    """Leading VAR=value words and the rest of a command's words."""
-    words = shlex.split(command)
-    env = {}
-    while words and re.match(r'^[A-Z_][A-Z0-9_]*=', words[0]):
-        key, value = words.pop(0).split('=', 1)
-        env[key] = value
-    return env, words
 
 
 def free_port() -> int:
@@ -283,8 +248,8 @@ class ReadmeSession:
             rewrites.append(
                 f'{src}: every published file ({len(PUBLISHED)}) '
                 'under the authors\' name, in their formats, one '
-                'number per tensor (test_convert_all.write_published;'
-                ' no download)')
+                'number per tensor (rla_testkit.reference_checkpoints.'
+                'write_published; no download)')
             checks = (expect(f'converted {len(PUBLISHED)} of {len(PUBLISHED)} '
                              f'files in {src}'), ) + tuple(
                                  exists(self.cwd, dst, e.converted)
@@ -538,11 +503,11 @@ def verified(path: str) -> Callable[[str], None]:
 
 def write_published(folder: str) -> None:
     """Every published file in ``folder``, as
-    tests/integration/test_convert_all.py writes them
-    (small storage, the authors' formats)."""
-    from test_convert_all import write_published as write
+    rla_testkit.reference_checkpoints writes them for
+    tests/integration/test_convert_all.py (small storage, the authors'
+    formats)."""
     os.makedirs(folder)
-    write(pathlib.Path(folder))
+    write_published_files(pathlib.Path(folder))
 
 
 def published_arch(path: str) -> str:
@@ -624,10 +589,10 @@ def session_script(steps: List[Step]) -> str:
 def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
     cwd, coco, imagenet = scratch
     session = ReadmeSession(cwd, coco, imagenet)
-    for first, lang, text in readme_blocks():
-        if lang in ('bash', 'sh', 'shell'):
-            for line, command in shell_commands(text, first):
-                session.add(line, command)
+    with open(README) as f:
+        text = f.read()
+    for line, command in all_shell_commands(text):
+        session.add(line, command)
     steps = session.steps
     covered = ' '.join(s.shell for s in steps if not s.skip)
     # what the README must show and this test must run (issue: README commands)

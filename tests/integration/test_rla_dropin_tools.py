@@ -6,9 +6,10 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT, randomize_norms
 from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import load_checkpoint
+from rla_testkit.checkout import REPO_ROOT
+from rla_testkit.models import randomize_norms
 
 
 @pytest.fixture

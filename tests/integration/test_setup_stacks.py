@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT, load_script
+from rla_testkit.checkout import REPO_ROOT, load_script
 
 SCRIPT = osp.join(REPO_ROOT, '.dev_scripts', 'setup', 'stacks.py')
 stacks = load_script('.dev_scripts/setup/stacks.py')

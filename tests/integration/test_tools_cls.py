@@ -9,8 +9,8 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
+from rla_testkit.checkout import REPO_ROOT, load_tool
 
 DEMO = {
     name: osp.join(REPO_ROOT, 'configs', 'demo', f'{name}_digits.py')

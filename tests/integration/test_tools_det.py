@@ -11,7 +11,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import REPO_ROOT, load_tool
+from rla_testkit.checkout import REPO_ROOT, load_tool
 
 DEMO = osp.join(REPO_ROOT, 'configs', 'demo',
                 'faster_rcnn_rla_r18_fpn_digits.py')

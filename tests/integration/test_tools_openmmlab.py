@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
+from rla_testkit.checkout import REPO_ROOT, load_tool
 
 DET = osp.join(REPO_ROOT, 'configs', 'demo',
                'faster_rcnn_rla_r18_fpn_digits.py')

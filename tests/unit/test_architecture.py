@@ -13,7 +13,7 @@ import sys
 from typing import Dict, Iterator, List, Tuple
 
 import pytest
-from conftest import REPO_ROOT
+from rla_testkit.checkout import REPO_ROOT
 
 # The package's core: what `import rla_mm` and the models need.
 CORE = ('rla_mm.checks', 'rla_mm.registry', 'rla_mm.pretrained',
@@ -67,9 +67,14 @@ ROOMS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
 # folder first on sys.path); everything else they share is in the package.
 TOOL_SIBLINGS = ('env_check', 'plot_curves')
 # (.dev_scripts/fixtures/record_backbone_keys.py reads the case table
-# (rla_mm/testing/backbone_cases.py) and tests/key_layouts.py on their own, as
-# they stood at the revision it records.)
-DEV_SIBLINGS = ('stacks', 'backbone_cases', 'key_layouts')
+# (rla_mm/testing/backbone_cases.py) on its own, as it stood at the revision it
+# records, and both recorders the tests' rla_testkit.key_layouts.)
+DEV_SIBLINGS = ('stacks', 'backbone_cases', 'rla_testkit')
+# The tests' helpers (tests/rla_testkit/); tests import them, and nothing else
+# of tests/ but what is listed beside them here.
+TEST_HELPERS = 'rla_testkit'
+# A module beside the tests of its own folder: the sweep's harness.
+TEST_LOCAL_MODULES = {'tests/sweep/config_sweep.py': ('tests/sweep', )}
 
 
 def module_name(path: str) -> str:
@@ -113,7 +118,14 @@ def files(folder: str) -> List[str]:
 
 
 def local_scripts(folder: str) -> set:
-    return {osp.splitext(osp.basename(p))[0] for p in files(folder)}
+    """The names of the modules and packages under ``folder``."""
+    paths = files(folder)
+    modules = {osp.splitext(osp.basename(p))[0] for p in paths}
+    packages = {
+        osp.basename(osp.dirname(p))
+        for p in paths if p.endswith('__init__.py')
+    }
+    return modules | packages
 
 
 def third_party(name: str) -> bool:
@@ -161,7 +173,37 @@ def test_tests_import_no_tool_as_a_module():
         for line, name in imports(path):
             assert name.split('.')[0] not in tools, \
                 (f'{osp.relpath(path, REPO_ROOT)}:{line} imports {name}: '
-                 'load a script with conftest.load_script, or import rla_mm')
+                 'load a script with rla_testkit.checkout.load_script, or '
+                 'import rla_mm')
+
+
+def test_tests_share_helpers_through_rla_testkit_only():
+    """No test imports conftest or another test file, and every module of
+    tests/ that is not a test is in rla_testkit (or listed with its
+    folder)."""
+    modules = {}
+    for path in files('tests'):
+        rel = osp.relpath(path, REPO_ROOT)
+        name = osp.splitext(osp.basename(path))[0]
+        if rel.startswith(f'tests/{TEST_HELPERS}/') or \
+                name.startswith('test_') or name == 'conftest':
+            continue
+        assert rel in TEST_LOCAL_MODULES, (
+            f'{rel}: a helper module outside tests/{TEST_HELPERS}/; move it '
+            'there')
+        modules[name] = TEST_LOCAL_MODULES[rel]
+    for path in files('tests'):
+        rel = osp.relpath(path, REPO_ROOT)
+        for line, name in imports(path):
+            top = name.split('.')[0]
+            where = f'{rel}:{line} imports {name}'
+            assert top != 'conftest', (
+                f'{where}: import what tests share from {TEST_HELPERS} '
+                '(conftest holds fixtures and hooks only)')
+            assert not top.startswith('test_'), (
+                f'{where}: move what tests share into {TEST_HELPERS}')
+            if top in modules:
+                assert osp.dirname(rel) in modules[top], where
 
 
 def test_the_arrows_are_the_ones_of_the_doc():

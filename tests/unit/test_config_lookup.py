@@ -3,8 +3,8 @@ rule that the tools and converters share."""
 import os.path as osp
 
 import pytest
-from conftest import REPO_ROOT
 from mmengine.config import Config
+from rla_testkit.checkout import REPO_ROOT
 
 from rla_mm.configs import (configs_dir, find_config, get_config_path,
                             is_detector_config)

@@ -6,9 +6,9 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from rla_testkit.checkout import REPO_ROOT
 
 DROPIN = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', 'dropin', '*.py')))
 RLA_INIT = dict(

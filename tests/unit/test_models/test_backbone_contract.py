@@ -22,10 +22,10 @@ import json
 import math
 import os.path as osp
 
-import key_layouts
 import pytest
 import torch
-from conftest import FIXTURES
+from rla_testkit import key_layouts
+from rla_testkit.checkout import FIXTURES
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from rla_mm.models.backbones.base import RLABackbone
