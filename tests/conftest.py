@@ -1,10 +1,39 @@
-"""What every test gets: the registry scope it started with.
+"""What every test gets: its registry scope back, and the processes it starts
+held to its time limit.
 
 The tests' helpers are the package ``rla_testkit`` (tests/rla_testkit/, on
 ``sys.path`` through pytest.ini's ``pythonpath``); tests import it, never this
 file.
 """
 import pytest
+from rla_testkit import process
+
+try:
+    from pytest_timeout import get_env_settings
+except ImportError:  # pytest.ini's required_plugins names it
+    get_env_settings = None
+
+
+def time_limit(item) -> float:
+    """The test's limit as pytest-timeout applies it: its ``timeout`` marker,
+    else ``--timeout``, ``PYTEST_TIMEOUT`` or pytest.ini's ``timeout``."""
+    marker = item.get_closest_marker('timeout')
+    if marker is not None:
+        return float(marker.kwargs.get('timeout', *marker.args[:1]) or 0)
+    if get_env_settings is None:
+        return 0
+    return float(get_env_settings(item.config).timeout or 0)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    process.begin_test(item.nodeid, time_limit(item),
+                       item.get_closest_marker('subprocess') is not None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    process.end_test()
 
 
 @pytest.fixture(autouse=True)

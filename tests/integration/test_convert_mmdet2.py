@@ -16,6 +16,7 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
+from rla_testkit import process
 from rla_testkit import rla_functional as ref
 from rla_testkit.checkout import REPO_ROOT, load_script, load_tool
 from rla_testkit.reference_checkpoints import (mmdet2_state_dict,
@@ -88,6 +89,7 @@ def digits(tmp_path_factory):
 @pytest.mark.parametrize('detector,depth,eca', [('faster_rcnn', 50, False),
                                                 ('retinanet', 50, True),
                                                 ('mask_rcnn', 101, True)])
+@pytest.mark.subprocess
 def test_converted_file_evaluates_with_tools_test(tmp_path, capsys, digits,
                                                   detector, depth, eca):
     sd, _ = mmdet2_state_dict(detector, depth, eca, num_classes=10, seed=1)
@@ -124,16 +126,16 @@ def test_converted_file_evaluates_with_tools_test(tmp_path, capsys, digits,
         digits, scale=96) + heads + ['model.backbone.init_cfg=None']
     if detector != 'retinanet':  # random heads score low: keep every box
         options.append('model.test_cfg.rcnn.score_thr=0.0')
-    proc = subprocess.run([
+    proc = process.run([
         sys.executable,
         osp.join(REPO_ROOT, 'tools', 'test.py'), config,
         str(dst), '--work-dir',
         str(tmp_path / 'work'), '--cfg-options', *options
     ],
-                          cwd=REPO_ROOT,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
+                       cwd=REPO_ROOT,
+                       capture_output=True,
+                       text=True,
+                       timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert 'Load checkpoint from' in log

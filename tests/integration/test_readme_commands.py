@@ -31,6 +31,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import pytest
 import torch
+from rla_testkit import process
 from rla_testkit import rla_functional as ref
 from rla_testkit.checkout import REPO_ROOT, load_script, load_tool
 from rla_testkit.markdown import all_shell_commands, split_env
@@ -46,6 +47,8 @@ COCO_TABLE = 'Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all'
 PUBLISHED = published_checkpoints()
 #: what the README's ``--all`` command writes, as later commands name them
 CONVERTED = {f'checkpoints/{e.converted}' for e in PUBLISHED}
+#: seconds the README's commands may take in all (a few minutes on 2 cores)
+SESSION_TIMEOUT = 600
 
 
 def free_port() -> int:
@@ -180,9 +183,10 @@ class ReadmeSession:
 
     def make(self, line, command, env, words) -> Step:
         target = words[1]
-        dry = subprocess.run(['make', '-n', '-C', REPO_ROOT, target],
-                             capture_output=True,
-                             text=True)
+        dry = process.run(['make', '-n', '-C', REPO_ROOT, target],
+                          capture_output=True,
+                          text=True,
+                          timeout=60)
         assert dry.returncode == 0, (f'README:{line}: make {target}: '
                                      f'{dry.stderr}')
         return Step(
@@ -586,6 +590,9 @@ def session_script(steps: List[Step]) -> str:
     return '\n'.join(lines) + '\n'
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
+@pytest.mark.timeout(SESSION_TIMEOUT + 300)
 def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
     cwd, coco, imagenet = scratch
     session = ReadmeSession(cwd, coco, imagenet)
@@ -613,17 +620,18 @@ def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
             print(step.report())
     env = fresh_env()
     assert not osp.samefile(
-        subprocess.run(['bash', '-c', 'command -v python || echo /dev/null'],
+        process.run(['bash', '-c', 'command -v python || echo /dev/null'],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=60).stdout.strip(),
+        sys.executable), 'the fresh shell still finds the venv python'
+    proc = process.run(['bash', '-c', session_script(steps)],
+                       cwd=cwd,
                        env=env,
                        capture_output=True,
-                       text=True).stdout.strip(),
-        sys.executable), 'the fresh shell still finds the venv python'
-    proc = subprocess.run(['bash', '-c', session_script(steps)],
-                          cwd=cwd,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=1500)
+                       text=True,
+                       timeout=SESSION_TIMEOUT)
     out = proc.stdout + proc.stderr
     for i, step in enumerate(steps):
         if step.skip:
@@ -646,13 +654,15 @@ def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
 def choose_python(cwd: str, **env) -> subprocess.CompletedProcess:
     script = ('source tools/python_env.sh && rla_mm_python tools '
               '&& echo "chosen: $RLA_MM_PYTHON"')
-    return subprocess.run(['bash', '-c', script],
-                          cwd=cwd,
-                          env=dict(fresh_env(), **env),
-                          capture_output=True,
-                          text=True)
+    return process.run(['bash', '-c', script],
+                       cwd=cwd,
+                       env=dict(fresh_env(), **env),
+                       capture_output=True,
+                       text=True,
+                       timeout=60)
 
 
+@pytest.mark.subprocess
 def test_tools_choose_their_python_or_say_what_to_do(scratch, tmp_path):
     cwd = scratch[0]
     venv_python = osp.join(cwd, '.venv', 'bin', 'python')
@@ -666,11 +676,12 @@ def test_tools_choose_their_python_or_say_what_to_do(scratch, tmp_path):
     proc = choose_python(cwd, VIRTUAL_ENV=sys.prefix)
     assert proc.stdout.strip() == f'chosen: {sys.prefix}/bin/python'
     # an interpreter without the stack stops the scripts with what to do
-    subprocess.run([
+    process.run([
         sys.executable, '-m', 'venv', '--without-pip',
         str(tmp_path / 'bare')
     ],
-                   check=True)
+                check=True,
+                timeout=120)
     bare = str(tmp_path / 'bare' / 'bin' / 'python')
     proc = choose_python(cwd, PYTHON=bare)
     assert proc.returncode == 1
@@ -683,11 +694,12 @@ def test_tools_choose_their_python_or_say_what_to_do(scratch, tmp_path):
     # the Python tools too, when run by a Python without the stack
     for tool in ('tools/test.py', 'tools/analysis_tools/get_flops.py',
                  'tools/model_converters/rlanet_to_rla_mm.py'):
-        proc = subprocess.run([bare, tool, 'configs/x.py'],
-                              cwd=cwd,
-                              env=fresh_env(),
-                              capture_output=True,
-                              text=True)
+        proc = process.run([bare, tool, 'configs/x.py'],
+                           cwd=cwd,
+                           env=fresh_env(),
+                           capture_output=True,
+                           text=True,
+                           timeout=60)
         assert proc.returncode == 1, proc.stderr
         assert f'this Python ({bare}) cannot import torch, mmengine, mmcv' \
             in proc.stderr
@@ -697,15 +709,15 @@ def test_tools_choose_their_python_or_say_what_to_do(scratch, tmp_path):
                 if osp.exists(checkout_venv) else 'make setup') in proc.stderr
     # the whole chain with no activation: script -> .venv -> torchrun
     # -> train.py
-    proc = subprocess.run([
+    proc = process.run([
         'bash', 'tools/dist_train.sh',
         'configs/faster_rcnn_rla_r50_fpn_1x_coco.py', '1', '--help'
     ],
-                          cwd=cwd,
-                          env=dict(fresh_env(), PORT=str(free_port())),
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
+                       cwd=cwd,
+                       env=dict(fresh_env(), PORT=str(free_port())),
+                       capture_output=True,
+                       text=True,
+                       timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'usage: train.py' in proc.stdout
 

@@ -3,8 +3,9 @@ wheel."""
 import importlib.util
 import os
 import os.path as osp
-import subprocess
 import sys
+
+from .process import run
 
 #: The checkout under test; tests run from it whether rla_mm is imported from
 #: it or from an installed wheel (``make test-compat``).
@@ -64,8 +65,9 @@ def install_wheel(folder: str) -> str:
                 'install', '-q', '--no-deps', '--no-index', '--target', site,
                 osp.join(folder, wheels[0])
             ]
-        proc = subprocess.run([sys.executable, '-m', 'pip', *command],
-                              capture_output=True,
-                              text=True)
+        proc = run([sys.executable, '-m', 'pip', *command],
+                   capture_output=True,
+                   text=True,
+                   timeout=300)
         assert proc.returncode == 0, proc.stderr
     return site

@@ -75,6 +75,13 @@ DEV_SIBLINGS = ('stacks', 'backbone_cases', 'rla_testkit')
 TEST_HELPERS = 'rla_testkit'
 # A module beside the tests of its own folder: the sweep's harness.
 TEST_LOCAL_MODULES = {'tests/sweep/config_sweep.py': ('tests/sweep', )}
+# Calls that start a process, which tests make through rla_testkit.process.run
+# only.
+PROCESS_STARTERS = (('subprocess', 'run'), ('subprocess', 'call'),
+                    ('subprocess', 'check_call'),
+                    ('subprocess', 'check_output'), ('subprocess', 'Popen'),
+                    ('os', 'system'), ('os', 'popen'), ('os', 'fork'),
+                    ('os', 'execv'), ('os', 'execvp'), ('os', 'spawnv'))
 
 
 def module_name(path: str) -> str:
@@ -204,6 +211,31 @@ def test_tests_share_helpers_through_rla_testkit_only():
                 f'{where}: move what tests share into {TEST_HELPERS}')
             if top in modules:
                 assert osp.dirname(rel) in modules[top], where
+
+
+def test_tests_start_processes_through_the_testkit_with_a_timeout():
+    """A test starts a process only through rla_testkit.process.run, which
+    stops the process group with the test, and gives it a timeout of its
+    own."""
+    for path in files('tests'):
+        rel = osp.relpath(path, REPO_ROOT)
+        if rel == f'tests/{TEST_HELPERS}/process.py':
+            continue
+        with open(path) as f:
+            tree = ast.parse(f.read(), path)
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name)):
+                continue
+            call = (node.func.value.id, node.func.attr)
+            where = f'{rel}:{node.lineno}'
+            assert call not in PROCESS_STARTERS, (
+                f'{where}: {".".join(call)}(...); start processes with '
+                f'{TEST_HELPERS}.process.run (and mark the test subprocess)')
+            if call == ('process', 'run'):
+                assert any(k.arg == 'timeout' for k in node.keywords), (
+                    f'{where}: process.run without a timeout')
 
 
 def test_the_arrows_are_the_ones_of_the_doc():
