@@ -23,11 +23,10 @@ import os.path as osp
 import pathlib
 import re
 import shlex
-import socket
 import stat
 import subprocess
 import sys
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 import torch
@@ -36,8 +35,8 @@ from rla_testkit import rla_functional as ref
 from rla_testkit.checkout import REPO_ROOT, load_script, load_tool
 from rla_testkit.markdown import all_shell_commands, split_env
 from rla_testkit.models import save_untrained
-from rla_testkit.reference_checkpoints import \
-    write_published as write_published_files
+from rla_testkit.process import free_port
+from rla_testkit.reference_checkpoints import write_published
 
 from rla_mm.converters.published import published_checkpoints
 
@@ -47,14 +46,9 @@ COCO_TABLE = 'Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all'
 PUBLISHED = published_checkpoints()
 #: what the README's ``--all`` command writes, as later commands name them
 CONVERTED = {f'checkpoints/{e.converted}' for e in PUBLISHED}
-#: seconds the README's commands may take in all (a few minutes on 2 cores)
-SESSION_TIMEOUT = 600
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+#: seconds the README's commands may take in all (1.5 min on a quiet 2-core
+#: machine, 7 min beside other jobs)
+SESSION_TIMEOUT = 1200
 
 
 def fresh_env() -> Dict[str, str]:
@@ -217,149 +211,14 @@ class ReadmeSession:
             checks=(expect('Would install rla_mm-'), ))
 
     def python(self, line, command, env, words) -> Step:
-        script, args = words[1], words[2:]
-        rewrites, checks, prep, env_words = [], [], None, []
-        if script.endswith('tools/test.py'):
-            config, ckpt = args[0], args[1]
-            ckpt, notes = self.checkpoint(ckpt)
-            opts, data = self.data_options(config)
-            args = [config, ckpt] + args[2:] + ['--cfg-options'] + opts
-            rewrites += notes + [data]
-            checks = (expect(COCO_TABLE) if config.endswith('_coco.py') else
-                      expect('accuracy/top1'), )
-            if config.endswith('_coco.py') and ckpt in CONVERTED:
-                # one number per tensor (test_convert_all.small): no boxes, so
-                # CocoMetric has nothing to score and prints no table
-                rewrites.append(
-                    f'{ckpt}: converted above from the authors\' '
-                    'format with one number per tensor: it predicts '
-                    'no boxes; checked: it loads and tests every '
-                    'val image')
-                checks = (expect(f'Load checkpoint from {ckpt}'),
-                          expect('Epoch(test) [4/4]'))
-        elif script.endswith('tools/train.py'):
-            opts, data = self.data_options(args[0])
-            args = args + ['--cfg-options'] + opts
-            rewrites += [data]
-            work = osp.join('work_dirs',
-                            osp.splitext(osp.basename(args[0]))[0])
-            checks = (trained_one_epoch, exists(self.cwd, work, 'epoch_1.pth'))
-        elif (script.endswith('tools/model_converters/rlanet_to_rla_mm.py')
-              and args[0] == '--all'):
-            src, dst = args[1], args[2]
-            prep = lambda: write_published(  # noqa: E731
-                osp.join(self.cwd, src))
-            rewrites.append(
-                f'{src}: every published file ({len(PUBLISHED)}) '
-                'under the authors\' name, in their formats, one '
-                'number per tensor (rla_testkit.reference_checkpoints.'
-                'write_published; no download)')
-            checks = (expect(f'converted {len(PUBLISHED)} of {len(PUBLISHED)} '
-                             f'files in {src}'), ) + tuple(
-                                 exists(self.cwd, dst, e.converted)
-                                 for e in PUBLISHED)
-        elif script.endswith('tools/model_converters/rlanet_to_rla_mm.py'):
-            src, dst = args[0], args[1]
-            arch = published_arch(src)
-            prep = lambda: write_reference_checkpoint(  # noqa: E731
-                osp.join(self.cwd, src), arch)
-            rewrites.append(
-                f'{src}: written here in the authors\' format from '
-                f'random {arch} weights (no download)')
-            checks = (expect(f'converted {arch}'), exists(self.cwd, dst))
-        elif script.endswith('tools/model_converters/resnet_to_rla_mm.py'):
-            src, dst = args[0], args[1]
-            assert src.startswith('torchvision://'), (
-                f'README:{line}: only a torchvision:// source has a rule')
-            cache = osp.join(self.cwd, 'torch_home')
-            prep = lambda: write_torchvision_cache(  # noqa: E731
-                cache, src[len('torchvision://'):])
-            env_words = [f'TORCH_HOME={cache}']
-            rewrites.append(f'{src}: torchvision\'s file with random weights '
-                            f'in the torch hub cache, TORCH_HOME={cache} (no '
-                            'download)')
-            if dst in CONVERTED:
-                made = osp.join('work_dirs', 'plain_init', osp.basename(dst))
-                rewrites.append(f'{dst} -> {made} (the --all command above '
-                                'wrote that name, and later commands read it)')
-                dst = args[1] = made
-            checks = (expect('Loads checkpoint by torchvision backend'),
-                      expect(f'{dst}: '),
-                      expect(f'main-path tensors of {src} for RLAResNet; the '
-                             'RLA parts start fresh'), exists(self.cwd, dst))
-        elif script.endswith('tools/analysis_tools/visualize_rla.py'):
-            config, ckpt, image = args[0], args[1], args[2]
-            out = args[args.index('--out-dir') + 1]
-            made = None
-            if ckpt in CONVERTED:
-                # one number per tensor: the hidden state overflows (inf, NaN)
-                made = osp.join('work_dirs', 'random', osp.basename(ckpt))
-                rewrites.append(
-                    f'{ckpt} -> {made} (the config\'s model with '
-                    'random weights, saved here; the file converted '
-                    'above holds one number per tensor, and its '
-                    'hidden state overflows)')
-                args[1] = made
-            prep = lambda: (  # noqa: E731
-                write_demo_image(osp.join(self.cwd, image)), made and
-                save_untrained(
-                    osp.join(self.cwd, config), osp.join(self.cwd, made)))
-            figures = ('hidden_state.png', 'update_strength.png', 'cam.png')
-            checks = (expect(f'wrote {", ".join(figures)} and rla_hidden.json '
-                             f'to {out}'), *(exists(self.cwd, out, f)
-                                             for f in figures),
-                      finite_updates(
-                          osp.join(self.cwd, out, 'rla_hidden.json')))
-        elif script.endswith('tools/deployment/export_onnx.py'):
-            config, ckpt = args[0], args[1]
-            out = args[args.index('--out-dir') + 1]
-            if ckpt in CONVERTED:
-                made = osp.join('work_dirs',
-                                osp.splitext(osp.basename(config))[0],
-                                'epoch_1.pth')
-                assert any(
-                    s.shell.startswith(f'python tools/train.py {config}')
-                    for s in self.steps), (
-                        f'README:{line}: no earlier command trains {config}')
-                heads = [
-                    o for o in self.data_options(config)[0]
-                    if o.endswith('.num_classes=10')
-                ]
-                rewrites.append(
-                    f'{ckpt} -> {made} (the detector trained above, '
-                    'so ' + ', '.join(heads) + '; the file converted '
-                    'above holds one number per tensor and '
-                    'predicts no boxes to compare)')
-                args[1] = made
-                args += ['--cfg-options', *heads]
-            images = args[args.index('--verify') + 1:]
-            images = images[:next((i for i, a in enumerate(images)
-                                   if a.startswith('--')), len(images))]
-            prep = lambda: [  # noqa: E731
-                write_demo_image(osp.join(self.cwd, i)) for i in images
-            ]
-            checks = (expect(f'export.json and export.md to {out}'),
-                      expect('- ok: True'), exists(self.cwd, out,
-                                                   'model.onnx'),
-                      verified(osp.join(self.cwd, out, 'export.json')))
-        elif script == 'demo/image_demo.py':
-            image, out = args[0], args[args.index('--out-dir') + 1]
-            name = osp.basename(image)
-            prep = lambda: write_demo_image(osp.join(self.cwd, image))  # noqa
-            rewrites.append(f'{image}: a digit scan with noise, written here '
-                            '(no download)')
-            checks = (expect('1 image(s): pictures in'),
-                      exists(self.cwd, out, 'vis', name),
-                      exists(self.cwd, out, 'preds',
-                             osp.splitext(name)[0] + '.json'))
-        else:
-            raise AssertionError(f'README:{line}: no rule runs {script}')
-        if words[1] != script:
-            rewrites.append(f'{words[1]} -> {script}')
-        if prep:
-            prep()
-        shell = shlex.join(env_words + ['python', script] + args)
-        return Step(line, command, shell, rewrites, checks=checks)
+        """``python SCRIPT ARGS``: the rule of SCRIPT (:data:`PYTHON_RULES`)
+        gives the arguments it runs with, the rewrites and the checks."""
+        script = osp.normpath(words[1])
+        rule = PYTHON_RULES.get(script)
+        assert rule, f'README:{line}: no rule runs {script}'
+        run = rule(self, line, list(words[2:]))
+        shell = shlex.join(run.env + ['python', words[1]] + run.args)
+        return Step(line, command, shell, run.rewrites, checks=run.checks)
 
     def dist_train(self, line, command, env, words) -> Step:
         config, gpus, rest = words[1], words[2], words[3:]
@@ -410,6 +269,195 @@ class ReadmeSession:
             checks=(expect(f'--ntasks={gpus}'),
                     expect(f'--ntasks-per-node={per_node}'),
                     expect('--launcher slurm'), runs_this_python))
+
+
+class Run:
+    """What a rule makes of ``python SCRIPT ARGS``: the arguments (and leading
+    ``VAR=value`` words) it runs with, the rewrites and the checks of its
+    output. A rule writes what the command reads before it returns."""
+
+    def __init__(self,
+                 args: List[str],
+                 rewrites: Sequence[str] = (),
+                 checks: Sequence[Callable[[str], None]] = (),
+                 env: Sequence[str] = ()):
+        self.args, self.rewrites = args, list(rewrites)
+        self.checks, self.env = tuple(checks), list(env)
+
+
+def run_test(session: ReadmeSession, line: int, args: List[str]) -> Run:
+    """``tools/test.py CONFIG CKPT``: on the digits data; a checkpoint the
+    session has not made is replaced by one it has."""
+    config, ckpt = args[0], args[1]
+    ckpt, notes = session.checkpoint(ckpt)
+    opts, data = session.data_options(config)
+    args = [config, ckpt] + args[2:] + ['--cfg-options'] + opts
+    rewrites = notes + [data]
+    checks = (expect(COCO_TABLE)
+              if config.endswith('_coco.py') else expect('accuracy/top1'), )
+    if config.endswith('_coco.py') and ckpt in CONVERTED:
+        # one number per tensor (rla_testkit.reference_checkpoints.small): no
+        # boxes, so CocoMetric has nothing to score and prints no table
+        rewrites.append(f'{ckpt}: converted above from the authors\' '
+                        'format with one number per tensor: it predicts '
+                        'no boxes; checked: it loads and tests every '
+                        'val image')
+        checks = (expect(f'Load checkpoint from {ckpt}'),
+                  expect('Epoch(test) [4/4]'))
+    return Run(args, rewrites, checks)
+
+
+def run_train(session: ReadmeSession, line: int, args: List[str]) -> Run:
+    """``tools/train.py CONFIG``: one epoch on the digits data."""
+    opts, data = session.data_options(args[0])
+    work = osp.join('work_dirs', osp.splitext(osp.basename(args[0]))[0])
+    return Run(args + ['--cfg-options'] + opts, [data],
+               (trained_one_epoch, exists(session.cwd, work, 'epoch_1.pth')))
+
+
+def run_rlanet_converter(session: ReadmeSession, line: int,
+                         args: List[str]) -> Run:
+    """``rlanet_to_rla_mm.py --all SRC DST`` on every published file, or
+    ``rlanet_to_rla_mm.py SRC DST`` on one classifier, written here in the
+    authors' format (no download)."""
+    if args[0] == '--all':
+        src, dst = args[1], args[2]
+        os.makedirs(osp.join(session.cwd, src))
+        write_published(pathlib.Path(session.cwd, src))
+        rewrites = [
+            f'{src}: every published file ({len(PUBLISHED)}) under the '
+            'authors\' name, in their formats, one number per tensor '
+            '(rla_testkit.reference_checkpoints.write_published; no download)'
+        ]
+        checks = [
+            expect(f'converted {len(PUBLISHED)} of {len(PUBLISHED)} files '
+                   f'in {src}')
+        ] + [exists(session.cwd, dst, e.converted) for e in PUBLISHED]
+        return Run(args, rewrites, checks)
+    src, dst = args[0], args[1]
+    arch = published_arch(src)
+    write_reference_checkpoint(osp.join(session.cwd, src), arch)
+    rewrites = [
+        f'{src}: written here in the authors\' format from random {arch} '
+        'weights (no download)'
+    ]
+    return Run(args, rewrites,
+               (expect(f'converted {arch}'), exists(session.cwd, dst)))
+
+
+def run_resnet_converter(session: ReadmeSession, line: int,
+                         args: List[str]) -> Run:
+    """``resnet_to_rla_mm.py torchvision://ARCH DST``: torchvision's file
+    with random weights in a torch hub cache (no download)."""
+    src, dst = args[0], args[1]
+    assert src.startswith('torchvision://'), (
+        f'README:{line}: only a torchvision:// source has a rule')
+    cache = osp.join(session.cwd, 'torch_home')
+    write_torchvision_cache(cache, src[len('torchvision://'):])
+    rewrites = [
+        f'{src}: torchvision\'s file with random weights '
+        f'in the torch hub cache, TORCH_HOME={cache} (no '
+        'download)'
+    ]
+    if dst in CONVERTED:
+        made = osp.join('work_dirs', 'plain_init', osp.basename(dst))
+        rewrites.append(f'{dst} -> {made} (the --all command above '
+                        'wrote that name, and later commands read it)')
+        dst = args[1] = made
+    return Run(
+        args,
+        rewrites,
+        (expect('Loads checkpoint by torchvision backend'), expect(f'{dst}: '),
+         expect(f'main-path tensors of {src} for RLAResNet; the '
+                'RLA parts start fresh'), exists(session.cwd, dst)),
+        env=[f'TORCH_HOME={cache}'])
+
+
+def run_visualize(session: ReadmeSession, line: int, args: List[str]) -> Run:
+    """``visualize_rla.py CONFIG CKPT IMAGE --out-dir OUT``: on a digit scan;
+    a converted checkpoint is replaced by the config's model with random
+    weights."""
+    config, ckpt, image = args[0], args[1], args[2]
+    out = args[args.index('--out-dir') + 1]
+    rewrites = []
+    write_demo_image(osp.join(session.cwd, image))
+    if ckpt in CONVERTED:
+        # one number per tensor: the hidden state overflows (inf, NaN)
+        made = osp.join('work_dirs', 'random', osp.basename(ckpt))
+        rewrites.append(f'{ckpt} -> {made} (the config\'s model with '
+                        'random weights, saved here; the file converted '
+                        'above holds one number per tensor, and its '
+                        'hidden state overflows)')
+        args[1] = made
+        save_untrained(
+            osp.join(session.cwd, config), osp.join(session.cwd, made))
+    figures = ('hidden_state.png', 'update_strength.png', 'cam.png')
+    return Run(
+        args, rewrites,
+        (expect(f'wrote {", ".join(figures)} and rla_hidden.json to {out}'),
+         *(exists(session.cwd, out, f) for f in figures),
+         finite_updates(osp.join(session.cwd, out, 'rla_hidden.json'))))
+
+
+def run_export(session: ReadmeSession, line: int, args: List[str]) -> Run:
+    """``export_onnx.py CONFIG CKPT --out-dir OUT --verify IMAGES``: a
+    converted detector is replaced by the one trained above."""
+    config, ckpt = args[0], args[1]
+    out = args[args.index('--out-dir') + 1]
+    rewrites = []
+    if ckpt in CONVERTED:
+        made = osp.join('work_dirs',
+                        osp.splitext(osp.basename(config))[0], 'epoch_1.pth')
+        assert any(
+            s.shell.startswith(f'python tools/train.py {config}')
+            for s in session.steps), (
+                f'README:{line}: no earlier command trains {config}')
+        heads = [
+            o for o in session.data_options(config)[0]
+            if o.endswith('.num_classes=10')
+        ]
+        rewrites.append(f'{ckpt} -> {made} (the detector trained above, '
+                        'so ' + ', '.join(heads) + '; the file converted '
+                        'above holds one number per tensor and '
+                        'predicts no boxes to compare)')
+        args[1] = made
+        args += ['--cfg-options', *heads]
+    images = args[args.index('--verify') + 1:]
+    images = images[:next((i for i, a in enumerate(images)
+                           if a.startswith('--')), len(images))]
+    for image in images:
+        write_demo_image(osp.join(session.cwd, image))
+    return Run(args, rewrites,
+               (expect(f'export.json and export.md to {out}'),
+                expect('- ok: True'), exists(session.cwd, out, 'model.onnx'),
+                verified(osp.join(session.cwd, out, 'export.json'))))
+
+
+def run_image_demo(session: ReadmeSession, line: int, args: List[str]) -> Run:
+    """``image_demo.py IMAGE CONFIG ... --out-dir OUT``: on a digit scan."""
+    image, out = args[0], args[args.index('--out-dir') + 1]
+    name = osp.basename(image)
+    write_demo_image(osp.join(session.cwd, image))
+    rewrites = [
+        f'{image}: a digit scan with noise, written here (no download)'
+    ]
+    checks = (expect('1 image(s): pictures in'),
+              exists(session.cwd, out, 'vis', name),
+              exists(session.cwd, out, 'preds',
+                     osp.splitext(name)[0] + '.json'))
+    return Run(args, rewrites, checks)
+
+
+#: One rule per Python script the README runs.
+PYTHON_RULES: Dict[str, Callable[[ReadmeSession, int, List[str]], Run]] = {
+    'tools/test.py': run_test,
+    'tools/train.py': run_train,
+    'tools/model_converters/rlanet_to_rla_mm.py': run_rlanet_converter,
+    'tools/model_converters/resnet_to_rla_mm.py': run_resnet_converter,
+    'tools/analysis_tools/visualize_rla.py': run_visualize,
+    'tools/deployment/export_onnx.py': run_export,
+    'demo/image_demo.py': run_image_demo,
+}
 
 
 def expect(text: str) -> Callable[[str], None]:
@@ -503,15 +551,6 @@ def verified(path: str) -> Callable[[str], None]:
             > 0, f'{path}: no detections compared: {verify}'
 
     return check
-
-
-def write_published(folder: str) -> None:
-    """Every published file in ``folder``, as
-    rla_testkit.reference_checkpoints writes them for
-    tests/integration/test_convert_all.py (small storage, the authors'
-    formats)."""
-    os.makedirs(folder)
-    write_published_files(pathlib.Path(folder))
 
 
 def published_arch(path: str) -> str:
