@@ -174,6 +174,37 @@ def test_scripts_import_the_package_not_each_other(folder, siblings):
                  f'{name}; code that scripts share belongs in rla_mm.utils')
 
 
+def test_tools_run_env_check_first_one_way():
+    """Every tool that imports env_check does so first; a sub-folder's
+    env_check.py runs tools/env_check.py (the same few lines everywhere); no
+    tool changes sys.path."""
+    forwarders = []
+    for path in files('tools'):
+        rel = osp.relpath(path, REPO_ROOT)
+        with open(path) as f:
+            source = f.read()
+        assert 'sys.path.insert' not in source and \
+            'sys.path.append' not in source, f'{rel} changes sys.path'
+        if osp.basename(path) == 'env_check.py':
+            if rel != 'tools/env_check.py':
+                forwarders.append(source)
+            continue
+        tree = ast.parse(source, path)
+        found = [
+            i for i, node in enumerate(tree.body) if
+            isinstance(node, ast.Import) and node.names[0].name == 'env_check'
+        ]
+        if found:
+            first = next(i for i, node in enumerate(tree.body)
+                         if isinstance(node, (ast.Import, ast.ImportFrom)))
+            assert found == [first], f'{rel}: import env_check comes first'
+            assert osp.isfile(osp.join(osp.dirname(path), 'env_check.py')), \
+                f'{rel}: no env_check.py beside it'
+    assert forwarders and len(set(forwarders)) == 1, \
+        'the sub-folders\' env_check.py differ'
+    assert "'env_check.py'" in forwarders[0]
+
+
 def test_tests_import_no_tool_as_a_module():
     tools = local_scripts('tools') | local_scripts('.dev_scripts')
     for path in files('tests'):
