@@ -20,10 +20,11 @@ CORE = ('rla_mm.checks', 'rla_mm.registry', 'rla_mm.pretrained',
         'rla_mm.safe_loading', 'rla_mm.configs', 'rla_mm.model_zoo',
         'rla_mm.version')
 MODEL_DEPS = ('torch', 'mmengine', 'mmcv.cnn')
-# The converter modules at the package root until they join rla_mm.converters.
-LEGACY_CONVERTERS = ('rla_mm.convert_rlanet', 'rla_mm.convert_mmdet2',
-                     'rla_mm.convert_ablation')
-CONVERTERS = ('rla_mm.converters', ) + LEGACY_CONVERTERS
+# The documented commands `python -m rla_mm.convert_rlanet` and
+# `python -m rla_mm.convert_mmdet2`: modules at the package root that run a
+# converter's main (docs/architecture.md, docs/weights.md).
+CONVERTER_COMMANDS = ('rla_mm.convert_rlanet', 'rla_mm.convert_mmdet2')
+CONVERTERS = ('rla_mm.converters', ) + CONVERTER_COMMANDS
 
 # room (a module or package) -> (rla_mm modules it may import, other packages
 # it may import besides the standard library); the longest room a module is in
@@ -273,6 +274,11 @@ def test_the_arrows_are_the_ones_of_the_doc():
     with open(osp.join(REPO_ROOT, 'docs', 'architecture.md')) as f:
         doc = f.read()
     for room in ROOMS:
-        if room not in LEGACY_CONVERTERS:
-            assert f'`{room}`' in doc, ('docs/architecture.md lacks room '
-                                        f'{room}')
+        assert f'`{room}`' in doc, f'docs/architecture.md lacks room {room}'
+
+
+def test_every_room_is_a_module_of_the_package():
+    for room in ROOMS:
+        path = osp.join(REPO_ROOT, *room.split('.'))
+        assert osp.isfile(path + '.py') or osp.isfile(
+            osp.join(path, '__init__.py')), f'room {room} is no module'

@@ -72,7 +72,7 @@ def test_recorded_keys_are_the_recorded_layouts():
     }
     shas |= {d['sha'] for d in RECORDED['defaults'].values()}
     assert sorted(shas - set(RECORDED['keys'])) == [], \
-        'run tests/fixtures/record_backbone_keys.py --fill-keys'
+        'run .dev_scripts/fixtures/record_backbone_keys.py --fill-keys'
     for recorded_sha, compacted in RECORDED['keys'].items():
         assert keys_hash(key_layouts.expand(compacted)) == recorded_sha
 
