@@ -237,6 +237,7 @@ def run_kit(kit, out, *args):
                        timeout=900)
 
 
+@pytest.mark.slow
 def test_cpu_path_runs_level_1_from_the_kits_wheels(kit, tmp_path):
     out = tmp_path / 'out'
     proc = run_kit(kit, out, '--budget', '600')

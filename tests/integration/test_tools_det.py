@@ -87,6 +87,7 @@ def test_dist_train_with_two_processes_then_coco_test(tiny_data, tmp_path):
     assert len(pictures) == 4
 
 
+@pytest.mark.slow
 @pytest.mark.subprocess
 def test_resume_continues_from_the_checkpoint(tiny_data, tmp_path):
     work = str(tmp_path / 'work')
@@ -108,6 +109,7 @@ def test_resume_continues_from_the_checkpoint(tiny_data, tmp_path):
     assert osp.getsize(out) > 10_000
 
 
+@pytest.mark.slow
 @pytest.mark.subprocess
 def test_downstream_config_outside_the_repository(tiny_data, tmp_path):
     # A user's project: inherit the installed rla_mm config, change one field.
