@@ -35,8 +35,9 @@ lint: $(STAMP)
 	$(VENV)/bin/yapf --diff -r -p . $(foreach e,$(LINT_EXCLUDES),--exclude '$(e)')
 
 # The test tiers (docs/architecture.md): unit (fast: models, converters, configs),
-# integration (tools, mim, wheels, README commands, two-process runs), cuda (skipped
-# without CUDA). Each tier is named: a folder of tests/ not listed here is not run.
+# integration (tools, mim, wheels, README commands, two-process and two-node
+# runs), cuda (skipped without CUDA). Each tier is named: a folder of tests/ not
+# listed here is not run.
 TEST_TIERS := $(wildcard tests/unit tests/integration tests/cuda)
 
 test: $(STAMP)

@@ -5,7 +5,7 @@ An entry gives, for one backbone type:
 
 * ``outputs``: its number of outputs with every stage selected;
 * ``tiny``: small-width variants that the contract test
-  (``tests/test_models/test_backbone_contract.py``) builds with each
+  (``tests/unit/test_models/test_backbone_contract.py``) builds with each
   ``out_indices`` / ``cat_hidden`` choice of :func:`cases`;
 * ``full``: full-size cases that the precision and layout checks
   (:mod:`rla_mm.testing.gpu_checks`: ``tools/analysis_tools/gpu_check.py`` and
@@ -19,10 +19,10 @@ mmcv-lite (no compiled ops), where MMDetection's models do not.
 Adding a backbone means adding one entry to :data:`BACKBONES`. The contract
 test and the checks fail for a registered backbone that has none.
 
-``tests/fixtures/record_backbone_keys.py`` records the state_dict keys of the
-same cases with the rla_mm of any revision on ``PYTHONPATH``, so this file is
-read on its own (``PYTHONPATH=OLD_CHECKOUT:rla_mm/testing``): keep it free of
-imports from rla_mm and of relative imports.
+``.dev_scripts/fixtures/record_backbone_keys.py`` records the state_dict keys
+of the same cases with the rla_mm of any revision on ``PYTHONPATH``, so this
+file is read on its own (``PYTHONPATH=OLD_CHECKOUT:rla_mm/testing``): keep it
+free of imports from rla_mm and of relative imports.
 """
 from typing import Dict, Iterator, List, NamedTuple, Tuple
 

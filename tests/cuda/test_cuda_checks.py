@@ -10,7 +10,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from rla_testkit.checkout import REPO_ROOT
 
 from rla_mm.testing import gpu_checks
 from rla_mm.testing.backbone_cases import FULL, full_case_id
@@ -39,15 +39,18 @@ def test_backbone_precisions_and_layout(name, case, device):
 @pytest.mark.parametrize(
     'config',
     ['faster_rcnn_rla_r50_fpn_1x_coco.py', 'mask_rcnn_rla_r50_fpn_1x_coco.py'])
+@pytest.mark.subprocess
 def test_detector_amp_iterations(config, tmp_path):
     assert gpu_checks.train_check(TOOLS, config,
                                   str(tmp_path)).startswith('four')
 
 
+@pytest.mark.subprocess
 def test_syncbn_step(tmp_path):
     assert 'SyncBN' in gpu_checks.syncbn_check(TOOLS, str(tmp_path))
 
 
+@pytest.mark.subprocess
 def test_benchmark_on_cuda(device):
     rows = gpu_checks.benchmark_check(TOOLS, device,
                                       ['--cases', 'cls', '--repeats', '2'])

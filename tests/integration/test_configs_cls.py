@@ -5,8 +5,8 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT, load_script
 from mmengine.config import Config
+from rla_testkit.checkout import REPO_ROOT, load_script
 
 from rla_mm.configs import CLS_METAFILE, load_metafile
 

@@ -4,8 +4,8 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT
 from mmengine.config import Config
+from rla_testkit.checkout import REPO_ROOT
 
 DETECTORS = ('faster_rcnn', 'mask_rcnn', 'retinanet')
 BACKBONES = {

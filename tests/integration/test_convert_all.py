@@ -15,63 +15,17 @@ import os.path as osp
 import re
 
 import pytest
-import rla_functional as ref
 import torch
-from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
-from reference_checkpoints import write_reference_checkpoint
-from test_convert_mmdet2 import mmdet2_head_state_dict, write_mmdet2_checkpoint
+from rla_testkit import rla_functional as ref
+from rla_testkit.checkout import REPO_ROOT, load_tool
+from rla_testkit.reference_checkpoints import (small, write_published,
+                                               write_reference_checkpoint)
 
-from rla_mm.converters import mmdet2
 from rla_mm.converters.published import published_checkpoints
 
 convert_main = load_tool('model_converters/rlanet_to_rla_mm.py').main
 PUBLISHED = published_checkpoints()
-
-
-def small(state_dict):
-    """The same keys, shapes and dtypes; tensor i holds the number i + 1 (one
-    stored element each). One tensor under several keys stays one tensor."""
-    made, out = {}, {}
-    for key, value in state_dict.items():
-        if id(value) not in made:
-            made[id(value)] = torch.tensor(
-                len(made) + 1, dtype=value.dtype).expand(value.shape)
-        out[key] = made[id(value)]
-    return out
-
-
-def write_published(folder):
-    """Every published file, in the authors' format, with small storage. Each
-    backbone's weights are made once: the detectors' backbones are the
-    classifiers' without ``bn2`` and ``fc`` (``mmdetection/resnet_rla.py``)."""
-    classifiers, heads = {}, {}
-    for entry in PUBLISHED:
-        if entry.kind == 'classifier':
-            eca = entry.arch.endswith('_eca')
-            if entry.arch.startswith('dsrla_mobilenetv2'):
-                sd = ref.random_mobilenet_state_dict(eca=eca, num_classes=1000)
-            else:
-                depth = int(re.search(r'resnet(\d+)', entry.arch).group(1))
-                sd = ref.random_resnet_state_dict(
-                    depth, eca=(5, 5, 5, 7) if eca else None, num_classes=1000)
-            classifiers[entry.arch] = sd
-            write_reference_checkpoint(folder / entry.file, small(sd),
-                                       entry.arch)
-            continue
-        found = mmdet2.detector_of_config(entry.config)
-        backbone = classifiers[
-            f'rla_resnet{found.depth}{"_eca" if found.eca else ""}']
-        if found.detector not in heads:
-            heads[found.detector] = mmdet2_head_state_dict(found.detector, 80)
-        sd = {
-            f'backbone.{k}': v
-            for k, v in backbone.items() if not k.startswith(('bn2.', 'fc.'))
-        }
-        sd.update(heads[found.detector])
-        write_mmdet2_checkpoint(folder / entry.file, small(sd),
-                                [f'class{i}' for i in range(80)],
-                                found.detector)
 
 
 @pytest.fixture(scope='session')

@@ -12,13 +12,15 @@ import os.path as osp
 import re
 import subprocess
 import sys
-from collections import OrderedDict
 
 import pytest
-import rla_functional as ref
 import torch
-from conftest import REPO_ROOT, load_script, load_tool
 from mmengine.config import Config
+from rla_testkit import process
+from rla_testkit import rla_functional as ref
+from rla_testkit.checkout import REPO_ROOT, load_script, load_tool
+from rla_testkit.reference_checkpoints import (mmdet2_state_dict,
+                                               write_mmdet2_checkpoint)
 
 from rla_mm.converters import ConversionError
 from rla_mm.converters.mmdet2 import (build_detector, config_name,
@@ -28,88 +30,6 @@ from rla_mm.converters.mmdet2 import (build_detector, config_name,
 convert_main = load_tool('model_converters/mmdet2_rla_to_rla_mm.py').main
 DIGITS = load_tool('data/make_digits_coco.py')
 COCO_TABLE = 'Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all'
-FPN_IN = (256, 512, 1024, 2048)
-
-
-def _conv(sd, key, cout, cin, k, gen, bias=True):
-    sd[f'{key}.weight'] = torch.randn(cout, cin, k, k, generator=gen) \
-        * (2.0 / (cin * k * k))**0.5
-    if bias:
-        sd[f'{key}.bias'] = 0.01 * torch.randn(cout, generator=gen)
-
-
-def _linear(sd, key, cout, cin, gen):
-    sd[f'{key}.weight'] = torch.randn(cout, cin, generator=gen) / cin**0.5
-    sd[f'{key}.bias'] = 0.01 * torch.randn(cout, generator=gen)
-
-
-def mmdet2_head_state_dict(detector, num_classes, seed=0):
-    """Neck and head weights under MMDetection 2.x's names and shapes."""
-    gen = torch.Generator().manual_seed(seed)
-    sd = OrderedDict()
-    # FPN: R-CNNs read C2-C5 (max-pool P6); RetinaNet C3-C5 + 2 extra convs
-    levels = FPN_IN if detector != 'retinanet' else FPN_IN[1:]
-    for i, cin in enumerate(levels):
-        _conv(sd, f'neck.lateral_convs.{i}.conv', 256, cin, 1, gen)
-        _conv(sd, f'neck.fpn_convs.{i}.conv', 256, 256, 3, gen)
-    if detector == 'retinanet':  # add_extra_convs='on_input'
-        _conv(sd, 'neck.fpn_convs.3.conv', 256, 2048, 3, gen)
-        _conv(sd, 'neck.fpn_convs.4.conv', 256, 256, 3, gen)
-        for branch in ('cls_convs', 'reg_convs'):
-            for i in range(4):
-                _conv(sd, f'bbox_head.{branch}.{i}.conv', 256, 256, 3, gen)
-        _conv(sd, 'bbox_head.retina_cls', 9 * num_classes, 256, 3, gen)
-        _conv(sd, 'bbox_head.retina_reg', 9 * 4, 256, 3, gen)
-        return sd
-    _conv(sd, 'rpn_head.rpn_conv', 256, 256, 3, gen)
-    _conv(sd, 'rpn_head.rpn_cls', 3, 256, 1, gen)  # 3 anchors, sigmoid
-    _conv(sd, 'rpn_head.rpn_reg', 3 * 4, 256, 1, gen)
-    _linear(sd, 'roi_head.bbox_head.shared_fcs.0', 1024, 256 * 7 * 7, gen)
-    _linear(sd, 'roi_head.bbox_head.shared_fcs.1', 1024, 1024, gen)
-    _linear(sd, 'roi_head.bbox_head.fc_cls', num_classes + 1, 1024, gen)
-    _linear(sd, 'roi_head.bbox_head.fc_reg', 4 * num_classes, 1024, gen)
-    if detector == 'mask_rcnn':
-        for i in range(4):
-            _conv(sd, f'roi_head.mask_head.convs.{i}.conv', 256, 256, 3, gen)
-        sd['roi_head.mask_head.upsample.weight'] = torch.randn(
-            256, 256, 2, 2, generator=gen) / 32
-        sd['roi_head.mask_head.upsample.bias'] = torch.zeros(256)
-        _conv(sd, 'roi_head.mask_head.conv_logits', num_classes, 256, 1, gen)
-    return sd
-
-
-def mmdet2_state_dict(detector, depth, eca, num_classes, seed=0):
-    backbone = ref.random_resnet_state_dict(
-        depth, eca=(5, 5, 5, 7) if eca else None, head=False, seed=seed)
-    sd = OrderedDict((f'backbone.{k}', v) for k, v in backbone.items())
-    sd.update(mmdet2_head_state_dict(detector, num_classes, seed))
-    return sd, backbone
-
-
-def write_mmdet2_checkpoint(path, state_dict, classes, detector):
-    """Save as MMDetection 2.x's runner does (mmcv.runner.save_checkpoint)."""
-    layer = torch.nn.Linear(2, 2)
-    optimizer = torch.optim.SGD(layer.parameters(), lr=0.02, momentum=0.9)
-    layer(torch.randn(1, 2)).sum().backward()
-    optimizer.step()
-    meta = dict(
-        env_info='sys.platform: linux\nPyTorch: 1.7.0',
-        seed=0,
-        exp_name=f'{detector}_r50rla_fpn_1x_coco.py',
-        config=f"model = dict(type='{detector}', backbone=dict("
-        "type='RLA_ResNet', layers=[3, 4, 6, 3]))\n",
-        mmdet_version='2.8.0+7fcb6dc',
-        CLASSES=tuple(classes),
-        epoch=12,
-        iter=87960,
-        mmcv_version='1.2.4',
-        time='Thu Sep 30 10:00:00 2021',
-        hook_msgs=dict(last_ckpt='work_dirs/x/epoch_12.pth'))
-    torch.save(
-        dict(
-            meta=meta, state_dict=state_dict,
-            optimizer=optimizer.state_dict()), path)
-
 
 TABLE = load_script('.dev_scripts/doc_tables.py')
 PUBLISHED = TABLE.load_published()
@@ -169,6 +89,7 @@ def digits(tmp_path_factory):
 @pytest.mark.parametrize('detector,depth,eca', [('faster_rcnn', 50, False),
                                                 ('retinanet', 50, True),
                                                 ('mask_rcnn', 101, True)])
+@pytest.mark.subprocess
 def test_converted_file_evaluates_with_tools_test(tmp_path, capsys, digits,
                                                   detector, depth, eca):
     sd, _ = mmdet2_state_dict(detector, depth, eca, num_classes=10, seed=1)
@@ -205,16 +126,16 @@ def test_converted_file_evaluates_with_tools_test(tmp_path, capsys, digits,
         digits, scale=96) + heads + ['model.backbone.init_cfg=None']
     if detector != 'retinanet':  # random heads score low: keep every box
         options.append('model.test_cfg.rcnn.score_thr=0.0')
-    proc = subprocess.run([
+    proc = process.run([
         sys.executable,
         osp.join(REPO_ROOT, 'tools', 'test.py'), config,
         str(dst), '--work-dir',
         str(tmp_path / 'work'), '--cfg-options', *options
     ],
-                          cwd=REPO_ROOT,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
+                       cwd=REPO_ROOT,
+                       capture_output=True,
+                       text=True,
+                       timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert 'Load checkpoint from' in log

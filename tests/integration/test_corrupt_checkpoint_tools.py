@@ -1,12 +1,14 @@
 """tools/test.py and tools/train.py --resume name a truncated checkpoint in one
 line, before they build anything."""
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from rla_testkit import process
+from rla_testkit.checkout import REPO_ROOT
+
+pytestmark = pytest.mark.subprocess
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'demo', 'rla_resnet164_digits.py')
 
@@ -24,11 +26,11 @@ def truncated(tmp_path_factory):
 
 
 def run_tool(args, cwd):
-    return subprocess.run([sys.executable, *args],
-                          cwd=cwd,
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
+    return process.run([sys.executable, *args],
+                       cwd=cwd,
+                       capture_output=True,
+                       text=True,
+                       timeout=300)
 
 
 @pytest.mark.parametrize('tool', ['test', 'train'])

@@ -4,12 +4,12 @@ a GPU."""
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT, load_script
+from rla_testkit import process
+from rla_testkit.checkout import REPO_ROOT, load_script
 
 cuda_toolkit = load_script('.dev_scripts/setup/cuda_toolkit.py')
 ToolkitError = cuda_toolkit.ToolkitError
@@ -59,6 +59,7 @@ def test_assemble_names_what_is_missing(tmp_path):
         cuda_toolkit.assemble(str(tmp_path / 'home'), [str(tmp_path / 'b')])
 
 
+@pytest.mark.subprocess
 def test_nvcc_behind_a_wrapper_script_reports_its_installation(tmp_path):
     # /usr/local/bin/nvcc is often a script exec'ing the real one: its folder
     # is not the toolkit; nvcc's dry run says where it is
@@ -92,6 +93,7 @@ def fake_python(tmp_path, cuda):
     return str(path)
 
 
+@pytest.mark.subprocess
 def test_cpu_torch_and_version_mismatch_are_refused(tmp_path, monkeypatch):
     with pytest.raises(ToolkitError, match='CPU build'):
         cuda_toolkit.toolkit_home(fake_python(tmp_path, None))
@@ -132,10 +134,11 @@ def run_home():
     PATH and CUDA_HOME unset (this machine may have its own)."""
     env = {k: v for k, v in os.environ.items() if k != 'CUDA_HOME'}
     env['PATH'] = '/usr/bin:/bin'
-    return subprocess.run([sys.executable, SCRIPT, 'home', sys.executable],
-                          capture_output=True,
-                          text=True,
-                          env=env)
+    return process.run([sys.executable, SCRIPT, 'home', sys.executable],
+                       capture_output=True,
+                       text=True,
+                       env=env,
+                       timeout=600)
 
 
 @pytest.fixture(scope='module')
@@ -154,6 +157,7 @@ def registry_home():
     return proc.stdout.strip()
 
 
+@pytest.mark.subprocess
 def test_cuda12_stacks_say_where_to_get_a_compiler(tmp_path, monkeypatch):
     monkeypatch.delenv('CUDA_HOME', raising=False)
     monkeypatch.setenv('PATH', '/usr/bin:/bin')
@@ -163,6 +167,7 @@ def test_cuda12_stacks_say_where_to_get_a_compiler(tmp_path, monkeypatch):
     assert 'download.openmmlab.com/mmcv/dist/cu121/torch2.1' in str(err.value)
 
 
+@pytest.mark.subprocess
 def test_registry_toolkit_compiles_for_each_listed_arch(
         registry_home, tmp_path):
     nvcc = osp.join(registry_home, 'bin', 'nvcc')
@@ -172,21 +177,23 @@ def test_registry_toolkit_compiles_for_each_listed_arch(
     source.write_text('#include <cuda_runtime.h>\n#include <cuda_fp16.h>\n' +
                       KERNEL)
     obj = str(tmp_path / 'kernel.o')
-    subprocess.run([
+    process.run([
         nvcc, '-gencode', 'arch=compute_75,code=sm_75', '-gencode',
         'arch=compute_90,code=sm_90', '-c',
         str(source), '-o', obj
     ],
-                   check=True,
-                   env={
-                       **os.environ, 'PATH': '/usr/bin:/bin'
-                   })
+                check=True,
+                env={
+                    **os.environ, 'PATH': '/usr/bin:/bin'
+                },
+                timeout=300)
 
     def archs(*extra):
-        return subprocess.run(
+        return process.run(
             [sys.executable, SCRIPT, 'archs', registry_home, obj, *extra],
             capture_output=True,
-            text=True)
+            text=True,
+            timeout=120)
 
     listed = archs()
     assert listed.returncode == 0 and listed.stdout.split() == [

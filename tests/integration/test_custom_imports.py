@@ -1,10 +1,12 @@
 """A config's ``custom_imports`` alone brings rla_mm into a fresh interpreter
 (moved from tests/unit/test_registry.py: it runs a subprocess)."""
-import subprocess
 import sys
 import textwrap
 
 import pytest
+from rla_testkit import process
+
+pytestmark = pytest.mark.subprocess
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain'])
@@ -28,10 +30,10 @@ def test_custom_imports_in_a_config_file_register_the_backbones(
         model = MODELS.build(cfg.backbone)
         print(type(model).__module__, model.layer1[0].conv1.in_channels)
     """)
-    proc = subprocess.run(
-        [sys.executable, '-c', code,
-         str(tmp_path / 'cfg.py')],
-        capture_output=True,
-        text=True)
+    proc = process.run([sys.executable, '-c', code,
+                        str(tmp_path / 'cfg.py')],
+                       capture_output=True,
+                       text=True,
+                       timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ['rla_mm.models.backbones.rla_resnet', '80']

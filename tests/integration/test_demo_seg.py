@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from rla_testkit.checkout import REPO_ROOT, load_tool
 
 from rla_mm.utils import digit_canvases
 

@@ -7,13 +7,13 @@ biases set so that detections pass the score threshold.
 """
 import json
 import os.path as osp
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT
+from rla_testkit import process
+from rla_testkit.checkout import REPO_ROOT
 
 from rla_mm.deployment import (OrtClassifier, OrtDetector, detections_agree,
                                export_model, load_model, verify_detector)
@@ -130,18 +130,20 @@ def assert_agree(all_stats, mask: bool):
         assert ('mask_iou_min' in stats) == mask
 
 
+@pytest.mark.subprocess
 def test_export_tool_mask_rcnn_one_dynamic_export_at_two_sizes(tmp_path):
     # the command of docs/deploy.md on Mask R-CNN with RLA-ResNet-18
     config = write_det_config(tmp_path, 'mask', 'rla')
     ckpt = make_det_checkpoint(config, str(tmp_path / 'mask.pth'))
     image = write_image(str(tmp_path / 'img.png'), 173, 229)
     out = tmp_path / 'onnx'
-    proc = subprocess.run([
+    proc = process.run([
         sys.executable, TOOL, config, ckpt, '--out-dir',
         str(out), '--verify', image
     ],
-                          capture_output=True,
-                          text=True)
+                       capture_output=True,
+                       text=True,
+                       timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'roi_mask_head.onnx' in proc.stdout
     report = json.loads((out / 'export.json').read_text())
@@ -221,7 +223,7 @@ model = dict(backbone=dict(_delete_=True, type='ResNet', depth=18,
 
 @pytest.mark.parametrize('backbone', ['rla', 'plain'])
 def test_export_tool_classifier(tmp_path, backbone):
-    from conftest import load_tool
+    from rla_testkit.checkout import load_tool
     base = osp.join(REPO_ROOT, 'configs', 'rla_resnet50_4xb64_in1k.py')
     config = str(tmp_path / f'cls_{backbone}.py')
     with open(config, 'w') as f:

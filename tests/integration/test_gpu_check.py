@@ -1,12 +1,12 @@
 """tools/analysis_tools/gpu_check.py on a machine without CUDA, and its checks
 (rla_mm.testing.gpu_checks) run on the CPU."""
 import os
-import subprocess
 import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT, load_tool
+from rla_testkit import process
+from rla_testkit.checkout import REPO_ROOT, load_tool
 
 from rla_mm.testing import gpu_checks
 from rla_mm.testing.backbone_cases import BACKBONES, FULL, FullCase
@@ -14,14 +14,14 @@ from rla_mm.testing.backbone_cases import BACKBONES, FULL, FullCase
 gpu_check = load_tool('analysis_tools/gpu_check.py')
 
 
+@pytest.mark.subprocess
 def test_without_cuda_it_says_it_skipped_and_exits_0():
-    proc = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/gpu_check.py'],
-        cwd=REPO_ROOT,
-        env=dict(os.environ, CUDA_VISIBLE_DEVICES=''),
-        capture_output=True,
-        text=True,
-        timeout=300)
+    proc = process.run([sys.executable, 'tools/analysis_tools/gpu_check.py'],
+                       cwd=REPO_ROOT,
+                       env=dict(os.environ, CUDA_VISIBLE_DEVICES=''),
+                       capture_output=True,
+                       text=True,
+                       timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert 'gpu_check: skipped: no CUDA device' in proc.stdout
     assert '[ok]' not in proc.stdout and 'FAILED' not in proc.stdout

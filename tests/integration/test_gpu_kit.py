@@ -10,17 +10,21 @@ import glob
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 import zipfile
 from email.parser import Parser
 
 import pytest
-from conftest import REPO_ROOT
 from packaging.requirements import Requirement
 from packaging.tags import compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
+from rla_testkit import process
+from rla_testkit.checkout import REPO_ROOT
+
+# the kit is built by build_kit.py (from the registry: pip), and run.sh
+# installs it: each may take minutes (their own timeouts, 900 s)
+pytestmark = [pytest.mark.subprocess, pytest.mark.timeout(1200)]
 
 KIT_SCRIPTS = osp.join(REPO_ROOT, '.dev_scripts', 'gpu_kit')
 RUN_SH = osp.join(KIT_SCRIPTS, 'run.sh')
@@ -50,7 +54,7 @@ PROVIDED_BY = {'mmcv': 'mmcv-lite', 'opencv-python': 'opencv-python-headless'}
 @pytest.fixture(scope='session')
 def kit(tmp_path_factory):
     out = str(tmp_path_factory.mktemp('gpu_kit'))
-    proc = subprocess.run(
+    proc = process.run(
         [sys.executable,
          osp.join(KIT_SCRIPTS, 'build_kit.py'), '--out', out],
         capture_output=True,
@@ -105,10 +109,11 @@ def test_kit_size_and_manifest(kit):
         if osp.isfile(p)
     ]
     total = sum(osp.getsize(p) for p in files)
-    tracked = subprocess.run(['git', 'ls-files', '-z'],
-                             cwd=REPO_ROOT,
-                             capture_output=True,
-                             text=True).stdout.split('\0')
+    tracked = process.run(['git', 'ls-files', '-z'],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=60).stdout.split('\0')
     tree = sum(
         osp.getsize(osp.join(REPO_ROOT, p)) for p in tracked
         if p and osp.isfile(osp.join(REPO_ROOT, p)))
@@ -140,7 +145,7 @@ def test_every_wheel_installs_on_python_3_12_with_no_index(kit, tmp_path):
         a for p in ('manylinux_2_28_x86_64', 'manylinux2014_x86_64')
         for a in ('--platform', p)
     ]
-    proc = subprocess.run([
+    proc = process.run([
         sys.executable, '-m', 'pip', 'install', '--dry-run', '--no-index',
         '--no-deps', '--only-binary=:all:', '--python-version', '3.12',
         '--implementation', 'cp', '--abi', 'cp312', *platforms, '--target',
@@ -148,9 +153,9 @@ def test_every_wheel_installs_on_python_3_12_with_no_index(kit, tmp_path):
         str(tmp_path / 'r.json'),
         *sorted(glob.glob(osp.join(kit, 'wheels', '*.whl')))
     ],
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
+                       capture_output=True,
+                       text=True,
+                       timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(tmp_path / 'r.json') as f:
         installed = {
@@ -189,10 +194,11 @@ def test_every_requirement_is_met_by_the_kit_or_the_device(kit):
 def test_the_rla_mm_wheel_is_this_checkout(kit):
     with open(osp.join(kit, 'manifest.json')) as f:
         manifest = json.load(f)
-    tree = subprocess.run(['bash', RUN_SH, '--tree-hash'],
-                          capture_output=True,
-                          text=True,
-                          check=True).stdout.strip()
+    tree = process.run(['bash', RUN_SH, '--tree-hash'],
+                       capture_output=True,
+                       text=True,
+                       check=True,
+                       timeout=60).stdout.strip()
     assert manifest['rla_mm_tree_hash'] == tree and len(tree) == 16
     with zipfile.ZipFile(kit_wheels(kit)['rla-mm'][1]) as z:
         names = set(z.namelist())
@@ -203,32 +209,35 @@ def test_the_rla_mm_wheel_is_this_checkout(kit):
 
 
 def test_run_sh_syntax_and_bad_arguments(tmp_path):
-    assert subprocess.run(['bash', '-n', RUN_SH]).returncode == 0
+    assert process.run(['bash', '-n', RUN_SH], timeout=60).returncode == 0
     for args, says in ((['--level', '3'], "--level must be 1 or 2, got '3'"),
                        (['--budget',
                          'soon'], "--budget must be a whole number"),
                        (['--fast'], "unknown argument '--fast'")):
-        proc = subprocess.run(['bash', RUN_SH, *args],
-                              capture_output=True,
-                              text=True)
+        proc = process.run(['bash', RUN_SH, *args],
+                           capture_output=True,
+                           text=True,
+                           timeout=60)
         assert proc.returncode == 2 and says in proc.stderr, proc.stderr
-    proc = subprocess.run(['bash', RUN_SH, '--cpu'],
-                          capture_output=True,
-                          text=True,
-                          env=dict(os.environ, KIT=str(tmp_path / 'none')))
+    proc = process.run(['bash', RUN_SH, '--cpu'],
+                       capture_output=True,
+                       text=True,
+                       env=dict(os.environ, KIT=str(tmp_path / 'none')),
+                       timeout=60)
     assert proc.returncode == 2 and "run 'make gpu-kit' first" in proc.stderr
 
 
 def run_kit(kit, out, *args):
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     env.update(KIT=kit, OUT=str(out), PYTHON=sys.executable)
-    return subprocess.run(['bash', RUN_SH, '--cpu', *args],
-                          capture_output=True,
-                          text=True,
-                          env=env,
-                          timeout=900)
+    return process.run(['bash', RUN_SH, '--cpu', *args],
+                       capture_output=True,
+                       text=True,
+                       env=env,
+                       timeout=900)
 
 
+@pytest.mark.slow
 def test_cpu_path_runs_level_1_from_the_kits_wheels(kit, tmp_path):
     out = tmp_path / 'out'
     proc = run_kit(kit, out, '--budget', '600')

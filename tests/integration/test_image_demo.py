@@ -8,8 +8,9 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, load_tool, save_untrained
 from mmengine.config import Config
+from rla_testkit.checkout import REPO_ROOT, load_tool
+from rla_testkit.models import save_untrained
 
 from rla_mm.safe_loading import CorruptCheckpointError
 

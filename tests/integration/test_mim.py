@@ -10,26 +10,28 @@ job, tested in test_tools_det.py).
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import install_wheel, load_tool
+from rla_testkit import process
+from rla_testkit.checkout import install_wheel, load_tool
 
 from rla_mm.configs import CLS_METAFILE, DET_METAFILE, load_metafile
+
+pytestmark = pytest.mark.subprocess  # the wheel: pip; mim
 
 
 def mim(args, site, cwd, timeout=600):
     """``mim ARGS`` with the wheel's rla_mm first on the path."""
     env = dict(os.environ, PYTHONPATH=site, PYTHONUNBUFFERED='1')
-    return subprocess.run([sys.executable, '-m', 'mim', *args],
-                          cwd=cwd,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=timeout)
+    return process.run([sys.executable, '-m', 'mim', *args],
+                       cwd=cwd,
+                       env=env,
+                       capture_output=True,
+                       text=True,
+                       timeout=timeout)
 
 
 @pytest.fixture(scope='module')
@@ -134,13 +136,14 @@ def test_wheel_carries_configs_and_model_index(site, tmp_path):
         model = get_model('xception_1xb128_cifar100')
         print(configs_dir(), sum(p.numel() for p in model.parameters()))
     """)
-    proc = subprocess.run([sys.executable, '-c', 'import sys\n' + code, site],
-                          capture_output=True,
-                          text=True,
-                          cwd=tmp_path,
-                          env={
-                              **os.environ, 'PYTHONPATH': site
-                          })
+    proc = process.run([sys.executable, '-c', 'import sys\n' + code, site],
+                       capture_output=True,
+                       text=True,
+                       cwd=tmp_path,
+                       env={
+                           **os.environ, 'PYTHONPATH': site
+                       },
+                       timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     configs, params = proc.stdout.split()[-2:]
     assert configs == osp.join(mim_dir, 'configs')

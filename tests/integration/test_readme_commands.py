@@ -23,70 +23,32 @@ import os.path as osp
 import pathlib
 import re
 import shlex
-import socket
 import stat
 import subprocess
 import sys
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import pytest
-import rla_functional as ref
 import torch
-from conftest import REPO_ROOT, load_script, load_tool, save_untrained
+from rla_testkit import process
+from rla_testkit import rla_functional as ref
+from rla_testkit.checkout import REPO_ROOT, load_script, load_tool
+from rla_testkit.markdown import all_shell_commands, split_env
+from rla_testkit.models import save_untrained
+from rla_testkit.process import free_port
+from rla_testkit.reference_checkpoints import write_published
 
 from rla_mm.converters.published import published_checkpoints
 
 README = osp.join(REPO_ROOT, 'README.md')
-FENCE = re.compile(r'^```(\w*)\n(.*?)^```', re.M | re.S)
 DIGITS = load_tool('data/make_digits_coco.py')
 COCO_TABLE = 'Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all'
 PUBLISHED = published_checkpoints()
 #: what the README's ``--all`` command writes, as later commands name them
 CONVERTED = {f'checkpoints/{e.converted}' for e in PUBLISHED}
-
-
-def readme_blocks() -> List[Tuple[int, str, str]]:
-    """(line number, language, text) of every fenced code block of the
-    README."""
-    with open(README) as f:
-        text = f.read()
-    return [(text.count('\n', 0, m.start()) + 2, m.group(1), m.group(2))
-            for m in FENCE.finditer(text)]
-
-
-def shell_commands(block: str, first_line: int) -> List[Tuple[int, str]]:
-    """(line number, command) of a shell block: continuations joined, comments
-    (whole-line and trailing) and blank lines dropped."""
-    commands, current, start = [], '', 0
-    for i, line in enumerate(block.splitlines()):
-        line = re.sub(r'(^|\s)#.*$', '', line).rstrip()
-        if not current and not line.strip():
-            continue
-        if not current:
-            start = first_line + i
-        if line.endswith('\\'):
-            current += line[:-1].strip() + ' '
-            continue
-        commands.append((start, (current + line.strip()).strip()))
-        current = ''
-    assert not current, f'README line {start}: a command ends in a backslash'
-    return commands
-
-
-def split_env(command: str) -> Tuple[Dict[str, str], List[str]]:
-    """Leading VAR=value words and the rest of a command's words."""
-    words = shlex.split(command)
-    env = {}
-    while words and re.match(r'^[A-Z_][A-Z0-9_]*=', words[0]):
-        key, value = words.pop(0).split('=', 1)
-        env[key] = value
-    return env, words
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+#: seconds the README's commands may take in all (1.5 min on a quiet 2-core
+#: machine, 7 min beside other jobs)
+SESSION_TIMEOUT = 1200
 
 
 def fresh_env() -> Dict[str, str]:
@@ -215,9 +177,10 @@ class ReadmeSession:
 
     def make(self, line, command, env, words) -> Step:
         target = words[1]
-        dry = subprocess.run(['make', '-n', '-C', REPO_ROOT, target],
-                             capture_output=True,
-                             text=True)
+        dry = process.run(['make', '-n', '-C', REPO_ROOT, target],
+                          capture_output=True,
+                          text=True,
+                          timeout=60)
         assert dry.returncode == 0, (f'README:{line}: make {target}: '
                                      f'{dry.stderr}')
         return Step(
@@ -248,149 +211,14 @@ class ReadmeSession:
             checks=(expect('Would install rla_mm-'), ))
 
     def python(self, line, command, env, words) -> Step:
-        script, args = words[1], words[2:]
-        rewrites, checks, prep, env_words = [], [], None, []
-        if script.endswith('tools/test.py'):
-            config, ckpt = args[0], args[1]
-            ckpt, notes = self.checkpoint(ckpt)
-            opts, data = self.data_options(config)
-            args = [config, ckpt] + args[2:] + ['--cfg-options'] + opts
-            rewrites += notes + [data]
-            checks = (expect(COCO_TABLE) if config.endswith('_coco.py') else
-                      expect('accuracy/top1'), )
-            if config.endswith('_coco.py') and ckpt in CONVERTED:
-                # one number per tensor (test_convert_all.small): no boxes, so
-                # CocoMetric has nothing to score and prints no table
-                rewrites.append(
-                    f'{ckpt}: converted above from the authors\' '
-                    'format with one number per tensor: it predicts '
-                    'no boxes; checked: it loads and tests every '
-                    'val image')
-                checks = (expect(f'Load checkpoint from {ckpt}'),
-                          expect('Epoch(test) [4/4]'))
-        elif script.endswith('tools/train.py'):
-            opts, data = self.data_options(args[0])
-            args = args + ['--cfg-options'] + opts
-            rewrites += [data]
-            work = osp.join('work_dirs',
-                            osp.splitext(osp.basename(args[0]))[0])
-            checks = (trained_one_epoch, exists(self.cwd, work, 'epoch_1.pth'))
-        elif (script.endswith('tools/model_converters/rlanet_to_rla_mm.py')
-              and args[0] == '--all'):
-            src, dst = args[1], args[2]
-            prep = lambda: write_published(  # noqa: E731
-                osp.join(self.cwd, src))
-            rewrites.append(
-                f'{src}: every published file ({len(PUBLISHED)}) '
-                'under the authors\' name, in their formats, one '
-                'number per tensor (test_convert_all.write_published;'
-                ' no download)')
-            checks = (expect(f'converted {len(PUBLISHED)} of {len(PUBLISHED)} '
-                             f'files in {src}'), ) + tuple(
-                                 exists(self.cwd, dst, e.converted)
-                                 for e in PUBLISHED)
-        elif script.endswith('tools/model_converters/rlanet_to_rla_mm.py'):
-            src, dst = args[0], args[1]
-            arch = published_arch(src)
-            prep = lambda: write_reference_checkpoint(  # noqa: E731
-                osp.join(self.cwd, src), arch)
-            rewrites.append(
-                f'{src}: written here in the authors\' format from '
-                f'random {arch} weights (no download)')
-            checks = (expect(f'converted {arch}'), exists(self.cwd, dst))
-        elif script.endswith('tools/model_converters/resnet_to_rla_mm.py'):
-            src, dst = args[0], args[1]
-            assert src.startswith('torchvision://'), (
-                f'README:{line}: only a torchvision:// source has a rule')
-            cache = osp.join(self.cwd, 'torch_home')
-            prep = lambda: write_torchvision_cache(  # noqa: E731
-                cache, src[len('torchvision://'):])
-            env_words = [f'TORCH_HOME={cache}']
-            rewrites.append(f'{src}: torchvision\'s file with random weights '
-                            f'in the torch hub cache, TORCH_HOME={cache} (no '
-                            'download)')
-            if dst in CONVERTED:
-                made = osp.join('work_dirs', 'plain_init', osp.basename(dst))
-                rewrites.append(f'{dst} -> {made} (the --all command above '
-                                'wrote that name, and later commands read it)')
-                dst = args[1] = made
-            checks = (expect('Loads checkpoint by torchvision backend'),
-                      expect(f'{dst}: '),
-                      expect(f'main-path tensors of {src} for RLAResNet; the '
-                             'RLA parts start fresh'), exists(self.cwd, dst))
-        elif script.endswith('tools/analysis_tools/visualize_rla.py'):
-            config, ckpt, image = args[0], args[1], args[2]
-            out = args[args.index('--out-dir') + 1]
-            made = None
-            if ckpt in CONVERTED:
-                # one number per tensor: the hidden state overflows (inf, NaN)
-                made = osp.join('work_dirs', 'random', osp.basename(ckpt))
-                rewrites.append(
-                    f'{ckpt} -> {made} (the config\'s model with '
-                    'random weights, saved here; the file converted '
-                    'above holds one number per tensor, and its '
-                    'hidden state overflows)')
-                args[1] = made
-            prep = lambda: (  # noqa: E731
-                write_demo_image(osp.join(self.cwd, image)), made and
-                save_untrained(
-                    osp.join(self.cwd, config), osp.join(self.cwd, made)))
-            figures = ('hidden_state.png', 'update_strength.png', 'cam.png')
-            checks = (expect(f'wrote {", ".join(figures)} and rla_hidden.json '
-                             f'to {out}'), *(exists(self.cwd, out, f)
-                                             for f in figures),
-                      finite_updates(
-                          osp.join(self.cwd, out, 'rla_hidden.json')))
-        elif script.endswith('tools/deployment/export_onnx.py'):
-            config, ckpt = args[0], args[1]
-            out = args[args.index('--out-dir') + 1]
-            if ckpt in CONVERTED:
-                made = osp.join('work_dirs',
-                                osp.splitext(osp.basename(config))[0],
-                                'epoch_1.pth')
-                assert any(
-                    s.shell.startswith(f'python tools/train.py {config}')
-                    for s in self.steps), (
-                        f'README:{line}: no earlier command trains {config}')
-                heads = [
-                    o for o in self.data_options(config)[0]
-                    if o.endswith('.num_classes=10')
-                ]
-                rewrites.append(
-                    f'{ckpt} -> {made} (the detector trained above, '
-                    'so ' + ', '.join(heads) + '; the file converted '
-                    'above holds one number per tensor and '
-                    'predicts no boxes to compare)')
-                args[1] = made
-                args += ['--cfg-options', *heads]
-            images = args[args.index('--verify') + 1:]
-            images = images[:next((i for i, a in enumerate(images)
-                                   if a.startswith('--')), len(images))]
-            prep = lambda: [  # noqa: E731
-                write_demo_image(osp.join(self.cwd, i)) for i in images
-            ]
-            checks = (expect(f'export.json and export.md to {out}'),
-                      expect('- ok: True'), exists(self.cwd, out,
-                                                   'model.onnx'),
-                      verified(osp.join(self.cwd, out, 'export.json')))
-        elif script == 'demo/image_demo.py':
-            image, out = args[0], args[args.index('--out-dir') + 1]
-            name = osp.basename(image)
-            prep = lambda: write_demo_image(osp.join(self.cwd, image))  # noqa
-            rewrites.append(f'{image}: a digit scan with noise, written here '
-                            '(no download)')
-            checks = (expect('1 image(s): pictures in'),
-                      exists(self.cwd, out, 'vis', name),
-                      exists(self.cwd, out, 'preds',
-                             osp.splitext(name)[0] + '.json'))
-        else:
-            raise AssertionError(f'README:{line}: no rule runs {script}')
-        if words[1] != script:
-            rewrites.append(f'{words[1]} -> {script}')
-        if prep:
-            prep()
-        shell = shlex.join(env_words + ['python', script] + args)
-        return Step(line, command, shell, rewrites, checks=checks)
+        """``python SCRIPT ARGS``: the rule of SCRIPT (:data:`PYTHON_RULES`)
+        gives the arguments it runs with, the rewrites and the checks."""
+        script = osp.normpath(words[1])
+        rule = PYTHON_RULES.get(script)
+        assert rule, f'README:{line}: no rule runs {script}'
+        run = rule(self, line, list(words[2:]))
+        shell = shlex.join(run.env + ['python', words[1]] + run.args)
+        return Step(line, command, shell, run.rewrites, checks=run.checks)
 
     def dist_train(self, line, command, env, words) -> Step:
         config, gpus, rest = words[1], words[2], words[3:]
@@ -441,6 +269,195 @@ class ReadmeSession:
             checks=(expect(f'--ntasks={gpus}'),
                     expect(f'--ntasks-per-node={per_node}'),
                     expect('--launcher slurm'), runs_this_python))
+
+
+class Run:
+    """What a rule makes of ``python SCRIPT ARGS``: the arguments (and leading
+    ``VAR=value`` words) it runs with, the rewrites and the checks of its
+    output. A rule writes what the command reads before it returns."""
+
+    def __init__(self,
+                 args: List[str],
+                 rewrites: Sequence[str] = (),
+                 checks: Sequence[Callable[[str], None]] = (),
+                 env: Sequence[str] = ()):
+        self.args, self.rewrites = args, list(rewrites)
+        self.checks, self.env = tuple(checks), list(env)
+
+
+def run_test(session: ReadmeSession, line: int, args: List[str]) -> Run:
+    """``tools/test.py CONFIG CKPT``: on the digits data; a checkpoint the
+    session has not made is replaced by one it has."""
+    config, ckpt = args[0], args[1]
+    ckpt, notes = session.checkpoint(ckpt)
+    opts, data = session.data_options(config)
+    args = [config, ckpt] + args[2:] + ['--cfg-options'] + opts
+    rewrites = notes + [data]
+    checks = (expect(COCO_TABLE)
+              if config.endswith('_coco.py') else expect('accuracy/top1'), )
+    if config.endswith('_coco.py') and ckpt in CONVERTED:
+        # one number per tensor (rla_testkit.reference_checkpoints.small): no
+        # boxes, so CocoMetric has nothing to score and prints no table
+        rewrites.append(f'{ckpt}: converted above from the authors\' '
+                        'format with one number per tensor: it predicts '
+                        'no boxes; checked: it loads and tests every '
+                        'val image')
+        checks = (expect(f'Load checkpoint from {ckpt}'),
+                  expect('Epoch(test) [4/4]'))
+    return Run(args, rewrites, checks)
+
+
+def run_train(session: ReadmeSession, line: int, args: List[str]) -> Run:
+    """``tools/train.py CONFIG``: one epoch on the digits data."""
+    opts, data = session.data_options(args[0])
+    work = osp.join('work_dirs', osp.splitext(osp.basename(args[0]))[0])
+    return Run(args + ['--cfg-options'] + opts, [data],
+               (trained_one_epoch, exists(session.cwd, work, 'epoch_1.pth')))
+
+
+def run_rlanet_converter(session: ReadmeSession, line: int,
+                         args: List[str]) -> Run:
+    """``rlanet_to_rla_mm.py --all SRC DST`` on every published file, or
+    ``rlanet_to_rla_mm.py SRC DST`` on one classifier, written here in the
+    authors' format (no download)."""
+    if args[0] == '--all':
+        src, dst = args[1], args[2]
+        os.makedirs(osp.join(session.cwd, src))
+        write_published(pathlib.Path(session.cwd, src))
+        rewrites = [
+            f'{src}: every published file ({len(PUBLISHED)}) under the '
+            'authors\' name, in their formats, one number per tensor '
+            '(rla_testkit.reference_checkpoints.write_published; no download)'
+        ]
+        checks = [
+            expect(f'converted {len(PUBLISHED)} of {len(PUBLISHED)} files '
+                   f'in {src}')
+        ] + [exists(session.cwd, dst, e.converted) for e in PUBLISHED]
+        return Run(args, rewrites, checks)
+    src, dst = args[0], args[1]
+    arch = published_arch(src)
+    write_reference_checkpoint(osp.join(session.cwd, src), arch)
+    rewrites = [
+        f'{src}: written here in the authors\' format from random {arch} '
+        'weights (no download)'
+    ]
+    return Run(args, rewrites,
+               (expect(f'converted {arch}'), exists(session.cwd, dst)))
+
+
+def run_resnet_converter(session: ReadmeSession, line: int,
+                         args: List[str]) -> Run:
+    """``resnet_to_rla_mm.py torchvision://ARCH DST``: torchvision's file
+    with random weights in a torch hub cache (no download)."""
+    src, dst = args[0], args[1]
+    assert src.startswith('torchvision://'), (
+        f'README:{line}: only a torchvision:// source has a rule')
+    cache = osp.join(session.cwd, 'torch_home')
+    write_torchvision_cache(cache, src[len('torchvision://'):])
+    rewrites = [
+        f'{src}: torchvision\'s file with random weights '
+        f'in the torch hub cache, TORCH_HOME={cache} (no '
+        'download)'
+    ]
+    if dst in CONVERTED:
+        made = osp.join('work_dirs', 'plain_init', osp.basename(dst))
+        rewrites.append(f'{dst} -> {made} (the --all command above '
+                        'wrote that name, and later commands read it)')
+        dst = args[1] = made
+    return Run(
+        args,
+        rewrites,
+        (expect('Loads checkpoint by torchvision backend'), expect(f'{dst}: '),
+         expect(f'main-path tensors of {src} for RLAResNet; the '
+                'RLA parts start fresh'), exists(session.cwd, dst)),
+        env=[f'TORCH_HOME={cache}'])
+
+
+def run_visualize(session: ReadmeSession, line: int, args: List[str]) -> Run:
+    """``visualize_rla.py CONFIG CKPT IMAGE --out-dir OUT``: on a digit scan;
+    a converted checkpoint is replaced by the config's model with random
+    weights."""
+    config, ckpt, image = args[0], args[1], args[2]
+    out = args[args.index('--out-dir') + 1]
+    rewrites = []
+    write_demo_image(osp.join(session.cwd, image))
+    if ckpt in CONVERTED:
+        # one number per tensor: the hidden state overflows (inf, NaN)
+        made = osp.join('work_dirs', 'random', osp.basename(ckpt))
+        rewrites.append(f'{ckpt} -> {made} (the config\'s model with '
+                        'random weights, saved here; the file converted '
+                        'above holds one number per tensor, and its '
+                        'hidden state overflows)')
+        args[1] = made
+        save_untrained(
+            osp.join(session.cwd, config), osp.join(session.cwd, made))
+    figures = ('hidden_state.png', 'update_strength.png', 'cam.png')
+    return Run(
+        args, rewrites,
+        (expect(f'wrote {", ".join(figures)} and rla_hidden.json to {out}'),
+         *(exists(session.cwd, out, f) for f in figures),
+         finite_updates(osp.join(session.cwd, out, 'rla_hidden.json'))))
+
+
+def run_export(session: ReadmeSession, line: int, args: List[str]) -> Run:
+    """``export_onnx.py CONFIG CKPT --out-dir OUT --verify IMAGES``: a
+    converted detector is replaced by the one trained above."""
+    config, ckpt = args[0], args[1]
+    out = args[args.index('--out-dir') + 1]
+    rewrites = []
+    if ckpt in CONVERTED:
+        made = osp.join('work_dirs',
+                        osp.splitext(osp.basename(config))[0], 'epoch_1.pth')
+        assert any(
+            s.shell.startswith(f'python tools/train.py {config}')
+            for s in session.steps), (
+                f'README:{line}: no earlier command trains {config}')
+        heads = [
+            o for o in session.data_options(config)[0]
+            if o.endswith('.num_classes=10')
+        ]
+        rewrites.append(f'{ckpt} -> {made} (the detector trained above, '
+                        'so ' + ', '.join(heads) + '; the file converted '
+                        'above holds one number per tensor and '
+                        'predicts no boxes to compare)')
+        args[1] = made
+        args += ['--cfg-options', *heads]
+    images = args[args.index('--verify') + 1:]
+    images = images[:next((i for i, a in enumerate(images)
+                           if a.startswith('--')), len(images))]
+    for image in images:
+        write_demo_image(osp.join(session.cwd, image))
+    return Run(args, rewrites,
+               (expect(f'export.json and export.md to {out}'),
+                expect('- ok: True'), exists(session.cwd, out, 'model.onnx'),
+                verified(osp.join(session.cwd, out, 'export.json'))))
+
+
+def run_image_demo(session: ReadmeSession, line: int, args: List[str]) -> Run:
+    """``image_demo.py IMAGE CONFIG ... --out-dir OUT``: on a digit scan."""
+    image, out = args[0], args[args.index('--out-dir') + 1]
+    name = osp.basename(image)
+    write_demo_image(osp.join(session.cwd, image))
+    rewrites = [
+        f'{image}: a digit scan with noise, written here (no download)'
+    ]
+    checks = (expect('1 image(s): pictures in'),
+              exists(session.cwd, out, 'vis', name),
+              exists(session.cwd, out, 'preds',
+                     osp.splitext(name)[0] + '.json'))
+    return Run(args, rewrites, checks)
+
+
+#: One rule per Python script the README runs.
+PYTHON_RULES: Dict[str, Callable[[ReadmeSession, int, List[str]], Run]] = {
+    'tools/test.py': run_test,
+    'tools/train.py': run_train,
+    'tools/model_converters/rlanet_to_rla_mm.py': run_rlanet_converter,
+    'tools/model_converters/resnet_to_rla_mm.py': run_resnet_converter,
+    'tools/analysis_tools/visualize_rla.py': run_visualize,
+    'tools/deployment/export_onnx.py': run_export,
+    'demo/image_demo.py': run_image_demo,
+}
 
 
 def expect(text: str) -> Callable[[str], None]:
@@ -536,15 +553,6 @@ def verified(path: str) -> Callable[[str], None]:
     return check
 
 
-def write_published(folder: str) -> None:
-    """Every published file in ``folder``, as
-    tests/integration/test_convert_all.py writes them
-    (small storage, the authors' formats)."""
-    from test_convert_all import write_published as write
-    os.makedirs(folder)
-    write(pathlib.Path(folder))
-
-
 def published_arch(path: str) -> str:
     """The arch of an authors' file by its published name
     (``resnet50_rla_2283.pth.tar`` -> ``rla_resnet50``), else the file's
@@ -621,13 +629,16 @@ def session_script(steps: List[Step]) -> str:
     return '\n'.join(lines) + '\n'
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
+@pytest.mark.timeout(SESSION_TIMEOUT + 300)
 def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
     cwd, coco, imagenet = scratch
     session = ReadmeSession(cwd, coco, imagenet)
-    for first, lang, text in readme_blocks():
-        if lang in ('bash', 'sh', 'shell'):
-            for line, command in shell_commands(text, first):
-                session.add(line, command)
+    with open(README) as f:
+        text = f.read()
+    for line, command in all_shell_commands(text):
+        session.add(line, command)
     steps = session.steps
     covered = ' '.join(s.shell for s in steps if not s.skip)
     # what the README must show and this test must run (issue: README commands)
@@ -648,17 +659,18 @@ def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
             print(step.report())
     env = fresh_env()
     assert not osp.samefile(
-        subprocess.run(['bash', '-c', 'command -v python || echo /dev/null'],
+        process.run(['bash', '-c', 'command -v python || echo /dev/null'],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=60).stdout.strip(),
+        sys.executable), 'the fresh shell still finds the venv python'
+    proc = process.run(['bash', '-c', session_script(steps)],
+                       cwd=cwd,
                        env=env,
                        capture_output=True,
-                       text=True).stdout.strip(),
-        sys.executable), 'the fresh shell still finds the venv python'
-    proc = subprocess.run(['bash', '-c', session_script(steps)],
-                          cwd=cwd,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=1500)
+                       text=True,
+                       timeout=SESSION_TIMEOUT)
     out = proc.stdout + proc.stderr
     for i, step in enumerate(steps):
         if step.skip:
@@ -681,13 +693,15 @@ def test_readme_shell_commands_run_as_written_in_a_new_shell(scratch, capsys):
 def choose_python(cwd: str, **env) -> subprocess.CompletedProcess:
     script = ('source tools/python_env.sh && rla_mm_python tools '
               '&& echo "chosen: $RLA_MM_PYTHON"')
-    return subprocess.run(['bash', '-c', script],
-                          cwd=cwd,
-                          env=dict(fresh_env(), **env),
-                          capture_output=True,
-                          text=True)
+    return process.run(['bash', '-c', script],
+                       cwd=cwd,
+                       env=dict(fresh_env(), **env),
+                       capture_output=True,
+                       text=True,
+                       timeout=60)
 
 
+@pytest.mark.subprocess
 def test_tools_choose_their_python_or_say_what_to_do(scratch, tmp_path):
     cwd = scratch[0]
     venv_python = osp.join(cwd, '.venv', 'bin', 'python')
@@ -701,11 +715,12 @@ def test_tools_choose_their_python_or_say_what_to_do(scratch, tmp_path):
     proc = choose_python(cwd, VIRTUAL_ENV=sys.prefix)
     assert proc.stdout.strip() == f'chosen: {sys.prefix}/bin/python'
     # an interpreter without the stack stops the scripts with what to do
-    subprocess.run([
+    process.run([
         sys.executable, '-m', 'venv', '--without-pip',
         str(tmp_path / 'bare')
     ],
-                   check=True)
+                check=True,
+                timeout=120)
     bare = str(tmp_path / 'bare' / 'bin' / 'python')
     proc = choose_python(cwd, PYTHON=bare)
     assert proc.returncode == 1
@@ -718,11 +733,12 @@ def test_tools_choose_their_python_or_say_what_to_do(scratch, tmp_path):
     # the Python tools too, when run by a Python without the stack
     for tool in ('tools/test.py', 'tools/analysis_tools/get_flops.py',
                  'tools/model_converters/rlanet_to_rla_mm.py'):
-        proc = subprocess.run([bare, tool, 'configs/x.py'],
-                              cwd=cwd,
-                              env=fresh_env(),
-                              capture_output=True,
-                              text=True)
+        proc = process.run([bare, tool, 'configs/x.py'],
+                           cwd=cwd,
+                           env=fresh_env(),
+                           capture_output=True,
+                           text=True,
+                           timeout=60)
         assert proc.returncode == 1, proc.stderr
         assert f'this Python ({bare}) cannot import torch, mmengine, mmcv' \
             in proc.stderr
@@ -732,15 +748,15 @@ def test_tools_choose_their_python_or_say_what_to_do(scratch, tmp_path):
                 if osp.exists(checkout_venv) else 'make setup') in proc.stderr
     # the whole chain with no activation: script -> .venv -> torchrun
     # -> train.py
-    proc = subprocess.run([
+    proc = process.run([
         'bash', 'tools/dist_train.sh',
         'configs/faster_rcnn_rla_r50_fpn_1x_coco.py', '1', '--help'
     ],
-                          cwd=cwd,
-                          env=dict(fresh_env(), PORT=str(free_port())),
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
+                       cwd=cwd,
+                       env=dict(fresh_env(), PORT=str(free_port())),
+                       capture_output=True,
+                       text=True,
+                       timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'usage: train.py' in proc.stdout
 

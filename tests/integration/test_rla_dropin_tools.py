@@ -1,14 +1,15 @@
 """A plain MMDetection detector or ResNet checkpoint initialises an RLA twin:
 through ``load_from`` (MMEngine's checkpoint loading) and through
 tools/model_converters/resnet_to_rla_mm.py."""
-import subprocess
 import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT, randomize_norms
 from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import load_checkpoint
+from rla_testkit import process
+from rla_testkit.checkout import REPO_ROOT
+from rla_testkit.models import randomize_norms
 
 
 @pytest.fixture
@@ -67,6 +68,7 @@ def test_load_from_a_plain_detector_gives_its_predictions(
             atol=1e-5)
 
 
+@pytest.mark.subprocess
 def test_converter_writes_an_rla_initialisation(tmp_path):
     import mmdet.models.backbones as det
 
@@ -81,13 +83,14 @@ def test_converter_writes_an_rla_initialisation(tmp_path):
             }
         }, src)
     dst = str(tmp_path / 'out' / 'rla_resnet18_init.pth')
-    proc = subprocess.run([
+    proc = process.run([
         sys.executable, 'tools/model_converters/resnet_to_rla_mm.py', src, dst,
         '--depth', '18', '--rla-channel', '8'
     ],
-                          cwd=REPO_ROOT,
-                          capture_output=True,
-                          text=True)
+                       cwd=REPO_ROOT,
+                       capture_output=True,
+                       text=True,
+                       timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert 'the RLA parts start fresh' in proc.stdout
     state = torch.load(dst, map_location='cpu')['state_dict']
@@ -115,31 +118,34 @@ def test_converter_writes_an_rla_initialisation(tmp_path):
     ]
     with open(dst, 'rb') as f:
         written = f.read()
-    proc = subprocess.run(
+    proc = process.run(
         convert + ['--rla-channel', '4'],
         cwd=REPO_ROOT,
         capture_output=True,
-        text=True)
+        text=True,
+        timeout=300)
     assert proc.returncode == 1
     assert f'error: {dst} exists; pass --force' in proc.stderr
     with open(dst, 'rb') as f:
         assert f.read() == written
-    proc = subprocess.run(
+    proc = process.run(
         convert + ['--rla-channel', '4', '--force'],
         cwd=REPO_ROOT,
         capture_output=True,
-        text=True)
+        text=True,
+        timeout=300)
     assert proc.returncode == 0, proc.stderr
     state = torch.load(dst, map_location='cpu')['state_dict']
     assert state['backbone.layer2.1.conv1.weight'].shape == (128, 128 + 4, 3,
                                                              3)
     # another depth is refused by name
-    proc = subprocess.run([
+    proc = process.run([
         sys.executable, 'tools/model_converters/resnet_to_rla_mm.py', src,
         str(tmp_path / 'out' / 'rla_resnet50_init.pth'), '--depth', '50'
     ],
-                          cwd=REPO_ROOT,
-                          capture_output=True,
-                          text=True)
+                       cwd=REPO_ROOT,
+                       capture_output=True,
+                       text=True,
+                       timeout=300)
     assert proc.returncode == 1
     assert 'does not fit the RLA backbone' in proc.stderr

@@ -2,12 +2,12 @@
 import os
 import os.path as osp
 import site
-import subprocess
 import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from rla_testkit import process
+from rla_testkit.checkout import REPO_ROOT
 
 SEG_CONFIG = osp.join(
     REPO_ROOT, 'configs', 'dropin',
@@ -43,14 +43,15 @@ def without_mmseg(tmp_path_factory):
 
 
 def run_without_mmseg(env, *args):
-    return subprocess.run([sys.executable, '-S', *args],
-                          cwd=REPO_ROOT,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
+    return process.run([sys.executable, '-S', *args],
+                       cwd=REPO_ROOT,
+                       env=env,
+                       capture_output=True,
+                       text=True,
+                       timeout=300)
 
 
+@pytest.mark.subprocess
 def test_the_environment_lacks_only_mmsegmentation(without_mmseg):
     proc = run_without_mmseg(
         without_mmseg, '-c', 'import importlib.util as u; '
@@ -59,6 +60,7 @@ def test_the_environment_lacks_only_mmsegmentation(without_mmseg):
     assert proc.stdout.split() == ['None', 'True', 'True'], proc.stderr
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize('command', ['train', 'test', 'get_flops'])
 def test_tools_end_with_one_line_naming_the_extra(without_mmseg, tmp_path,
                                                   command):

@@ -3,12 +3,12 @@ where."""
 import os
 import os.path as osp
 import stat
-import subprocess
 import sys
 
 import pytest
 import torch
-from conftest import REPO_ROOT, load_script
+from rla_testkit import process
+from rla_testkit.checkout import REPO_ROOT, load_script
 
 SCRIPT = osp.join(REPO_ROOT, '.dev_scripts', 'setup', 'stacks.py')
 stacks = load_script('.dev_scripts/setup/stacks.py')
@@ -35,10 +35,11 @@ def choose(tmp_path, gpus=None, cuda='13.0', **env):
     else:  # no nvidia-smi on PATH (the script runs by its full path)
         run_env['PATH'] = str(tmp_path)
     run_env.update(env)
-    return subprocess.run([sys.executable, SCRIPT, 'choose'],
-                          env=run_env,
-                          capture_output=True,
-                          text=True)
+    return process.run([sys.executable, SCRIPT, 'choose'],
+                       env=run_env,
+                       capture_output=True,
+                       text=True,
+                       timeout=60)
 
 
 @pytest.mark.parametrize(
@@ -54,6 +55,7 @@ def choose(tmp_path, gpus=None, cuda='13.0', **env):
           ('NVIDIA H100', '9.0')], '12.2', 'cu128'),  # one stack for all three
         ([('Tesla P100-PCIE-16GB', '6.0')], '12.2', 'cu121'),
     ])
+@pytest.mark.subprocess
 def test_the_stack_follows_the_gpus_and_the_driver(tmp_path, gpus, cuda,
                                                    expected):
     proc = choose(tmp_path, gpus, cuda)
@@ -65,6 +67,7 @@ def test_the_stack_follows_the_gpus_and_the_driver(tmp_path, gpus, cuda,
     assert pins[0] == f'torch=={stack.torch}'
 
 
+@pytest.mark.subprocess
 def test_no_fitting_stack_names_what_is_missing(tmp_path):
     proc = choose(tmp_path, [('Tesla K80', '3.7')], '12.2')
     assert proc.returncode == 1
@@ -77,6 +80,7 @@ def test_no_fitting_stack_names_what_is_missing(tmp_path):
         proc.stderr
 
 
+@pytest.mark.subprocess
 def test_stack_variable_overrides_the_choice(tmp_path):
     proc = choose(tmp_path, [('NVIDIA H100', '9.0')], '13.0', STACK='cu121')
     assert proc.stdout.split() == [
@@ -107,10 +111,12 @@ def test_requirements_take_the_stacks_own_pins(tmp_path):
     ]
 
 
+@pytest.mark.subprocess
 def test_arch_list_for_the_cuda_build():
-    out = subprocess.run([sys.executable, SCRIPT, 'arch-list', 'cu128'],
-                         capture_output=True,
-                         text=True).stdout.strip()
+    out = process.run([sys.executable, SCRIPT, 'arch-list', 'cu128'],
+                      capture_output=True,
+                      text=True,
+                      timeout=60).stdout.strip()
     assert out == '7.0;7.5;8.0;8.6;9.0;10.0;12.0'
 
 
@@ -147,11 +153,13 @@ def test_disk_check_names_the_space_a_new_environment_needs(tmp_path):
     assert not venv.parent.exists()  # it only looked
 
 
+@pytest.mark.subprocess
 def test_disk_command_rejects_an_unknown_stack(tmp_path):
-    proc = subprocess.run(
+    proc = process.run(
         [sys.executable, SCRIPT, 'disk', 'cu999',
          str(tmp_path)],
         capture_output=True,
-        text=True)
+        text=True,
+        timeout=60)
     assert (proc.returncode == 1
             and "STACK='cu999' is not a stack" in proc.stderr)

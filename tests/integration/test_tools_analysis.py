@@ -4,7 +4,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT, load_tool
+from rla_testkit.checkout import REPO_ROOT, load_tool
 
 from rla_mm.configs import load_metafile
 from rla_mm.utils.markdown_block import replace_block

@@ -3,14 +3,14 @@ commands."""
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
+from rla_testkit import process
+from rla_testkit.checkout import REPO_ROOT, load_tool
 
 DEMO = {
     name: osp.join(REPO_ROOT, 'configs', 'demo', f'{name}_digits.py')
@@ -126,6 +126,7 @@ def demo_options(root, depth_options):
     return opts
 
 
+@pytest.mark.subprocess
 def test_train_test_and_compare_commands(digits, tmp_path):
     root, _ = digits
     runs = []
@@ -154,16 +155,16 @@ def test_train_test_and_compare_commands(digits, tmp_path):
     # RLA (depth 20, k = 12) has more parameters than its plain twin.
     assert runs[0][1] > runs[1][1]
     out = str(tmp_path / 'curves.png')
-    proc = subprocess.run([
+    proc = process.run([
         sys.executable,
         osp.join(REPO_ROOT, 'tools', 'analysis_tools',
                  'compare_cls_runs.py'), runs[0][0], runs[1][0], '--names',
         'RLA', 'plain', '--out', out, '--summary',
         str(tmp_path / 'summary.md')
     ],
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
+                       capture_output=True,
+                       text=True,
+                       timeout=300)
     assert proc.returncode == 0, proc.stderr
     rla_row, plain_row = proc.stdout.splitlines()[2:4]
     # ΔParams is relative to the first run.

@@ -6,12 +6,12 @@ Each test runs the real command lines on a tiny generated digits set.
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 import textwrap
 
 import pytest
-from conftest import REPO_ROOT, load_tool
+from rla_testkit import process
+from rla_testkit.checkout import REPO_ROOT, load_tool
 
 DEMO = osp.join(REPO_ROOT, 'configs', 'demo',
                 'faster_rcnn_rla_r18_fpn_digits.py')
@@ -40,7 +40,7 @@ def real_config_options(root):
 
 def run(args, cwd=REPO_ROOT, env=None):
     full_env = dict(os.environ, PYTHONUNBUFFERED='1', **(env or {}))
-    return subprocess.run(
+    return process.run(
         args,
         cwd=cwd,
         env=full_env,
@@ -53,6 +53,7 @@ def tool(name):
     return osp.join(REPO_ROOT, 'tools', name)
 
 
+@pytest.mark.subprocess
 def test_dist_train_with_two_processes_then_coco_test(tiny_data, tmp_path):
     work = tmp_path / 'work'
     proc = run([
@@ -86,6 +87,8 @@ def test_dist_train_with_two_processes_then_coco_test(tiny_data, tmp_path):
     assert len(pictures) == 4
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_resume_continues_from_the_checkpoint(tiny_data, tmp_path):
     work = str(tmp_path / 'work')
     train = [sys.executable, tool('train.py'), DEMO, '--work-dir', work]
@@ -106,6 +109,8 @@ def test_resume_continues_from_the_checkpoint(tiny_data, tmp_path):
     assert osp.getsize(out) > 10_000
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_downstream_config_outside_the_repository(tiny_data, tmp_path):
     # A user's project: inherit the installed rla_mm config, change one field.
     (tmp_path / 'my_faster_rcnn.py').write_text(
@@ -132,6 +137,7 @@ def test_downstream_config_outside_the_repository(tiny_data, tmp_path):
     assert (tmp_path / 'work' / 'epoch_1.pth').exists()
 
 
+@pytest.mark.subprocess
 def test_missing_data_root_is_named(tmp_path):
     proc = run([
         sys.executable,
@@ -143,6 +149,7 @@ def test_missing_data_root_is_named(tmp_path):
     assert f"data root '{tmp_path}/nowhere/' does not exist" in proc.stderr
 
 
+@pytest.mark.subprocess
 def test_broken_annotation_file_is_named(tiny_data, tmp_path):
     root = tmp_path / 'broken'
     (root / 'annotations').mkdir(parents=True)
@@ -171,6 +178,7 @@ def test_broken_annotation_file_is_named(tiny_data, tmp_path):
     assert "KeyError: 'categories'" in proc.stderr
 
 
+@pytest.mark.subprocess
 def test_missing_pretrained_checkpoint_names_the_converter(
         tiny_data, tmp_path):
     # The real 1x config points at checkpoints/rla_resnet50_in1k.pth.

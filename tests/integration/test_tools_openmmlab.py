@@ -8,15 +8,15 @@ weights saved as checkpoints (the tools' plumbing is under test, not accuracy).
 import os
 import os.path as osp
 import pickle
-import subprocess
 import sys
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
+from rla_testkit import process
+from rla_testkit.checkout import REPO_ROOT, load_tool
 
 DET = osp.join(REPO_ROOT, 'configs', 'demo',
                'faster_rcnn_rla_r18_fpn_digits.py')
@@ -27,7 +27,7 @@ KEEP_ALL = ['model.test_cfg.rcnn.score_thr=0.0']
 
 def run(args, cwd, timeout=600):
     env = dict(os.environ, PYTHONUNBUFFERED='1')
-    proc = subprocess.run(
+    proc = process.run(
         args,
         cwd=cwd,
         env=env,
@@ -61,6 +61,7 @@ def det(tmp_path_factory):
     return str(root), opts, ckpt
 
 
+@pytest.mark.subprocess
 def test_mmdet_print_config(det, tmp_path):
     config = osp.join(REPO_ROOT, 'configs',
                       'faster_rcnn_rla_r50_fpn_1x_coco.py')
@@ -71,6 +72,7 @@ def test_mmdet_print_config(det, tmp_path):
     assert "type='FasterRCNN'" in out  # MMDetection's base, merged
 
 
+@pytest.mark.subprocess
 def test_mmdet_browse_dataset(det, tmp_path):
     _, opts, _ = det
     proc, out = run(
@@ -83,6 +85,7 @@ def test_mmdet_browse_dataset(det, tmp_path):
     assert image is not None and image.shape[2] == 3
 
 
+@pytest.mark.subprocess
 def test_test_out_feeds_mmdet_analyze_results_and_confusion_matrix(
         det, tmp_path):
     _, opts, ckpt = det
@@ -115,6 +118,7 @@ def test_test_out_feeds_mmdet_analyze_results_and_confusion_matrix(
         is not None
 
 
+@pytest.mark.subprocess
 def test_tta_is_mmdetections(det, tmp_path):
     """``tools/test.py --tta`` dumps the same predictions as MMDetection's own
     ``tools/test.py --tta`` (run through ``mim test mmdet``)."""
@@ -179,6 +183,7 @@ def test_tta_settings():
         test.enable_tta(cfg)
 
 
+@pytest.mark.subprocess
 def test_mmpretrain_vis_cam_on_an_rla_classifier(tmp_path):
     from mmpretrain import get_model
     small = ['model.backbone.depth=20', 'model.head.in_channels=76']

@@ -2,7 +2,7 @@
 import os.path as osp
 
 import pytest
-from conftest import REPO_ROOT, load_tool
+from rla_testkit.checkout import REPO_ROOT, load_tool
 
 train = load_tool('train.py')
 DEMO = osp.join(REPO_ROOT, 'configs', 'demo',

@@ -6,8 +6,9 @@ import os.path as osp
 
 import cv2
 import pytest
-from conftest import REPO_ROOT, load_tool, save_untrained
 from mmengine.config import Config
+from rla_testkit.checkout import REPO_ROOT, load_tool
+from rla_testkit.models import save_untrained
 
 DEMO = osp.join(REPO_ROOT, 'configs', 'demo')
 RLA_CLS = osp.join(DEMO, 'rla_resnet164_digits.py')

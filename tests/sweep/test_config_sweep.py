@@ -31,6 +31,11 @@ if FIRST_FAMILY and MODE != 'full':
 if MODE == 'full':
     cs.cap_memory(
         float(os.environ.get('RLA_SWEEP_MEM_GIB') or cs.default_memory_gib()))
+# a full pass runs for hours: no time limit then
+pytestmark = [
+    pytest.mark.sweep,
+    pytest.mark.timeout(0 if MODE == 'full' else 900)
+]
 
 # One group per mechanism; each runs on a CPU with mmcv's CPU ops.
 DET_SAMPLE = [
@@ -107,6 +112,7 @@ def failures(records):
     ]
 
 
+@pytest.mark.slow
 def test_mmdetection_configs_run_with_their_rla_twin():
     selected = {'full': None, 'compat': DET_COMPAT}.get(MODE, DET_SAMPLE)
     records = run('mmdet', selected, first_family=FIRST_FAMILY)
@@ -119,6 +125,7 @@ def test_mmdetection_configs_run_with_their_rla_twin():
         assert [r['configs'] for r in records if r['status'] != 'passed'] == []
 
 
+@pytest.mark.slow
 def test_mmpretrain_classifier_configs_run_with_their_rla_twin():
     records = run('mmpretrain', None, CLS_TYPES)
     assert failures(records) == []

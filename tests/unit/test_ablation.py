@@ -5,11 +5,11 @@ import glob
 import os.path as osp
 
 import pytest
-import rla_ablation_functional as abl
 import torch
-from conftest import REPO_ROOT, load_script, load_tool
 from mmengine.config import Config
-from reference_checkpoints import write_reference_checkpoint
+from rla_testkit import rla_ablation_functional as abl
+from rla_testkit.checkout import REPO_ROOT, load_script, load_tool
+from rla_testkit.reference_checkpoints import write_reference_checkpoint
 
 from rla_mm.configs import ABLATION_METAFILE, load_metafile, paper_figure
 from rla_mm.converters import ConversionError

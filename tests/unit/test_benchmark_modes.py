@@ -2,7 +2,7 @@
 side by side."""
 import pytest
 import torch
-from conftest import load_tool
+from rla_testkit.checkout import load_tool
 
 benchmark = load_tool('analysis_tools/benchmark.py')
 

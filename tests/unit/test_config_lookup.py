@@ -4,8 +4,8 @@ optional library a config file needs."""
 import os.path as osp
 
 import pytest
-from conftest import REPO_ROOT
 from mmengine.config import Config
+from rla_testkit.checkout import REPO_ROOT
 
 from rla_mm.configs import (config_library, configs_dir, find_config,
                             get_config_path, is_detector_config)

@@ -4,13 +4,13 @@ import json
 import os.path as osp
 import re
 
-import key_layouts
 import pytest
-import rla_functional as ref
 import torch
-from conftest import FIXTURES, REPO_ROOT, load_tool
 from mmengine.config import Config
-from reference_checkpoints import write_reference_checkpoint
+from rla_testkit import key_layouts
+from rla_testkit import rla_functional as ref
+from rla_testkit.checkout import FIXTURES, REPO_ROOT, load_tool
+from rla_testkit.reference_checkpoints import write_reference_checkpoint
 
 from rla_mm.converters import ConversionError
 from rla_mm.converters.rlanet import convert_state_dict

@@ -3,7 +3,7 @@ is what its function writes from the metafiles."""
 import shutil
 
 import pytest
-from conftest import REPO_ROOT, load_script
+from rla_testkit.checkout import REPO_ROOT, load_script
 
 from rla_mm.utils.markdown_block import read_block, replace_block
 

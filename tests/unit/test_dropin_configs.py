@@ -7,9 +7,9 @@ import re
 
 import pytest
 import torch
-from conftest import REPO_ROOT
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from rla_testkit.checkout import REPO_ROOT
 
 DROPIN = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', 'dropin', '*.py')))
 SEG_DROPIN = [p for p in DROPIN if "'mmseg::" in open(p).read()]

@@ -6,8 +6,8 @@ import re
 
 import torch
 import yaml
-from conftest import REPO_ROOT
 from modelindex.load_model_index import load
+from rla_testkit.checkout import REPO_ROOT
 
 from rla_mm.configs import DET_METAFILE, load_metafile
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import REPO_ROOT
+from rla_testkit.checkout import REPO_ROOT
 
 import rla_mm
 from rla_mm.configs import CLS_METAFILE, configs_dir, load_metafile

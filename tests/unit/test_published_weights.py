@@ -8,9 +8,9 @@ import os.path as osp
 import re
 
 import torch
-from conftest import REPO_ROOT, load_tool
 from mmengine.config import Config
-from reference_checkpoints import write_reference_checkpoint
+from rla_testkit.checkout import REPO_ROOT, load_tool
+from rla_testkit.reference_checkpoints import write_reference_checkpoint
 
 from rla_mm.converters import mmdet2
 from rla_mm.converters.published import (TABLE_TAG, converted_name,

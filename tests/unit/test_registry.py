@@ -20,8 +20,8 @@ def test_backbones_build_under_both_scopes(scope, type_name):
 
 
 def test_faster_rcnn_fpn_builds_on_the_rla_backbone():
-    from conftest import REPO_ROOT
     from mmdet.registry import MODELS
+    from rla_testkit.checkout import REPO_ROOT
     cfg = Config.fromfile(
         f'{REPO_ROOT}/configs/faster_rcnn_rla_r50_fpn_1x_coco.py')
     assert cfg.model.backbone.type == 'RLAResNet'

@@ -1,6 +1,5 @@
 """Safe loading: runner checkpoints and foreign files (rla_mm.safe_loading)."""
 import pickle
-import subprocess
 import sys
 
 import pytest
@@ -9,6 +8,7 @@ import torch.nn as nn
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
+from rla_testkit import process
 
 import rla_mm  # noqa: F401  (installs the allow-list)
 from rla_mm.safe_loading import (install_safe_globals, load_foreign,
@@ -83,16 +83,18 @@ print(type(ckpt['message_hub']['log_scalars']['train/loss']).__name__)
 """
 
 
+@pytest.mark.subprocess
 def test_mmengine_loads_a_runner_checkpoint_only_with_the_allow_list(
         runner_checkpoint):
     runs = {
         mode:
-        subprocess.run([
+        process.run([
             sys.executable, '-c', LOAD_THROUGH_MMENGINE,
             str(runner_checkpoint), mode
         ],
-                       capture_output=True,
-                       text=True)
+                    capture_output=True,
+                    text=True,
+                    timeout=120)
         for mode in ('with', 'without')
     }
     assert runs['with'].returncode == 0, runs['with'].stderr[-2000:]
@@ -134,6 +136,7 @@ def test_allow_list_only_where_torch_loads_weights_only(monkeypatch):
     assert HistoryBuffer in calls[0]
 
 
+@pytest.mark.subprocess
 def test_import_works_on_a_torch_without_add_safe_globals():
     # torch < 2.4 has no allow-list at all. This torch's own modules use it
     # while they load, so they load first; then it goes, and rla_mm comes.
@@ -143,9 +146,10 @@ def test_import_works_on_a_torch_without_add_safe_globals():
             "torch.__version__ = '2.3.1'\n"
             'import rla_mm\n'
             'print(rla_mm.install_safe_globals())')
-    proc = subprocess.run([sys.executable, '-c', code],
-                          capture_output=True,
-                          text=True)
+    proc = process.run([sys.executable, '-c', code],
+                       capture_output=True,
+                       text=True,
+                       timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == 'False'
 
@@ -215,9 +219,11 @@ def test_getattr_stand_in_only_reaches_history_buffer_statistics(tmp_path):
     assert torch.load(path, weights_only=True)['x'] is HistoryBuffer.mean
 
 
+@pytest.mark.subprocess
 def test_import_prints_nothing():
-    proc = subprocess.run([sys.executable, '-c', 'import rla_mm'],
-                          capture_output=True,
-                          text=True)
+    proc = process.run([sys.executable, '-c', 'import rla_mm'],
+                       capture_output=True,
+                       text=True,
+                       timeout=120)
     assert proc.returncode == 0
     assert proc.stdout == '' and proc.stderr == ''

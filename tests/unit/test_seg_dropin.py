@@ -11,10 +11,11 @@ import os.path as osp
 import mmseg.models.backbones as seg
 import pytest
 import torch
-from conftest import REPO_ROOT, randomize_norms
 from mmengine.config import ConfigDict
 from mmengine.registry import MODELS, DefaultScope
 from packaging.requirements import Requirement
+from rla_testkit.checkout import REPO_ROOT
+from rla_testkit.models import randomize_norms
 
 from rla_mm.models.backbones.library_defaults import (LIBRARY_DEFAULTS,
                                                       building_library)

@@ -26,21 +26,18 @@ Usage:
     mim run rla_mm get_flops CONFIG [--shape H W] (CONFIG may be a config name)
     python tools/analysis_tools/get_flops.py --all --out docs/complexity.md
 """
-import os.path as osp
-import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/
 # first: env_check says what to do when torch is missing
-import env_check  # noqa: E402,F401 isort: skip
+import env_check  # noqa: F401 isort: skip
 
-import argparse  # noqa: E402
-import glob  # noqa: E402
-import logging  # noqa: E402
-import warnings  # noqa: E402
-from typing import Dict, List, Optional, Sequence  # noqa: E402
+import argparse
+import glob
+import logging
+import os.path as osp
+import warnings
+from typing import Dict, List, Optional, Sequence
 
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
+import torch
+import torch.nn as nn
 
 CONV_LINEAR = ('conv', 'linear', 'addmm', 'matmul', 'mm', 'bmm', 'einsum')
 

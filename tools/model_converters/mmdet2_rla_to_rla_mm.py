@@ -10,13 +10,11 @@ It reads the detector, depth and ECA from the weights, checks every key against
 our config's detector, and prints the config and the ``tools/test.py`` command
 that evaluate the result.
 """
-import os.path as osp
+# first: env_check says what to do when torch is missing
+import env_check  # noqa: F401 isort: skip
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/
-# first: env_check says what to do when torch is missing
-import env_check  # noqa: E402,F401 isort: skip
-from rla_mm.converters.mmdet2 import main  # noqa: E402
+from rla_mm.converters.mmdet2 import main
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -17,14 +17,13 @@ loaded. The keys carry ``backbone.``, as the paper configs' ``init_cfg``
 A swapped config does not need this file: its own ``init_cfg`` or ``load_from``
 of a plain checkpoint initialises the RLA backbone the same way.
 """
+# first: env_check says what to do when torch is missing
+import env_check  # noqa: F401 isort: skip
+
 import argparse
 import os
 import os.path as osp
 import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/
-# first: env_check says what to do when torch is missing
-import env_check  # noqa: E402,F401 isort: skip
 
 
 def parse_args(argv=None):

@@ -15,13 +15,11 @@ The result loads with ``mmpretrain.get_model(CONFIG, pretrained=DST)`` and
 initialises detection backbones through
 ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
 """
-import os.path as osp
+# first: env_check says what to do when torch is missing
+import env_check  # noqa: F401 isort: skip
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/
-# first: env_check says what to do when torch is missing
-import env_check  # noqa: E402,F401 isort: skip
-from rla_mm.converters.published import main  # noqa: E402
+from rla_mm.converters.published import main
 
 if __name__ == '__main__':
     sys.exit(main())

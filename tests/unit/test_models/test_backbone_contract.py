@@ -22,10 +22,10 @@ import json
 import math
 import os.path as osp
 
-import key_layouts
 import pytest
 import torch
-from conftest import FIXTURES
+from rla_testkit import key_layouts
+from rla_testkit.checkout import FIXTURES
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from rla_mm.models.backbones.base import RLABackbone
@@ -73,7 +73,7 @@ def test_recorded_keys_are_the_recorded_layouts():
     }
     shas |= {d['sha'] for d in RECORDED['defaults'].values()}
     assert sorted(shas - set(RECORDED['keys'])) == [], \
-        'run tests/fixtures/record_backbone_keys.py --fill-keys'
+        'run .dev_scripts/fixtures/record_backbone_keys.py --fill-keys'
     for recorded_sha, compacted in RECORDED['keys'].items():
         assert keys_hash(key_layouts.expand(compacted)) == recorded_sha
 

@@ -9,8 +9,8 @@ import os.path as osp
 import pytest
 import torch
 import torch.nn as nn
-from conftest import FIXTURES
 from mmengine.runner.checkpoint import load_checkpoint
+from rla_testkit.checkout import FIXTURES
 
 from rla_mm.registry import MODELS
 

@@ -12,8 +12,8 @@ import mmdet.models.backbones as det
 import mmpretrain.models.backbones as cls
 import pytest
 import torch
-from conftest import randomize_norms
 from mmengine.registry import MODELS, DefaultScope
+from rla_testkit.models import randomize_norms
 
 import rla_mm.models as rla
 from rla_mm.models.backbones.library_defaults import (LIBRARY_DEFAULTS,

@@ -1,7 +1,7 @@
 import pytest
 import torch
 import torch.nn as nn
-from conftest import REPO_ROOT
+from rla_testkit.checkout import REPO_ROOT
 
 from rla_mm.models import (CLASSIFIER_FORM, RLABasicBlock, RLABottleneck,
                            RLAResNet, RLAResNetV1d, classifier_form)

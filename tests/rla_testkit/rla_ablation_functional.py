@@ -12,10 +12,11 @@ torchvision's ``layer{i}.{b}`` for the plain ResNets.
 from collections import OrderedDict
 from typing import Dict
 
-import rla_functional as ref
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from . import rla_functional as ref
 
 # Reference arch -> what its file computes.
 #   source: what feeds conv_out ('branch', 'output', 'shortcut')

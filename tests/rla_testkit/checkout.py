@@ -1,0 +1,73 @@
+"""The checkout under test: its root, its fixtures, its scripts and its
+wheel."""
+import importlib.util
+import os
+import os.path as osp
+import sys
+
+from .process import run
+
+#: The checkout under test; tests run from it whether rla_mm is imported from
+#: it or from an installed wheel (``make test-compat``).
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: Recorded layouts and facts the tests compare with (tests/fixtures/).
+FIXTURES = osp.join(REPO_ROOT, 'tests', 'fixtures')
+
+
+def load_script(relpath: str):
+    """Import a script of the checkout (``tools/...``, ``.dev_scripts/...``:
+    not a package) as a module.
+
+    Its folder goes first on ``sys.path``, as when Python runs the script: that
+    is how a tool imports the helpers beside it
+    (``env_check``, ``plot_curves``). Code that tools and tests share is in the
+    package (``rla_mm.utils``) instead.
+
+    Args:
+        relpath (str): The script's path relative to the checkout.
+    """
+    path = osp.join(REPO_ROOT, relpath)
+    folder = osp.dirname(path)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = 'script_' + osp.splitext(relpath)[0].strip('.').replace('/', '_')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_tool(relpath: str):
+    """:func:`load_script` of ``tools/relpath``."""
+    return load_script(osp.join('tools', relpath))
+
+
+def install_wheel(folder: str) -> str:
+    """Build rla_mm's wheel from this checkout into ``folder`` and install it
+    into ``folder``/site (no dependencies, nothing from the network); return
+    that site.
+
+    This is rla_mm as a user's ``pip install`` leaves it, beside the test
+    venv's packages: put the site first on ``PYTHONPATH`` to use it.
+    """
+    site = osp.join(folder, 'site')
+    for command in ([
+            'wheel', '--no-deps', '--no-build-isolation', '-q', REPO_ROOT,
+            '-w', folder
+    ], None):
+        if command is None:
+            wheels = [
+                n for n in os.listdir(folder)
+                if n.startswith('rla_mm-') and n.endswith('.whl')
+            ]
+            assert len(wheels) == 1, wheels
+            command = [
+                'install', '-q', '--no-deps', '--no-index', '--target', site,
+                osp.join(folder, wheels[0])
+            ]
+        proc = run([sys.executable, '-m', 'pip', *command],
+                   capture_output=True,
+                   text=True,
+                   timeout=300)
+        assert proc.returncode == 0, proc.stderr
+    return site
