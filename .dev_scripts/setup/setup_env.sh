@@ -43,18 +43,22 @@ if [ "${FORCE_CUDA:-0}" = "1" ] && [ -z "${TORCH_CUDA_ARCH_LIST:-}" ]; then
 fi
 bash .dev_scripts/setup/build_mmcv.sh "$PY"
 
-echo "[setup] OpenMMLab packages, pinned dependencies, test and lint tools, ONNX (optional), MMSegmentation (rla_mm[seg])"
+# Requirement files of this stack alone: MMPose (requirements/pose.txt) in the
+# cu121 stack, the one whose numpy (1.26) its xtcocotools loads on.
+STACK_REQS=$("$PYTHON" .dev_scripts/setup/stacks.py stack-requirements "$STACK_NAME")
+echo "[setup] OpenMMLab packages, pinned dependencies, test and lint tools, ONNX (optional), MMSegmentation (rla_mm[seg])${STACK_REQS:+, $STACK_REQS}"
 # The pinned packages, with the stack's own pins where it has them (an older
 # torch keeps its numpy) and one OpenCV: the headless one, or opencv-python
 # (EDITABLE=0: an environment as users build it; mmcv and mmengine declare it).
-# MMSegmentation (requirements/seg.txt, the extra rla_mm[seg]) goes in here, before
-# rla_mm, as a user's environment would have it.
+# MMSegmentation (requirements/seg.txt, the extra rla_mm[seg]) and the stack's
+# own files go in here, before rla_mm, as a user's environment would have them.
 REQS=$(mktemp)
 trap 'rm -f "$REQS"' EXIT
+# shellcheck disable=SC2086  # STACK_REQS: file names, separate words
 "$PYTHON" .dev_scripts/setup/stacks.py requirements "$STACK_NAME" \
     $([ "${EDITABLE:-1}" = "1" ] || echo --user-env) requirements/openmmlab.txt \
     requirements/deps.txt requirements/tests.txt requirements/lint.txt \
-    requirements/optional.txt requirements/seg.txt > "$REQS"
+    requirements/optional.txt requirements/seg.txt $STACK_REQS > "$REQS"
 "$PY" -m pip install "${PIP_FLAGS[@]}" --no-deps -r "$REQS"
 
 if [ "${EDITABLE:-1}" = "1" ]; then
@@ -64,9 +68,11 @@ else
     echo "[setup] rla_mm (pip install ., resolving its requirements)"
     # The environment is consistent before rla_mm comes in. On a rerun, openmim
     # (installed below, --no-deps) is here already and lacks opendatalab and
-    # colorama on purpose (requirements/mim.txt): only those two may be missing.
+    # colorama on purpose (requirements/mim.txt); MMPose lacks chumpy, which
+    # none of its modules imports and which does not import here
+    # (requirements/pose.txt): only those may be missing.
     if ! CHECK=$("$PY" -m pip check); then
-        PROBLEMS=$(grep -v -E '^openmim [^ ]+ requires (colorama|opendatalab), which is not installed\.$' <<<"$CHECK" || true)
+        PROBLEMS=$(grep -v -E '^(openmim [^ ]+ requires (colorama|opendatalab)|mmpose [^ ]+ requires chumpy), which is not installed\.$' <<<"$CHECK" || true)
         if [ -n "$PROBLEMS" ]; then
             echo "$PROBLEMS" >&2
             exit 1
@@ -86,15 +92,20 @@ fi
 echo "[setup] openmim (mim train / test / run / search)"
 "$PY" -m pip install "${PIP_FLAGS[@]}" --no-deps -r requirements/mim.txt
 
-"$PY" - <<'PYEOF'
+STACK_REQS="$STACK_REQS" "$PY" - <<'PYEOF'
 import importlib.metadata as md
+import os
 cv = [d.metadata['Name'] for d in md.distributions()
       if d.metadata['Name'].lower().startswith('opencv')]
 assert len(cv) == 1, f'expected one OpenCV, found {cv}'
 import torch, torchvision, mmcv, mmcv.ops, mmengine, mmdet, mmpretrain, rla_mm  # noqa
 import mmseg, mmseg.models  # noqa  (ftfy and regex, which it does not declare)
+pose = ''
+if 'requirements/pose.txt' in os.environ['STACK_REQS'].split():
+    import mmpose, mmpose.models, xtcocotools.coco  # noqa  (xtcocotools: numpy 1.x)
+    pose = f', mmpose {mmpose.__version__}'
 print(f'[setup] ok: torch {torch.__version__}, torchvision {torchvision.__version__}, '
       f'mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, '
-      f'mmpretrain {mmpretrain.__version__}, mmseg {mmseg.__version__}, '
+      f'mmpretrain {mmpretrain.__version__}, mmseg {mmseg.__version__}{pose}, '
       f'rla_mm {rla_mm.__version__}')
 PYEOF

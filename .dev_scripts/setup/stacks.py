@@ -29,6 +29,8 @@ Usage:
         # enough disk for a new venv?
     python3 .dev_scripts/setup/stacks.py requirements NAME [--user-env] FILE...
         # the files' pins with the stack's overrides (what setup installs)
+    python3 .dev_scripts/setup/stacks.py stack-requirements NAME
+        # the requirement files only NAME installs (relative to the checkout)
 """
 import os
 import os.path as osp
@@ -59,6 +61,9 @@ class Stack(NamedTuple):
     # disk a complete environment of this stack takes (`du -s` of the venv
     # after `make setup`), checked before a new environment is installed
     venv_gib: float = 7.5
+    # requirement files that only this stack installs, after the common ones
+    # and before rla_mm (`stacks.py stack-requirements NAME`)
+    own_requirements: Tuple[str, ...] = ()
 
     @property
     def pins(self) -> List[str]:
@@ -109,7 +114,9 @@ STACKS = (
         'CUDA 12 drivers',
         venv_gib=7.8),
     # torch 2.1 is built against numpy 1.x; so are the OpenCV and ml_dtypes of
-    # its time (the newest ones require numpy >= 2)
+    # its time (the newest ones require numpy >= 2). MMPose goes in here alone:
+    # the cp311 wheel of xtcocotools, which its datasets and metrics import, is
+    # built against numpy 1.x and does not load on numpy 2 (docs/dropin.md)
     Stack(
         'cu121',
         '2.1.2',
@@ -121,7 +128,8 @@ STACKS = (
         'rla_mm installs changing nothing; the whole suite passes, the README '
         'commands among them (1 test skipped: the registry has no CUDA 12 '
         'nvcc to build with)',
-        venv_gib=5.6),
+        venv_gib=5.6,
+        own_requirements=('requirements/pose.txt', )),
 )
 # what pip needs beside the venv while it installs
 # (unpacked wheels, build folders)
@@ -275,6 +283,9 @@ def main(argv: Sequence[str]) -> int:
             print('\n'.join(
                 requirements(by_name(argv[1]), files, '--user-env' in argv)))
             return 0
+        if command == 'stack-requirements':  # stack-requirements NAME
+            print(' '.join(by_name(argv[1]).own_requirements))
+            return 0
         if command == 'arch-list':
             stack = by_name(argv[1])
             print(';'.join(f'{a[3:-1]}.{a[-1]}' for a in stack.archs))
@@ -284,7 +295,8 @@ def main(argv: Sequence[str]) -> int:
             return 0
         if command not in ('choose', 'explain'):
             raise NoStack(f'unknown command {command!r}; expected choose, '
-                          'explain, markdown, arch-list, requirements or disk')
+                          'explain, markdown, arch-list, requirements, '
+                          'stack-requirements or disk')
         stack, why = choose(os.environ.get('STACK'), query_gpus())
     except NoStack as err:
         print(f'[setup] {err}', file=sys.stderr)

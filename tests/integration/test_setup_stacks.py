@@ -112,6 +112,26 @@ def test_requirements_take_the_stacks_own_pins(tmp_path):
 
 
 @pytest.mark.subprocess
+def test_mmpose_goes_into_the_numpy_1_stack_alone():
+    """requirements/pose.txt (MMPose, whose xtcocotools wheel loads on numpy
+    1.x only) is installed by the cu121 stack and no other."""
+    for stack in stacks.STACKS:
+        proc = process.run(
+            [sys.executable, SCRIPT, 'stack-requirements', stack.name],
+            capture_output=True,
+            text=True,
+            timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        files = proc.stdout.split()
+        assert files == list(stack.own_requirements)
+        assert all(osp.isfile(osp.join(REPO_ROOT, f)) for f in files)
+        assert ('requirements/pose.txt' in files) == \
+            stack.numpy.startswith('1.'), stack.name
+    assert stacks.by_name('cu121').own_requirements == \
+        ('requirements/pose.txt', )
+
+
+@pytest.mark.subprocess
 def test_arch_list_for_the_cuda_build():
     out = process.run([sys.executable, SCRIPT, 'arch-list', 'cu128'],
                       capture_output=True,

@@ -1,7 +1,7 @@
-"""Swap the backbone type of MMDetection's, MMPretrain's and MMSegmentation's
-own configs to its RLA twin, and run each model once: a loss, a backward and a
-predict on synthetic inputs (MMDetection's own; images and labels made here for
-the others).
+"""Swap the backbone type of MMDetection's, MMPretrain's, MMSegmentation's and
+MMPose's own configs to its RLA twin, and run each model once: a loss, a
+backward and a predict on synthetic inputs (MMDetection's own; images and
+labels made here for the others, MMPose's targets by its own codec).
 
 Configs that differ only in data, schedule or runtime (the same ``model`` dict,
 the backbone's ``init_cfg`` and ``pretrained`` aside) form one group; one run
@@ -14,17 +14,24 @@ counted.
 MMSegmentation nests the ResNet in two backbones (BiSeNetV1's and ICNet's
 ``backbone_cfg``): the first ResNet-family dict under ``model.backbone`` is
 the one swapped.
+
+MMPose's top-down models take a fixed input size, which their codec (the
+head's ``decoder``) and some heads (SimCC's, DSNT's) are built for: a run at
+side ``s`` sets the input to s x s and scales every size of the head and codec
+alike (heatmap, feature map), as a config written for that input would.
 """
 import copy
 import glob
+import importlib
 import json
 import logging
 import os.path as osp
 import time
 import traceback
 from collections import OrderedDict
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
+import numpy as np
 import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger
@@ -52,6 +59,13 @@ TWINS = {
         'ResNetV1d': 'RLAResNetV1d',
         'ResNeXt': 'RLAResNeXt'
     },
+    'mmpose': {
+        'ResNet': 'RLAResNet',
+        'ResNetV1d': 'RLAResNetV1d',
+        'ResNeXt': 'RLAResNeXt',
+        'SEResNet': 'RLASEResNet',
+        'SEResNeXt': 'RLASEResNeXt'
+    },
 }
 
 
@@ -78,27 +92,30 @@ def _without_pretrained(obj):
     return obj
 
 
+def find_dict(obj, predicate: Callable[[dict], bool]) -> Optional[dict]:
+    """The first dict in ``obj`` (itself, or nested in dicts and lists, depth
+    first) for which ``predicate`` holds; None if there is none."""
+    if isinstance(obj, dict):
+        if predicate(obj):
+            return obj
+        values = obj.values()
+    elif isinstance(obj, (list, tuple)):
+        values = obj
+    else:
+        return None
+    for value in values:
+        found = find_dict(value, predicate)
+        if found is not None:
+            return found
+    return None
+
+
 def resnet_of(model: dict, library: str) -> Optional[dict]:
     """The ResNet-family dict of ``model``'s backbone: the backbone itself, or
     the first one nested in it (MMSegmentation's BiSeNetV1 and ICNet build
     theirs from ``backbone_cfg``); None if there is none."""
-
-    def find(obj):
-        if isinstance(obj, dict):
-            if obj.get('type') in TWINS[library]:
-                return obj
-            for value in obj.values():
-                found = find(value)
-                if found is not None:
-                    return found
-        elif isinstance(obj, (list, tuple)):
-            for value in obj:
-                found = find(value)
-                if found is not None:
-                    return found
-        return None
-
-    return find(model.get('backbone'))
+    return find_dict(
+        model.get('backbone'), lambda d: d.get('type') in TWINS[library])
 
 
 def groups(library: str,
@@ -205,11 +222,115 @@ def _seg_inputs(side: int, training: bool):
     return dict(inputs=inputs, data_samples=samples)
 
 
-def _inputs(library: str, side: int, training: bool):
+#: The sizes an MMPose head and codec take, each (width, height[, depth]).
+POSE_SIZE_KEYS = ('input_size', 'image_size', 'heatmap_size',
+                  'in_featuremap_size')
+
+
+def pose_codec(model_cfg: dict) -> dict:
+    """The codec of an MMPose model: its head's ``decoder`` (VisPredictHead's
+    is its pose head's)."""
+    return find_dict(model_cfg['head'],
+                     lambda d: isinstance(d.get('decoder'), dict))['decoder']
+
+
+def _pose_input_size(codec: dict) -> tuple:
+    """(width, height) of the input the codec encodes for (Hand3DHeatmap
+    calls it ``image_size``)."""
+    return tuple(codec.get('input_size') or codec['image_size'])
+
+
+def pose_sized(model_cfg: dict, side: int) -> dict:
+    """The MMPose model with input side x side: every size its head and
+    codec take scaled alike (the heatmaps stay input / 4, a SimCC or DSNT
+    head's feature map input / 32); a depth (Hand3DHeatmap's third heatmap
+    size) stays."""
+    model_cfg = copy.deepcopy(model_cfg)
+    width, height = _pose_input_size(pose_codec(model_cfg))
+    scale = (side / width, side / height)
+
+    def resize(obj):
+        if isinstance(obj, dict):
+            for key, value in obj.items():
+                if key in POSE_SIZE_KEYS and isinstance(
+                        value, (list, tuple)) and len(value) >= 2:
+                    obj[key] = type(value)(
+                        [round(v * f)
+                         for v, f in zip(value, scale)] + list(value[2:]))
+                else:
+                    resize(value)
+        elif isinstance(obj, list):
+            for value in obj:
+                resize(value)
+
+    resize(model_cfg['head'])
+    return model_cfg
+
+
+def pose_num_keypoints(head: dict) -> int:
+    """The keypoints an MMPose head predicts."""
+    if 'pose_cfg' in head:  # VisPredictHead: its pose head's
+        return pose_num_keypoints(head['pose_cfg'])
+    if 'keypoint_head_cfg' in head:
+        # InternetHead: one keypoint head per hand, depth_size heatmaps per
+        # keypoint
+        cfg = head['keypoint_head_cfg']
+        return 2 * cfg['out_channels'] // cfg.get('depth_size', 64)
+    return head.get('num_joints') or head['out_channels']
+
+
+def _pose_inputs(model_cfg: dict, training: bool):
+    """Two top-down crops at the codec's input size, each one instance with
+    every keypoint visible, packed by MMPose's own ``PackPoseInputs``; for
+    training, the targets its ``GenerateTarget`` makes with the codec
+    (heatmaps, regression or SimCC labels, ...), as the data pipeline does."""
+    from mmpose.datasets.transforms import GenerateTarget, PackPoseInputs
+    codec = pose_codec(model_cfg)
+    width, height = _pose_input_size(codec)
+    num = pose_num_keypoints(model_cfg['head'])
+    rng = np.random.RandomState(0)
+    inputs, samples = [], []
+    for i in range(2):
+        keypoints = rng.uniform(0.1, 0.9, (1, num, 2)) * (width, height)
+        if codec.get('image_size'):  # Hand3DHeatmap: 3D keypoints (depth 0)
+            keypoints = np.concatenate([keypoints, np.zeros((1, num, 1))], -1)
+        results = dict(
+            id=i,
+            img_id=i,
+            img=rng.randint(0, 256, (height, width, 3), dtype=np.uint8),
+            img_shape=(height, width),
+            ori_shape=(height, width),
+            input_size=(width, height),
+            input_center=np.array([[width / 2, height / 2]], np.float32),
+            input_scale=np.array([[width, height]], np.float32),
+            bbox=np.array([[0, 0, width, height]], np.float32),
+            bbox_score=np.ones(1, np.float32),
+            keypoints=keypoints.astype(np.float32),
+            keypoints_visible=np.ones((1, num), np.float32),
+            flip_indices=list(range(num)),
+            dataset_keypoint_weights=np.ones(num, np.float32),
+            # what Hand3DHeatmap encodes beside the keypoints
+            rel_root_depth=np.float32(0),
+            rel_root_valid=np.float32(1),
+            hand_type=np.array([[1, 0]], np.float32),
+            hand_type_valid=np.ones(1, np.float32),
+            focal=np.array([1000, 1000], np.float32),
+            principal_pt=np.array([width / 2, height / 2], np.float32))
+        if training:
+            results = GenerateTarget(encoder=codec).transform(results)
+        packed = PackPoseInputs().transform(results)
+        inputs.append(packed['inputs'])
+        samples.append(packed['data_samples'])
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def _inputs(library: str, side: int, training: bool, model_cfg: dict):
     if library == 'mmdet':
         return _det_inputs(side)
     if library == 'mmseg':
         return _seg_inputs(side, training)
+    if library == 'mmpose':
+        return _pose_inputs(model_cfg, training)
     return _cls_inputs(side)
 
 
@@ -258,6 +379,8 @@ def run_model(model_cfg: dict,
         hub.update_info(key, value)
     if library == 'mmseg':
         model_cfg = _small_crop(model_cfg, side)
+    if library == 'mmpose':
+        model_cfg = pose_sized(model_cfg, side)
     with DefaultScope.overwrite_default_scope(library):
         # and, outside distributed training, SyncBN reverted to BN
         model = revert_sync_batchnorm(MODELS.build(copy.deepcopy(model_cfg)))
@@ -273,7 +396,8 @@ def run_model(model_cfg: dict,
             logger.setLevel(level)
         model.train()
         alone, handles = _stages_called_alone(model.backbone)
-        data = model.data_preprocessor(_inputs(library, side, True), True)
+        data = model.data_preprocessor(
+            _inputs(library, side, True, model_cfg), True)
         losses = model(**data, mode='loss')
         for handle in handles:
             handle.remove()
@@ -292,7 +416,8 @@ def run_model(model_cfg: dict,
                                  f'{dead[:5]} ({len(dead)} in all)')
         model.eval()
         with torch.no_grad():
-            data = model.data_preprocessor(_inputs(library, side, False))
+            data = model.data_preprocessor(
+                _inputs(library, side, False, model_cfg))
             model(**data, mode='predict')
     if skipped:
         return (f'stages called alone: {", ".join(skipped)} get no gradient '
@@ -330,9 +455,12 @@ def default_memory_gib() -> float:
     raise RuntimeError('/proc/meminfo has no MemTotal line')
 
 
-def _family(entry: dict) -> str:
-    """The config folder of a group (its first config's)."""
-    return entry['configs'][0].split('/')[0]
+def _family(entry: dict, library: str) -> str:
+    """The config folder of a group (its first config's); for MMPose, its
+    task and method (``body_2d_keypoint/topdown_heatmap``): MMPose files its
+    configs by task, then method, then data set."""
+    levels = 2 if library == 'mmpose' else 1
+    return '/'.join(entry['configs'][0].split('/')[:levels])
 
 
 def sweep(library: str,
@@ -348,29 +476,24 @@ def sweep(library: str,
     ('passed', 'failed' when only the RLA twin fails, 'skipped' when the
     shipped config fails too) and the errors.
     """
-    if library == 'mmdet':
-        from mmdet.utils import register_all_modules
-    elif library == 'mmseg':
-        from mmseg.utils import register_all_modules
-    else:
-        from mmpretrain.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
+    utils = importlib.import_module(f'{library}.utils')
+    utils.register_all_modules(init_default_scope=False)
     import rla_mm  # noqa: F401
     records = []
     entries = list(groups(library, model_types, selected).values())
     if first_family is not None:
-        families = {_family(e) for e in entries}
+        families = {_family(e, library) for e in entries}
         if first_family not in families:
             raise ValueError(f'no {library} config folder {first_family!r} '
                              f'with a ResNet-family group; expected one of '
                              f'{sorted(families)}')
-        entries = [e for e in entries if _family(e) >= first_family]
+        entries = [e for e in entries if _family(e, library) >= first_family]
     for entry in entries:
         note = None
         resnet = resnet_of(entry['model'], library)
         rec = dict(
             configs=entry['configs'],
-            family=_family(entry),
+            family=_family(entry, library),
             type=resnet['type'],
             depth=resnet.get('depth'))
         start = time.time()

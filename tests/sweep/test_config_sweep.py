@@ -1,13 +1,16 @@
-"""MMDetection's, MMPretrain's and MMSegmentation's own configs with the
-backbone type swapped to its RLA twin: every group whose shipped config runs
-here must run with RLA.
+"""MMDetection's, MMPretrain's, MMSegmentation's and MMPose's own configs with
+the backbone type swapped to its RLA twin: every group whose shipped config
+runs here must run with RLA.
 
 ``RLA_SWEEP=full`` runs every group of the installed libraries
 (``make test-sweep SWEEP=full``); otherwise a fixed sample covering every
 mechanism a swap meets (DCN and DCNv2, plugins, C4 heads, caffe style and
 frozen BN, ResNeXt, deep stems, DETR-family necks, mask, cascade and panoptic
-heads; dilated, multi-grid, nested and staged ResNets in segmentors;
-``RLA_SWEEP=compat`` a smaller one). The records and a table per family
+heads; dilated, multi-grid, nested and staged ResNets in segmentors; each
+head a top-down pose estimator puts on a ResNet; ``RLA_SWEEP=compat`` a
+smaller one). MMPose is installed in the cu121 stack alone (``make
+test-compat``'s environment, ``make test-sweep-compat``): elsewhere its test
+is skipped, saying so. The records and a table per family
 are written to ``$RLA_SWEEP_REPORT`` (default ``work_dirs/sweep``).
 
 A full pass caps its memory at ``$RLA_SWEEP_MEM_GIB`` (default three quarters
@@ -79,6 +82,38 @@ SEG_SAMPLE = [
     'icnet/icnet_r18-d8_4xb2-80k_cityscapes-832x832.py',
 ]
 SEG_COMPAT = [SEG_SAMPLE[i] for i in (0, 3, 6)]
+# MMPose's ResNet-family configs are all top-down estimators: one group per
+# head on the ResNet (heatmaps after three deconvolutions or two, visibility,
+# SimCC with and without deconvolutions, RLE regression after global pooling,
+# DSNT integral regression, InterNet's 3D hand heatmaps) and per ResNet type.
+POSE_SAMPLE = [
+    'body_2d_keypoint/topdown_heatmap/coco/'
+    'td-hm_res50_8xb64-210e_coco-256x192.py',
+    'body_2d_keypoint/topdown_heatmap/coco/'
+    'td-hm_resnetv1d50_8xb64-210e_coco-256x192.py',
+    'body_2d_keypoint/topdown_heatmap/coco/'
+    'td-hm_resnext50_8xb64-210e_coco-256x192.py',
+    'body_2d_keypoint/topdown_heatmap/coco/'
+    'td-hm_seresnet50_8xb64-210e_coco-256x192.py',
+    'body_2d_keypoint/topdown_heatmap/jhmdb/'
+    'td-hm_res50-2deconv_8xb64-40e_jhmdb-sub1-256x256.py',
+    'body_2d_keypoint/topdown_heatmap/coco/'
+    'td-hm-vis_res50_8xb64-210e_coco-aic-256x192-merge.py',
+    'body_2d_keypoint/simcc/coco/simcc_res50_8xb64-210e_coco-256x192.py',
+    'body_2d_keypoint/simcc/mpii/'
+    'simcc_res50_wo-deconv-8xb64-210e_mpii-256x256.py',
+    'body_2d_keypoint/topdown_regression/coco/'
+    'td-reg_res50_rle-8xb64-210e_coco-256x192.py',
+    'body_2d_keypoint/integral_regression/coco/'
+    'ipr_res50_dsnt-8xb64-210e_coco-256x256.py',
+    'hand_3d_keypoint/internet/interhand3d/'
+    'internet_res50_4xb16-20e_interhand3d-256x256.py',
+]
+POSE_COMPAT = [POSE_SAMPLE[i] for i in (0, 2, 6, 8)]
+POSE_MISSING = ('MMPose is not installed: the cu121 stack alone installs it '
+                '(requirements/pose.txt; make test-compat, make '
+                'test-sweep-compat), as its xtcocotools does not load on '
+                'numpy 2')
 CLS_TYPES = ('ImageClassifier', )
 
 
@@ -143,6 +178,21 @@ def test_mmsegmentation_configs_run_with_their_rla_twin():
         assert [r['configs'] for r in records if r['status'] != 'passed'] == []
     else:
         assert sum(r['status'] == 'passed' for r in records) >= 200
+
+
+def test_mmpose_configs_run_with_their_rla_twin():
+    pytest.importorskip('mmpose.models', reason=POSE_MISSING)
+    selected = {'full': None, 'compat': POSE_COMPAT}.get(MODE, POSE_SAMPLE)
+    records = run('mmpose', selected)
+    assert failures(records) == []
+    if selected is not None:
+        assert sorted(c for r in records for c in r['configs']) == \
+            sorted(selected)
+        assert [r['configs'] for r in records if r['status'] != 'passed'] == []
+    else:
+        assert sum(r['status'] == 'passed' for r in records) >= 99
+        assert {r['type'] for r in records} == \
+            set(cs.TWINS['mmpose']) - {'SEResNeXt'}  # no config builds one
 
 
 def test_a_resume_folder_without_groups_and_a_bad_cap_are_named():

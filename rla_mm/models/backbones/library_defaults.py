@@ -1,21 +1,23 @@
 """The defaults of the library whose configs build an RLA twin.
 
 A user swaps ``type='ResNet'`` for ``type='RLAResNet'`` in an MMDetection, an
-MMPretrain or an MMSegmentation config and keeps everything else, so wherever
-the config relies on a default, the RLA twin must take the default of that
-library's ResNet. They differ:
+MMPretrain, an MMSegmentation or an MMPose config and keeps everything else,
+so wherever the config relies on a default, the RLA twin must take the default
+of that library's ResNet. They differ:
 
-==================  =================  ==========  ==============  ======
-argument            MMDetection 3.x    MMPretrain  MMSegmentation  none
-==================  =================  ==========  ==============  ======
-``out_indices``     (0, 1, 2, 3)       (3, )       (0, 1, 2, 3)    all
-``norm_eval``       True               False       False           False
-``stem_channels``   ``base_channels``  64          64              64
-ResNeXt ``groups``  1                  32          1               32
-ResNeXt width       4                  4           4               4
-==================  =================  ==========  ==============  ======
+==================  =================  ======  ======  ======  ======
+argument            mmdet              mmpre   mmseg   mmpose  none
+==================  =================  ======  ======  ======  ======
+``out_indices``     (0, 1, 2, 3)       (3, )   all     (3, )   all
+``norm_eval``       True               False   False   False   False
+``stem_channels``   ``base_channels``  64      64      64      64
+ResNeXt ``groups``  1                  32      1       32      32
+ResNeXt width       4                  4       4       4       4
+==================  =================  ======  ======  ======  ======
 
-(MMPretrain 1.x, MMSegmentation 1.x; "none": no scope.)
+(mmdet: MMDetection 3.x; mmpre: MMPretrain 1.x; mmseg: MMSegmentation 1.x;
+mmpose: MMPose 1.x, whose ResNet family takes MMPretrain's defaults; "all":
+(0, 1, 2, 3); "none": no scope.)
 
 Which library builds the model is read from MMEngine's default scope, as
 MMEngine's own registry does: the innermost scope other than ``rla_mm`` (a
@@ -50,6 +52,13 @@ LIBRARY_DEFAULTS = {
         stem_channels=64,
         groups=1,
         width_per_group=4),
+    'mmpose':
+    dict(
+        out_indices=(3, ),
+        norm_eval=False,
+        stem_channels=64,
+        groups=32,
+        width_per_group=4),
     None:
     dict(
         out_indices=(0, 1, 2, 3),
@@ -61,8 +70,8 @@ LIBRARY_DEFAULTS = {
 
 
 def building_library() -> Optional[str]:
-    """'mmdet', 'mmpretrain', 'mmseg' or None: the library whose default
-    scope is building a model now (the innermost scope that is not
+    """'mmdet', 'mmpretrain', 'mmseg', 'mmpose' or None: the library whose
+    default scope is building a model now (the innermost scope that is not
     ``rla_mm``)."""
     # MMEngine keeps the scopes in creation order; the current one is the last
     # (ManagerMixin.get_current_instance), and overwrite_default_scope appends.
