@@ -39,9 +39,19 @@ lint: $(STAMP)
 # runs), cuda (skipped without CUDA). Each tier is named: a folder of tests/ not
 # listed here is not run.
 TEST_TIERS := $(wildcard tests/unit tests/integration tests/cuda)
+# Worker processes of the suite (pytest-xdist; 0: pytest's own process alone).
+# Each test file runs whole in one worker (--dist loadfile), so a module's
+# fixtures are built once. Many tests wait on a tool's single-threaded start
+# (imports), which a second worker overlaps.
+# Each worker, and what it starts, computes on TEST_THREADS threads
+# (OMP_NUM_THREADS), so that the workers together use the cores once.
+TEST_WORKERS ?= 2
+TEST_THREADS ?= 1
+PYTEST_WORKERS := -n $(TEST_WORKERS) --dist loadfile
+PYTEST_ENV := OMP_NUM_THREADS=$(TEST_THREADS)
 
 test: $(STAMP)
-	$(PY) -m pytest $(TEST_TIERS)
+	$(PYTEST_ENV) $(PY) -m pytest $(PYTEST_WORKERS) $(TEST_TIERS)
 
 # The fast tier alone: models, stage, converters, configs that only build.
 test-unit: $(STAMP)
@@ -53,7 +63,7 @@ test-unit: $(STAMP)
 COMPAT_VENV ?= .venv-compat
 test-compat:
 	STACK=cu121 VENV=$(COMPAT_VENV) EDITABLE=0 bash .dev_scripts/setup/setup_env.sh
-	$(COMPAT_VENV)/bin/pytest $(TEST_TIERS)
+	$(PYTEST_ENV) $(COMPAT_VENV)/bin/pytest $(PYTEST_WORKERS) $(TEST_TIERS)
 
 # MMDetection's and MMPretrain's own ResNet-family configs with the backbone type
 # swapped to its RLA twin (tests/sweep, docs/dropin.md): SWEEP=sample (a fixed
@@ -97,7 +107,7 @@ demo-cls: $(STAMP)
 
 # MMSegmentation's PSPNet R18-D8 with RLA-ResNet-18 (V1c) beside its own
 # ResNet-18, same recipe and budget, trained from scratch on digits composited
-# on 64x64 canvases; the mIoU table, curves and a picture of predictions.
+# on 48x48 canvases; the mIoU table, curves and a picture of predictions.
 demo-seg: $(STAMP)
 	$(PY) tools/data/make_digits_seg.py --out $(SEG_DATA)
 	rm -rf $(SEG_DIR)

@@ -36,6 +36,24 @@ def pytest_runtest_teardown(item, nextitem):
     process.end_test()
 
 
+def _drop_scopes_created_since(before: set) -> None:
+    from mmengine.registry import DefaultScope
+    for name in list(DefaultScope._instance_dict):
+        if name not in before:
+            DefaultScope._instance_dict.pop(name)
+
+
+@pytest.fixture(autouse=True, scope='module')
+def default_scope_stays_per_module():
+    """A test file leaves the registry scopes as it found them, those that its
+    module-scoped fixtures set included (the test that runs after it, in this
+    process or a pytest-xdist worker, depends on the file order)."""
+    from mmengine.registry import DefaultScope
+    before = set(DefaultScope._instance_dict)
+    yield
+    _drop_scopes_created_since(before)
+
+
 @pytest.fixture(autouse=True)
 def default_scope_stays():
     """Each test starts with the registry scope the one before it found.
@@ -49,6 +67,4 @@ def default_scope_stays():
     from mmengine.registry import DefaultScope
     before = set(DefaultScope._instance_dict)
     yield
-    for name in list(DefaultScope._instance_dict):
-        if name not in before:
-            DefaultScope._instance_dict.pop(name)
+    _drop_scopes_created_since(before)

@@ -20,7 +20,7 @@ from packaging.tags import compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 from rla_testkit import process
-from rla_testkit.checkout import REPO_ROOT
+from rla_testkit.checkout import REPO_ROOT, wheel_build_lock
 
 # the kit is built by build_kit.py (from the registry: pip), and run.sh
 # installs it: each may take minutes (their own timeouts, 900 s)
@@ -54,12 +54,14 @@ PROVIDED_BY = {'mmcv': 'mmcv-lite', 'opencv-python': 'opencv-python-headless'}
 @pytest.fixture(scope='session')
 def kit(tmp_path_factory):
     out = str(tmp_path_factory.mktemp('gpu_kit'))
-    proc = process.run(
-        [sys.executable,
-         osp.join(KIT_SCRIPTS, 'build_kit.py'), '--out', out],
-        capture_output=True,
-        text=True,
-        timeout=900)
+    with wheel_build_lock():  # the kit builds rla_mm's wheel
+        proc = process.run([
+            sys.executable,
+            osp.join(KIT_SCRIPTS, 'build_kit.py'), '--out', out
+        ],
+                           capture_output=True,
+                           text=True,
+                           timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return out
 

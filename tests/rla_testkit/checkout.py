@@ -1,9 +1,13 @@
 """The checkout under test: its root, its fixtures, its scripts and its
 wheel."""
+import contextlib
+import fcntl
+import hashlib
 import importlib.util
 import os
 import os.path as osp
 import sys
+import tempfile
 
 from .process import run
 
@@ -42,6 +46,24 @@ def load_tool(relpath: str):
     return load_script(osp.join('tools', relpath))
 
 
+@contextlib.contextmanager
+def wheel_build_lock():
+    """Hold the lock on building rla_mm's wheel from this checkout.
+
+    pip builds a local project in place (``build/``, ``rla_mm.egg-info``), so
+    two builds of one checkout at once, from two pytest-xdist workers, would
+    write over each other.
+    """
+    key = hashlib.sha1(REPO_ROOT.encode()).hexdigest()[:12]
+    path = osp.join(tempfile.gettempdir(), f'rla_mm-wheel-{key}.lock')
+    with open(path, 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def install_wheel(folder: str) -> str:
     """Build rla_mm's wheel from this checkout into ``folder`` and install it
     into ``folder``/site (no dependencies, nothing from the network); return
@@ -65,9 +87,10 @@ def install_wheel(folder: str) -> str:
                 'install', '-q', '--no-deps', '--no-index', '--target', site,
                 osp.join(folder, wheels[0])
             ]
-        proc = run([sys.executable, '-m', 'pip', *command],
-                   capture_output=True,
-                   text=True,
-                   timeout=300)
+        with wheel_build_lock():
+            proc = run([sys.executable, '-m', 'pip', *command],
+                       capture_output=True,
+                       text=True,
+                       timeout=300)
         assert proc.returncode == 0, proc.stderr
     return site
