@@ -94,3 +94,16 @@ def install_wheel(folder: str) -> str:
                        timeout=300)
         assert proc.returncode == 0, proc.stderr
     return site
+
+
+def stack_installs(requirements: str) -> bool:
+    """Whether the stack of this environment installs ``requirements`` (a
+    file of requirements/) as one of its own: the row of
+    .dev_scripts/setup/stacks.py whose torch this environment has. False for
+    a torch of no row (a user's environment).
+    """
+    import torch
+    stacks = load_script('.dev_scripts/setup/stacks.py')
+    version = torch.__version__.split('+')[0]
+    return any(requirements in s.own_requirements for s in stacks.STACKS
+               if s.torch == version)

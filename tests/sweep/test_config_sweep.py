@@ -24,6 +24,7 @@ import os.path as osp
 
 import config_sweep as cs
 import pytest
+from rla_testkit.checkout import stack_installs
 
 MODE = os.environ.get('RLA_SWEEP', 'sample')
 REPORT = os.environ.get('RLA_SWEEP_REPORT', osp.join('work_dirs', 'sweep'))
@@ -181,7 +182,8 @@ def test_mmsegmentation_configs_run_with_their_rla_twin():
 
 
 def test_mmpose_configs_run_with_their_rla_twin():
-    pytest.importorskip('mmpose.models', reason=POSE_MISSING)
+    if not stack_installs('requirements/pose.txt'):
+        pytest.importorskip('mmpose.models', reason=POSE_MISSING)
     selected = {'full': None, 'compat': POSE_COMPAT}.get(MODE, POSE_SAMPLE)
     records = run('mmpose', selected)
     assert failures(records) == []

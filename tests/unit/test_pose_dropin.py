@@ -11,18 +11,21 @@ import inspect
 import os.path as osp
 
 import pytest
+from rla_testkit.checkout import REPO_ROOT, stack_installs
 
-pose = pytest.importorskip(
-    'mmpose.models.backbones',
-    reason='MMPose is not installed: the cu121 stack alone installs it '
-    '(requirements/pose.txt; make test-compat), as its xtcocotools does not '
-    'load on numpy 2')
+if stack_installs('requirements/pose.txt'):
+    import mmpose.models.backbones as pose  # its stack installs it
+else:
+    pose = pytest.importorskip(
+        'mmpose.models.backbones',
+        reason='MMPose is not installed: the cu121 stack alone installs it '
+        '(requirements/pose.txt; make test-compat), as its xtcocotools does '
+        'not load on numpy 2')
 
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import MODELS, DefaultScope  # noqa: E402
 from packaging.requirements import Requirement  # noqa: E402
-from rla_testkit.checkout import REPO_ROOT  # noqa: E402
 
 import rla_mm.models as rla  # noqa: E402
 from rla_mm.models.backbones.library_defaults import (  # noqa: E402
