@@ -333,7 +333,8 @@ class RLAStage(BaseModule):
             len(self.norms), self.num_blocks - 1)
         if state is None and updates > 0:
             state = init_state(x, self.rla_channel, self.variant.rla_cell)
-        for index, block in enumerate(self):
+        for index in range(self.num_blocks):  # not iter(self): torch 2.1's
+            block = self._modules[str(index)]  # dynamo cannot trace it
             if getattr(block, 'with_cp', False) and x.requires_grad:
                 x, state = cp.checkpoint(
                     self._run_block,
