@@ -55,7 +55,7 @@ test: $(STAMP)
 
 # The fast tier alone: models, stage, converters, configs that only build.
 test-unit: $(STAMP)
-	$(PY) -m pytest tests/unit
+	$(PYTEST_ENV) $(PY) -m pytest $(PYTEST_WORKERS) tests/unit
 
 # The suite in an environment like an existing MMDetection 3.x one: torch 2.1.2
 # (stack cu121), numpy 1.26, mmcv 2.1.0 with ops, in $(COMPAT_VENV)/; rla_mm goes
