@@ -1,4 +1,5 @@
-"""Plot training curves (loss, lr, validation mAP) from MMEngine's JSON logs.
+"""Plot training curves (loss, lr, validation metric) from MMEngine's JSON
+logs: MMDetection's mAP, MMPretrain's top-1, MMSegmentation's mIoU.
 
 Also ``load_run``, the records, test metrics and wall time of one run that
 the compare tools read.
@@ -22,6 +23,11 @@ import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
+
+# Validation metrics the plot draws, in the order it draws them.
+VAL_METRICS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'accuracy/top1', 'mIoU')
+# MMSegmentation's IoUMetric logs these without a prefix.
+SEG_METRICS = ('aAcc', 'mIoU', 'mAcc')
 
 
 def find_logs(path: str) -> List[str]:
@@ -48,7 +54,7 @@ def read_log(path: str) -> Dict[str, List[dict]]:
             record = json.loads(line)
             if any(
                     k.endswith('mAP') or k.startswith('accuracy/')
-                    for k in record):
+                    or k in SEG_METRICS for k in record):
                 val.append(record)
             elif 'loss' in record:
                 train.append(record)
@@ -89,10 +95,8 @@ def load_run(run_dir: str) -> Dict:
 
 def plot(records: Dict[str, List[dict]], out: str, title: str = '') -> None:
     train, val = records['train'], records['val']
-    metric = next(
-        (k for k in ('coco/bbox_mAP_50', 'coco/bbox_mAP', 'accuracy/top1')
-         if val and k in val[-1]), None)
-    panels = 3 if metric else 2
+    keys = [k for k in VAL_METRICS if val and k in val[-1]]
+    panels = 3 if keys else 2
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6))
     steps = [r.get('iter', r.get('step')) for r in train]
     for key in sorted(k for k in train[-1] if k.startswith('loss')):
@@ -104,16 +108,12 @@ def plot(records: Dict[str, List[dict]], out: str, title: str = '') -> None:
     axes[0].legend(fontsize=7)
     axes[1].plot(steps, [r['lr'] for r in train])
     axes[1].set(xlabel='iteration', ylabel='lr', title='learning rate')
-    if metric:
-        keys = [
-            k for k in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'accuracy/top1')
-            if k in val[-1]
-        ]
+    if keys:
         for key in keys:
             axes[2].plot([r['step'] for r in val], [r[key] for r in val],
                          marker='o',
                          label=key)
-        axes[2].set(xlabel='epoch', title='validation')
+        axes[2].set(xlabel='epoch or iteration', title='validation')
         axes[2].legend(fontsize=7)
     if title:
         fig.suptitle(title)
