@@ -27,7 +27,7 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from plot_curves import load_run  # noqa: E402
+from plot_curves import SEG_METRICS, load_run  # noqa: E402
 
 
 def summary_table(names: List[str], runs: List[Dict]) -> str:
@@ -42,8 +42,7 @@ def summary_table(names: List[str], runs: List[Dict]) -> str:
         params = run['test']['params']
         metrics = run['test']['metrics']
         cells = [
-            f'{metrics[k]:.2f}' if k in metrics else 'n/a'
-            for k in ('mIoU', 'aAcc', 'mAcc')
+            f'{metrics[k]:.2f}' if k in metrics else 'n/a' for k in SEG_METRICS
         ]
         secs = f"{run['seconds']:.0f}" if run['seconds'] is not None else 'n/a'
         lines.append(f'| {name} | {params:,} | {params - ref:+,} | ' +

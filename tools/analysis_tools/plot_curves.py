@@ -26,8 +26,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 # Validation metrics the plot draws, in the order it draws them.
 VAL_METRICS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'accuracy/top1', 'mIoU')
-# MMSegmentation's IoUMetric logs these without a prefix.
-SEG_METRICS = ('aAcc', 'mIoU', 'mAcc')
+# MMSegmentation's IoUMetric logs these without a prefix (in the order the
+# compare table shows them).
+SEG_METRICS = ('mIoU', 'aAcc', 'mAcc')
 
 
 def find_logs(path: str) -> List[str]:
